@@ -1,0 +1,1 @@
+//! call (filled in by its own module files)

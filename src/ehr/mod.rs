@@ -1,0 +1,1 @@
+//! ehr (filled in by its own module files)

@@ -1,0 +1,1 @@
+//! ivr (filled in by its own module files)

@@ -1,0 +1,17 @@
+//! Chartline: a self-hosted phone system for medical practices.
+//!
+//! Layout (see DESIGN.md): `sip` is the signalling stack, `media` the RTP path,
+//! `speech` on-box recognition, `ivr` the dialogs, `triage` request/red-flag rules,
+//! `ehr` the chart adapters and sync, `store` the local SQLite store, `web` the
+//! provider dashboard, `call` the per-call task that ties them together.
+
+pub mod call;
+pub mod config;
+pub mod ehr;
+pub mod ivr;
+pub mod media;
+pub mod sip;
+pub mod speech;
+pub mod store;
+pub mod triage;
+pub mod web;

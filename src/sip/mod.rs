@@ -1,0 +1,1 @@
+//! sip (filled in by its own module files)

@@ -1,0 +1,1 @@
+//! speech (filled in by its own module files)

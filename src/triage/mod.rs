@@ -1,0 +1,1 @@
+//! triage (filled in by its own module files)

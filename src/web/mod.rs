@@ -1,0 +1,1 @@
+//! web (filled in by its own module files)
