@@ -1,3 +1,160 @@
-fn main() -> anyhow::Result<()> {
+//! The `chartline` command line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use chartline::call::{self, CallServices};
+use chartline::config::Config;
+use chartline::media::{MediaCounters, PortPool, PromptLibrary};
+use chartline::store::Store;
+use chartline::web::metrics::{self, Metrics};
+
+#[derive(Parser)]
+#[command(name = "chartline", version, about = "A self-hosted phone system for medical practices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer calls (SIP on UDP and TCP) until stopped.
+    Serve {
+        /// Configuration file; without it the embedded defaults (config/chartline.toml) apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Stored calls.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCommand,
+    },
+    /// EHR outbox rows and their delivery state.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallsCommand {
+    /// Recent calls, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// One call by id or reference number.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    Ok(match path {
+        Some(path) => Config::load(path)?,
+        None => Config::embedded()?,
+    })
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.store_path()).with_context(|| format!("opening the store {}", config.store_path().display()))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let config = load_config(config.as_ref())?;
+            init_logging();
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
+        }
+        Command::Calls { command: CallsCommand::List { json, limit, config } } => {
+            let calls = open_store(&load_config(config.as_ref())?)?.list_calls(limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&calls)?);
+            } else {
+                for c in calls {
+                    let request = c.request.as_ref().map(|r| r.kind.as_str()).unwrap_or("-");
+                    println!("{}  {}  {:<14} {:?}  {}", c.started_at.format("%Y-%m-%d %H:%M:%S"), c.call_id, request, c.patient.status, if c.urgent { "URGENT" } else { "" });
+                }
+            }
+            Ok(())
+        }
+        Command::Calls { command: CallsCommand::Show { id, json, config } } => {
+            let call = open_store(&load_config(config.as_ref())?)?.call(&id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&call)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&call)?);
+            }
+            Ok(())
+        }
+        Command::Outbox { json: _, config } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            let rows = store.with(|conn| chartline::store::outbox::list(conn))?;
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+            Ok(())
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(config.recordings_dir()).with_context(|| format!("creating {}", config.recordings_dir().display()))?;
+    let store = open_store(&config)?;
+    let prompts = match PromptLibrary::load(&config.sounds_dir) {
+        Ok(library) if !library.is_empty() => library,
+        Ok(_) | Err(_) => {
+            tracing::error!(dir = %config.sounds_dir.display(), "no prompt audio found: callers would hear silence; run scripts/make-sounds");
+            anyhow::bail!("no prompt audio in {}", config.sounds_dir.display());
+        }
+    };
+    tracing::info!(prompts = prompts.len(), "prompt audio loaded");
+    let metrics = Arc::new(Metrics::default());
+    let media_counters = Arc::new(MediaCounters::default());
+    let sip = chartline::sip::start(&config.sip).await.with_context(|| format!("starting SIP on {}", config.sip.listen))?;
+    metrics.attach(sip.live_dialogs.clone(), media_counters.clone());
+    if !config.metrics.listen.is_empty() {
+        let addr = config.metrics.listen.parse()?;
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(addr, metrics).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+    let services = Arc::new(CallServices {
+        store,
+        prompts: Arc::new(prompts),
+        ports: PortPool::new(config.media.rtp_port_min, config.media.rtp_port_max),
+        metrics,
+        media_counters,
+        sip: sip.commands.clone(),
+        local_ip: config.sip.advertised().ip(),
+        config: config.clone(),
+    });
+    tracing::info!(sip = %sip.local_addr, "chartline ready");
+    tokio::select! {
+        _ = call::dispatch(services, sip.events) => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+    }
     Ok(())
 }

@@ -1,1 +1,84 @@
-//! call (filled in by its own module files)
+//! Calls: the dispatcher that turns SIP events into one task per call (`session`), enforcing the
+//! concurrent-call limit, and the services every call shares.
+
+pub mod session;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::media::{MediaCounters, PortPool, PromptLibrary};
+use crate::sip::{CallId, UaCommand, UaEvent};
+use crate::store::Store;
+use crate::store::record::MatchStatus;
+use crate::web::metrics::{CallOutcome, Metrics};
+
+/// What every call shares.
+pub struct CallServices {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub prompts: Arc<PromptLibrary>,
+    pub ports: PortPool,
+    pub metrics: Arc<Metrics>,
+    pub media_counters: Arc<MediaCounters>,
+    pub sip: mpsc::UnboundedSender<UaCommand>,
+    /// Our address for RTP (the one advertised in SDP).
+    pub local_ip: IpAddr,
+}
+
+impl CallServices {
+    /// Finds the caller in the chart by date of birth.
+    // The chart adapters come with the EHR work; until one is configured every caller is
+    // `not_found` and the message reaches staff with the date they entered.
+    pub async fn find_patient(&self, _birth_date: NaiveDate) -> (MatchStatus, Option<String>) {
+        (MatchStatus::NotFound, None)
+    }
+}
+
+/// Routes SIP events to call tasks until the event stream ends.
+pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedReceiver<UaEvent>) {
+    let mut calls: HashMap<CallId, mpsc::UnboundedSender<UaEvent>> = HashMap::new();
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<CallId>();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(UaEvent::IncomingCall { call, from, to, source, offer }) => {
+                    if calls.len() >= services.config.calls.max_concurrent {
+                        tracing::warn!(active = calls.len(), "call limit reached: 503");
+                        services.metrics.call_ended(CallOutcome::Rejected);
+                        let _ = services.sip.send(UaCommand::Reject { call, status: 503, reason: "Service Unavailable".into(), warning: None, retry_after: Some(30) });
+                        continue;
+                    }
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    calls.insert(call.clone(), tx);
+                    let services = services.clone();
+                    let ended = ended_tx.clone();
+                    tokio::spawn(async move {
+                        let id = call.clone();
+                        session::run(services, session::Incoming { call, from, to, source, offer }, rx).await;
+                        let _ = ended.send(id);
+                    });
+                }
+                Some(UaEvent::CallCancelled { call }) => {
+                    // Cancelled before we answered: the task sees its channel close.
+                    calls.remove(&call);
+                }
+                Some(event) => {
+                    let call = match &event {
+                        UaEvent::CallAcked { call, .. } | UaEvent::RemoteHangup { call } | UaEvent::HoldChanged { call, .. } | UaEvent::DtmfInfo { call, .. } | UaEvent::CallFailed { call, .. } => call.clone(),
+                        UaEvent::IncomingCall { .. } | UaEvent::CallCancelled { .. } => unreachable!("handled above"),
+                    };
+                    if let Some(tx) = calls.get(&call) {
+                        let _ = tx.send(event);
+                    }
+                }
+                None => return,
+            },
+            Some(call) = ended_rx.recv() => { calls.remove(&call); }
+        }
+    }
+}

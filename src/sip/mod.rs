@@ -1,1 +1,116 @@
-//! sip (filled in by its own module files)
+//! The SIP stack of a user agent answering PBX calls: `message` (validated parsing), `sdp`
+//! (offer/answer), `transaction` (RFC 3261 §17 timers), `dialog`, `endpoint` (the sans-IO UA core)
+//! and `transport` (the thin tokio driver over UDP and TCP).
+
+pub mod dialog;
+pub mod endpoint;
+pub mod message;
+pub mod sdp;
+pub mod transaction;
+pub mod transport;
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+pub use endpoint::{Endpoint, Transmit};
+pub use sdp::Sdp;
+pub use transport::{SipHandle, start};
+
+/// The Call-ID of a call leg.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallId(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+}
+
+/// What the stack tells the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UaEvent {
+    /// A new INVITE; the application answers with `Answer` or `Reject`.
+    IncomingCall { call: CallId, from: String, to: String, source: SocketAddr, offer: Option<Sdp> },
+    /// The ACK for our 200 arrived; for an offerless INVITE it carries the answer.
+    CallAcked { call: CallId, answer: Option<Sdp> },
+    /// CANCEL before we answered (200 and 487 already sent).
+    CallCancelled { call: CallId },
+    /// The caller sent BYE (200 already sent).
+    RemoteHangup { call: CallId },
+    /// A re-INVITE changed the direction (already answered).
+    HoldChanged { call: CallId, on_hold: bool, remote: Option<SocketAddr> },
+    /// A digit by SIP INFO (already answered 200).
+    DtmfInfo { call: CallId, digit: char, duration_ms: u32 },
+    /// The call failed in the stack (e.g. no ACK for our 200; a BYE was sent).
+    CallFailed { call: CallId, reason: String },
+}
+
+/// What the application tells the stack.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UaCommand {
+    Ringing { call: CallId },
+    /// 200 OK with our SDP; `offerless` when the INVITE had no offer (ours is in the 200).
+    Answer { call: CallId, sdp: Sdp, offerless: bool },
+    Reject { call: CallId, status: u16, reason: String, warning: Option<String>, retry_after: Option<u32> },
+    Hangup { call: CallId },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Address for both UDP and TCP.
+    pub listen: String,
+    /// Address put in Contact and SDP when `listen` is a wildcard; empty = the listen address,
+    /// or 127.0.0.1 for a wildcard.
+    pub public_ip: String,
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000 }
+    }
+}
+
+impl SipConfig {
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen.parse().map_err(|_| format!("is not an address:port: {:?}", self.listen))
+    }
+
+    /// The address we advertise.
+    pub fn advertised(&self) -> SocketAddr {
+        let listen = self.listen_addr().unwrap_or_else(|_| "0.0.0.0:5060".parse().unwrap());
+        let ip = match self.public_ip.parse() {
+            Ok(ip) => ip,
+            Err(_) if listen.ip().is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+            Err(_) => listen.ip(),
+        };
+        SocketAddr::new(ip, listen.port())
+    }
+
+    pub fn timers(&self) -> transaction::Timers {
+        use std::time::Duration;
+        transaction::Timers { t1: Duration::from_millis(self.t1_ms), t2: Duration::from_millis(self.t2_ms), t4: Duration::from_millis(self.t4_ms) }
+    }
+
+    /// Range checks; returns the key (within `[sip]`) and the problem.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        self.listen_addr().map_err(|p| ("listen".to_string(), p))?;
+        if !self.public_ip.is_empty() && self.public_ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(("public_ip".into(), format!("is not an IP address: {:?}", self.public_ip)));
+        }
+        if self.t1_ms == 0 || self.t2_ms < self.t1_ms {
+            return Err(("t2_ms".into(), "must be at least t1_ms, and t1_ms above 0".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,1 +1,5 @@
-//! triage (filled in by its own module files)
+//! Triage: what a call is about. `request` holds the twelve request types.
+
+pub mod request;
+
+pub use request::RequestType;

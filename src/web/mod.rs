@@ -1,1 +1,3 @@
-//! web (filled in by its own module files)
+//! The provider-facing HTTP side: Prometheus metrics now; the dashboard comes with its own issue.
+
+pub mod metrics;

@@ -1,0 +1,423 @@
+//! One call's RTP, as a tokio task: symmetric RTP, jitter buffer, G.711, DTMF, prompt playback paced
+//! from a monotonic clock, recording, RTCP reports and the inactivity timeout.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+use webrtc_util::marshal::{Marshal, Unmarshal};
+
+use super::dtmf::{DtmfMerger, DtmfMethod, GoertzelDetector, Rfc4733Detector};
+use super::jitter::{JitterBuffer, Packet};
+use super::prompts::Clip;
+use super::recorder::{Recorder, RecordingInfo};
+use super::{MediaConfig, MediaCounters, PortPool, PortLease, g711, rtcp};
+use crate::sip::sdp::Codec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaParams {
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    pub dtmf_pt: Option<u8>,
+    pub ptime_ms: u32,
+}
+
+#[derive(Debug)]
+pub enum MediaEvent {
+    Digit { digit: char, method: DtmfMethod },
+    PlaybackFinished { tag: u64, interrupted: bool },
+    /// A 20 ms frame of the caller's audio, while listening.
+    Audio(Arc<[i16]>),
+    InactivityTimeout,
+}
+
+enum Command {
+    Play { clips: Vec<Clip>, tag: u64, barge_in: bool },
+    StopPlayback,
+    StartRecording(PathBuf),
+    StopRecording(oneshot::Sender<Option<RecordingInfo>>),
+    Listen(bool),
+    SipInfoDigit(char),
+    SetHold(bool),
+    SetRemote(SocketAddr),
+    Close(oneshot::Sender<MediaStats>),
+}
+
+/// Send-side and receive-side figures of one session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaStats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub lost: u64,
+    pub late: u64,
+    /// Lateness of our sends against the 20 ms schedule, 99th percentile and maximum.
+    pub send_jitter_p99_us: u64,
+    pub send_jitter_max_us: u64,
+}
+
+/// Bound sockets waiting for the negotiated parameters.
+pub struct MediaSession {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    lease: PortLease,
+}
+
+impl MediaSession {
+    pub async fn bind(pool: &PortPool, ip: IpAddr) -> std::io::Result<Self> {
+        for _ in 0..pool.capacity() {
+            let lease = pool.lease().ok_or_else(|| std::io::Error::other("RTP port range exhausted"))?;
+            let port = lease.port();
+            if let (Ok(rtp), Ok(rtcp)) = (UdpSocket::bind((ip, port)).await, UdpSocket::bind((ip, port + 1)).await) {
+                return Ok(Self { rtp, rtcp, lease });
+            }
+        }
+        Err(std::io::Error::other("no free RTP port pair in the range"))
+    }
+
+    pub fn local_port(&self) -> u16 {
+        self.lease.port()
+    }
+
+    pub fn start(self, params: MediaParams, config: &MediaConfig, counters: Arc<MediaCounters>) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+        let (command_tx, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let task = Task::new(self, params, config, counters, event_tx);
+        tokio::spawn(task.run(command_rx));
+        (MediaHandle { commands: command_tx }, event_rx)
+    }
+}
+
+/// Commands to a running session; dropping every handle ends it.
+#[derive(Clone)]
+pub struct MediaHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl MediaHandle {
+    pub fn play(&self, clips: Vec<Clip>, tag: u64, barge_in: bool) {
+        let _ = self.commands.send(Command::Play { clips, tag, barge_in });
+    }
+    pub fn stop_playback(&self) {
+        let _ = self.commands.send(Command::StopPlayback);
+    }
+    pub fn start_recording(&self, path: PathBuf) {
+        let _ = self.commands.send(Command::StartRecording(path));
+    }
+    pub async fn stop_recording(&self) -> Option<RecordingInfo> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::StopRecording(tx));
+        rx.await.ok().flatten()
+    }
+    pub fn listen(&self, on: bool) {
+        let _ = self.commands.send(Command::Listen(on));
+    }
+    pub fn sip_info_digit(&self, digit: char) {
+        let _ = self.commands.send(Command::SipInfoDigit(digit));
+    }
+    pub fn set_hold(&self, on_hold: bool) {
+        let _ = self.commands.send(Command::SetHold(on_hold));
+    }
+    pub fn set_remote(&self, remote: SocketAddr) {
+        let _ = self.commands.send(Command::SetRemote(remote));
+    }
+    pub async fn close(&self) -> MediaStats {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Close(tx));
+        rx.await.unwrap_or_default()
+    }
+}
+
+struct Playback {
+    clips: std::collections::VecDeque<Clip>,
+    offset: usize,
+    tag: u64,
+    barge_in: bool,
+}
+
+struct Task {
+    session: MediaSession,
+    params: MediaParams,
+    remote: SocketAddr,
+    latched: bool,
+    samples_per_packet: usize,
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    jitter: JitterBuffer,
+    rfc4733: Rfc4733Detector,
+    inband: GoertzelDetector,
+    merger: DtmfMerger,
+    playback: Option<Playback>,
+    recorder: Option<Recorder>,
+    listening: bool,
+    on_hold: bool,
+    last_rx: Instant,
+    inactivity: Duration,
+    inactivity_reported: bool,
+    rtcp_interval: Duration,
+    last_rtcp: Instant,
+    octets_out: u32,
+    lateness_us: Vec<u32>,
+    stats: MediaStats,
+    counters: Arc<MediaCounters>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+}
+
+impl Task {
+    fn new(session: MediaSession, params: MediaParams, config: &MediaConfig, counters: Arc<MediaCounters>, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
+        let ptime = params.ptime_ms.clamp(10, 60);
+        Self {
+            session,
+            params,
+            remote: params.remote,
+            latched: false,
+            samples_per_packet: 8 * ptime as usize,
+            ssrc: rand::random(),
+            seq: rand::random(),
+            timestamp: rand::random(),
+            jitter: JitterBuffer::new(config.jitter_ms, ptime),
+            rfc4733: Rfc4733Detector::default(),
+            inband: GoertzelDetector::default(),
+            merger: DtmfMerger::default(),
+            playback: None,
+            recorder: None,
+            listening: false,
+            on_hold: false,
+            last_rx: Instant::now(),
+            inactivity: Duration::from_secs(config.inactivity_timeout_s),
+            inactivity_reported: false,
+            rtcp_interval: Duration::from_secs(config.rtcp_interval_s.max(1)),
+            last_rtcp: Instant::now(),
+            octets_out: 0,
+            lateness_us: Vec::new(),
+            stats: MediaStats::default(),
+            counters,
+            events,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let ptime = Duration::from_millis(self.samples_per_packet as u64 / 8);
+        let start = tokio::time::Instant::now() + ptime;
+        let mut ticker = tokio::time::interval_at(start, ptime);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut buf = vec![0u8; 2048];
+        let mut rtcp_buf = vec![0u8; 1500];
+        loop {
+            tokio::select! {
+                scheduled = ticker.tick() => {
+                    let late = tokio::time::Instant::now().saturating_duration_since(scheduled);
+                    self.lateness_us.push(late.as_micros().min(u32::MAX as u128) as u32);
+                    self.on_tick().await;
+                }
+                received = self.session.rtp.recv_from(&mut buf) => {
+                    if let Ok((len, source)) = received {
+                        self.on_rtp(&buf[..len], source);
+                    }
+                }
+                _ = self.session.rtcp.recv_from(&mut rtcp_buf) => {}
+                command = commands.recv() => match command {
+                    Some(Command::Close(reply)) => {
+                        self.finish_recording();
+                        let _ = reply.send(self.final_stats());
+                        return;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        self.finish_recording();
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn final_stats(&mut self) -> MediaStats {
+        self.lateness_us.sort_unstable();
+        let p99 = self.lateness_us.get(self.lateness_us.len() * 99 / 100).copied().unwrap_or(0);
+        self.stats.send_jitter_p99_us = p99 as u64;
+        self.stats.send_jitter_max_us = self.lateness_us.last().copied().unwrap_or(0) as u64;
+        self.stats.lost = self.jitter.stats.lost;
+        self.stats.late = self.jitter.stats.late;
+        self.stats.clone()
+    }
+
+    fn finish_recording(&mut self) {
+        if let Some(recorder) = self.recorder.take() {
+            let _ = recorder.finish();
+        }
+    }
+
+    fn emit(&self, event: MediaEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn on_digit(&mut self, digit: char, method: DtmfMethod) {
+        let Some(digit) = self.merger.push(digit, method, Instant::now()) else { return };
+        if let Some(playback) = self.playback.take_if(|p| p.barge_in) {
+            self.emit(MediaEvent::PlaybackFinished { tag: playback.tag, interrupted: true });
+        }
+        self.emit(MediaEvent::Digit { digit, method });
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Play { clips, tag, barge_in } => {
+                if let Some(old) = self.playback.take() {
+                    self.emit(MediaEvent::PlaybackFinished { tag: old.tag, interrupted: true });
+                }
+                self.playback = Some(Playback { clips: clips.into(), offset: 0, tag, barge_in });
+            }
+            Command::StopPlayback => {
+                if let Some(old) = self.playback.take() {
+                    self.emit(MediaEvent::PlaybackFinished { tag: old.tag, interrupted: true });
+                }
+            }
+            Command::StartRecording(path) => match Recorder::create(&path) {
+                Ok(recorder) => self.recorder = Some(recorder),
+                Err(e) => tracing::error!(error = %e, path = %path.display(), "cannot create recording"),
+            },
+            Command::StopRecording(reply) => {
+                let info = self.recorder.take().and_then(|r| r.finish().map_err(|e| tracing::error!(error = %e, "cannot finish recording")).ok());
+                let _ = reply.send(info);
+            }
+            Command::Listen(on) => self.listening = on,
+            Command::SipInfoDigit(digit) => self.on_digit(digit, DtmfMethod::SipInfo),
+            Command::SetHold(on_hold) => self.on_hold = on_hold,
+            Command::SetRemote(remote) => {
+                self.remote = remote;
+                self.latched = false;
+            }
+            Command::Close(_) => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn on_rtp(&mut self, bytes: &[u8], source: SocketAddr) {
+        let mut raw = Bytes::copy_from_slice(bytes);
+        let Ok(packet) = rtp::packet::Packet::unmarshal(&mut raw) else { return };
+        if packet.header.version != 2 {
+            return;
+        }
+        // Symmetric RTP: send to where the caller's packets come from (NAT), decided once.
+        if !self.latched {
+            self.latched = true;
+            if source != self.remote {
+                tracing::debug!(from = %self.remote, to = %source, "RTP latched to source address");
+                self.remote = source;
+            }
+        } else if source != self.remote {
+            return;
+        }
+        self.last_rx = Instant::now();
+        self.inactivity_reported = false;
+        self.stats.packets_in += 1;
+        self.counters.packets_in.fetch_add(1, Relaxed);
+        let pt = packet.header.payload_type;
+        if Some(pt) == self.params.dtmf_pt {
+            if let Some(digit) = self.rfc4733.push(packet.header.timestamp, &packet.payload) {
+                self.on_digit(digit, DtmfMethod::Rfc4733);
+            }
+        } else if pt == self.params.codec.payload_type() {
+            let before = (self.jitter.stats.lost, self.jitter.stats.late);
+            self.jitter.push(packet.header.ssrc, Packet { seq: packet.header.sequence_number, timestamp: packet.header.timestamp, payload_type: pt, marker: packet.header.marker, payload: packet.payload.to_vec() }, Instant::now());
+            self.counters.packets_late.fetch_add(self.jitter.stats.late - before.1, Relaxed);
+        }
+    }
+
+    fn decode(&self, payload: &[u8]) -> Vec<i16> {
+        match self.params.codec {
+            Codec::Pcmu => payload.iter().map(|&b| g711::ulaw_to_linear(b)).collect(),
+            Codec::Pcma => payload.iter().map(|&b| g711::alaw_to_linear(b)).collect(),
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        let now = Instant::now();
+        // Caller → us.
+        while let Some(packet) = self.jitter.pop(now) {
+            let before = self.stats.lost;
+            self.stats.lost = self.jitter.stats.lost;
+            self.counters.packets_lost.fetch_add(self.stats.lost - before, Relaxed);
+            let frame = self.decode(&packet.payload);
+            if self.params.dtmf_pt.is_none() {
+                if let Some(digit) = self.inband.push(&frame) {
+                    self.on_digit(digit, DtmfMethod::Inband);
+                }
+            }
+            if let Some(recorder) = self.recorder.as_mut() {
+                if let Err(e) = recorder.write(&frame) {
+                    tracing::error!(error = %e, "recording write failed");
+                    self.recorder = None;
+                }
+            }
+            if self.listening {
+                self.emit(MediaEvent::Audio(frame.into()));
+            }
+        }
+        if !self.inactivity.is_zero() && !self.on_hold && !self.inactivity_reported && now.duration_since(self.last_rx) > self.inactivity {
+            self.inactivity_reported = true;
+            self.emit(MediaEvent::InactivityTimeout);
+        }
+        // Us → caller.
+        let frame = self.next_frame();
+        self.timestamp = self.timestamp.wrapping_add(self.samples_per_packet as u32);
+        if self.on_hold {
+            return;
+        }
+        let payload: Vec<u8> = match self.params.codec {
+            Codec::Pcmu => frame.iter().map(|&s| g711::linear_to_ulaw(s)).collect(),
+            Codec::Pcma => frame.iter().map(|&s| g711::linear_to_alaw(s)).collect(),
+        };
+        self.seq = self.seq.wrapping_add(1);
+        let packet = rtp::packet::Packet {
+            header: rtp::header::Header { version: 2, payload_type: self.params.codec.payload_type(), sequence_number: self.seq, timestamp: self.timestamp, ssrc: self.ssrc, marker: self.stats.packets_out == 0, ..Default::default() },
+            payload: Bytes::from(payload),
+        };
+        if let Ok(bytes) = packet.marshal() {
+            if self.session.rtp.send_to(&bytes, self.remote).await.is_ok() {
+                self.stats.packets_out += 1;
+                self.octets_out = self.octets_out.wrapping_add(packet.payload.len() as u32);
+                self.counters.packets_out.fetch_add(1, Relaxed);
+            }
+        }
+        if now.duration_since(self.last_rtcp) >= self.rtcp_interval {
+            self.last_rtcp = now;
+            let report = rtcp::sender_report(self.ssrc, self.timestamp, self.stats.packets_out as u32, self.octets_out);
+            let rtcp_dest = SocketAddr::new(self.remote.ip(), self.remote.port().wrapping_add(1));
+            let _ = self.session.rtcp.send_to(&report, rtcp_dest).await;
+        }
+    }
+
+    /// The next packet's worth of prompt audio, or silence.
+    fn next_frame(&mut self) -> Vec<i16> {
+        let mut frame = Vec::with_capacity(self.samples_per_packet);
+        while frame.len() < self.samples_per_packet {
+            let Some(playback) = self.playback.as_mut() else { break };
+            let Some(clip) = playback.clips.front() else {
+                let tag = playback.tag;
+                self.playback = None;
+                self.emit(MediaEvent::PlaybackFinished { tag, interrupted: false });
+                break;
+            };
+            let take = (self.samples_per_packet - frame.len()).min(clip.len() - playback.offset);
+            frame.extend_from_slice(&clip[playback.offset..playback.offset + take]);
+            playback.offset += take;
+            if playback.offset >= clip.len() {
+                playback.clips.pop_front();
+                playback.offset = 0;
+            }
+        }
+        frame.resize(self.samples_per_packet, 0);
+        frame
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

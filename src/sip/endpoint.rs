@@ -1,0 +1,416 @@
+//! The sans-IO user-agent core: inbound messages, application commands and timer expiries in;
+//! datagrams/stream writes to send and call events for the application out. It answers everything
+//! that needs no application decision itself (OPTIONS, CANCEL, BYE, re-INVITE, INFO, errors).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::dialog::Dialog;
+use super::message::{self, Message, Reply};
+use super::sdp::{self, Sdp};
+use super::transaction::{ClientNonInvite, ClientOutput, InviteOutput, ServerInvite, ServerNonInvite, Timers};
+use super::{CallId, Transport, UaCommand, UaEvent};
+
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+/// Methods we know but do not serve: 405 with Allow (others get 501).
+const KNOWN_NOT_ALLOWED: &[&str] = &["REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "UPDATE", "PRACK"];
+
+/// Bytes to put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub dest: SocketAddr,
+    pub transport: Transport,
+    pub bytes: Vec<u8>,
+}
+
+/// One inbound call leg and its INVITE transaction(s).
+struct Leg {
+    source: SocketAddr,
+    transport: Transport,
+    invite: Message,
+    invite_tx: ServerInvite,
+    dialog: Dialog,
+    answered: bool,
+    /// Our offer, when the INVITE had none: the answer comes in the ACK.
+    our_offer: Option<Sdp>,
+    local_sdp: Option<Sdp>,
+    /// A re-INVITE being answered (2xx retransmitted until its ACK).
+    reinvite_tx: Option<ServerInvite>,
+    bye_tx: Option<ClientNonInvite>,
+    ended: bool,
+}
+
+pub struct Endpoint {
+    timers: Timers,
+    local: SocketAddr,
+    legs: HashMap<CallId, Leg>,
+    /// Completed non-INVITE server transactions by (branch, method), for retransmitted requests.
+    non_invite: HashMap<(String, String), ServerNonInvite>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<UaEvent>,
+    tag_counter: u64,
+}
+
+impl Endpoint {
+    /// `local` is the address we advertise in Via and Contact.
+    pub fn new(timers: Timers, local: SocketAddr) -> Self {
+        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0 }
+    }
+
+    pub fn live_dialogs(&self) -> usize {
+        self.legs.len()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<UaEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let legs = self.legs.values().flat_map(|leg| {
+            [leg.invite_tx.poll_timeout(), leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout), leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout)]
+        });
+        legs.flatten().chain(self.non_invite.values().map(|t| t.expires)).min()
+    }
+
+    fn send(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
+        self.transmits.push_back(Transmit { dest, transport, bytes });
+    }
+
+    fn new_tag(&mut self) -> String {
+        self.tag_counter += 1;
+        format!("cl{:x}{:x}", rand::random::<u32>(), self.tag_counter)
+    }
+
+    /// Handles one received datagram or framed stream message.
+    pub fn handle_inbound(&mut self, bytes: &[u8], source: SocketAddr, transport: Transport, now: Instant) {
+        let message = match message::parse(bytes) {
+            Ok(m) => m,
+            Err(malformed) => {
+                tracing::info!(%source, reason = %malformed.reason, "malformed SIP message");
+                if let Some(reply) = malformed.reply {
+                    self.send(source, transport, reply);
+                }
+                return;
+            }
+        };
+        match message.method().map(str::to_string) {
+            Some(method) => self.handle_request(message, &method, source, transport, now),
+            None => self.handle_response(message),
+        }
+    }
+
+    fn respond(&mut self, request: &Message, source: SocketAddr, transport: Transport, status: u16, reason: &str, extra: &[(&str, String)], now: Instant) {
+        let bytes = Reply::for_request(request, request.to_tag.is_none().then_some("cl-nd")).render(status, reason, extra, b"");
+        let key = (request.branch.clone(), request.cseq_method.clone());
+        self.non_invite.insert(key, ServerNonInvite::completed(bytes.clone(), now, &self.timers, transport.is_reliable()));
+        self.send(source, transport, bytes);
+    }
+
+    fn handle_request(&mut self, request: Message, method: &str, source: SocketAddr, transport: Transport, now: Instant) {
+        if method != "INVITE" && method != "ACK" {
+            if let Some(done) = self.non_invite.get(&(request.branch.clone(), method.to_string())) {
+                let bytes = done.response.clone();
+                self.send(source, transport, bytes);
+                return;
+            }
+        }
+        let call = CallId(request.call_id.clone());
+        match method {
+            "INVITE" => self.on_invite(call, request, source, transport, now),
+            "ACK" => self.on_ack(&call, &request, now),
+            "CANCEL" => self.on_cancel(&call, &request, source, transport, now),
+            "BYE" => {
+                let in_dialog = self.legs.get(&call).filter(|leg| leg.dialog.matches(&request) && !leg.ended).is_some();
+                if !in_dialog {
+                    return self.respond(&request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
+                }
+                self.respond(&request, source, transport, 200, "OK", &[], now);
+                if let Some(leg) = self.legs.get_mut(&call) {
+                    leg.ended = true;
+                    if !leg.answered {
+                        // BYE before our final response: the INVITE gets 487 (RFC 3261 §15.1.2).
+                        let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(487, "Request Terminated", &[], b"");
+                        leg.invite_tx.final_response(bytes, false, now);
+                    }
+                }
+                self.events.push_back(UaEvent::RemoteHangup { call });
+            }
+            "OPTIONS" => self.respond(&request, source, transport, 200, "OK", &[("Allow", ALLOW.into()), ("Accept", "application/sdp, application/dtmf-relay, application/dtmf".into()), ("Supported", String::new())], now),
+            "INFO" => self.on_info(call, &request, source, transport, now),
+            m if KNOWN_NOT_ALLOWED.contains(&m) => self.respond(&request, source, transport, 405, "Method Not Allowed", &[("Allow", ALLOW.into())], now),
+            _ => self.respond(&request, source, transport, 501, "Not Implemented", &[("Allow", ALLOW.into())], now),
+        }
+    }
+
+    fn on_invite(&mut self, call: CallId, request: Message, source: SocketAddr, transport: Transport, now: Instant) {
+        if let Some(leg) = self.legs.get_mut(&call) {
+            if leg.invite.branch == request.branch {
+                if let InviteOutput::Send(bytes) = leg.invite_tx.retransmitted_request() {
+                    self.transmits.push_back(Transmit { dest: source, transport, bytes });
+                }
+                return;
+            }
+            if leg.reinvite_tx.as_ref().is_some_and(|tx| tx.branch == request.branch) {
+                if let InviteOutput::Send(bytes) = leg.reinvite_tx.as_ref().unwrap().retransmitted_request() {
+                    self.transmits.push_back(Transmit { dest: source, transport, bytes });
+                }
+                return;
+            }
+            if leg.dialog.matches(&request) && leg.answered && !leg.ended {
+                return self.on_reinvite(call, request, source, transport, now);
+            }
+            return self.respond(&request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
+        }
+        if request.to_tag.is_some() {
+            return self.respond(&request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
+        }
+        let offer = match parse_body_sdp(&request) {
+            Ok(offer) => offer,
+            Err(problem) => return self.respond(&request, source, transport, 400, &format!("Bad Request ({problem})"), &[], now),
+        };
+        let tag = self.new_tag();
+        let dialog = Dialog::new_uas(&request, tag, self.local, transport);
+        let mut invite_tx = ServerInvite::new(request.branch.clone(), self.timers, transport.is_reliable());
+        let trying = Reply::for_request(&request, None).render(100, "Trying", &[], b"");
+        if let InviteOutput::Send(bytes) = invite_tx.provisional(trying) {
+            self.send(source, transport, bytes);
+        }
+        let from = request.header("From").map(message::angle_uri).unwrap_or_default();
+        let to = request.header("To").map(message::angle_uri).unwrap_or_default();
+        self.legs.insert(call.clone(), Leg { source, transport, invite: request, invite_tx, dialog, answered: false, our_offer: None, local_sdp: None, reinvite_tx: None, bye_tx: None, ended: false });
+        self.events.push_back(UaEvent::IncomingCall { call, from, to, source, offer });
+    }
+
+    fn on_reinvite(&mut self, call: CallId, request: Message, source: SocketAddr, transport: Transport, now: Instant) {
+        let leg = self.legs.get_mut(&call).expect("checked by caller");
+        leg.dialog.refresh_target(&request);
+        let offer = match parse_body_sdp(&request) {
+            Ok(offer) => offer,
+            Err(problem) => {
+                let bytes = Reply::for_request(&request, Some(leg.dialog.local_tag())).render(400, &format!("Bad Request ({problem})"), &[], b"");
+                return self.send(source, transport, bytes);
+            }
+        };
+        let local = leg.local_sdp.clone().unwrap_or_else(|| sdp::make_offer(&Default::default(), self.local, 1));
+        let (answer, on_hold) = match &offer {
+            Some(offer) => {
+                let remote = offer.audio_direction();
+                (sdp::with_direction(&local, remote.answer_to()), remote.is_hold())
+            }
+            None => (sdp::with_direction(&local, sdp::Direction::SendRecv), false),
+        };
+        leg.local_sdp = Some(answer.clone());
+        let body = answer.to_string().into_bytes();
+        let contact = leg.dialog.contact_header();
+        let bytes = Reply::for_request(&request, Some(leg.dialog.local_tag())).render(200, "OK", &[("Contact", contact), ("Allow", ALLOW.into()), ("Content-Type", "application/sdp".into())], &body);
+        let mut tx = ServerInvite::new(request.branch.clone(), self.timers, transport.is_reliable());
+        if let InviteOutput::Send(bytes) = tx.final_response(bytes, true, now) {
+            self.transmits.push_back(Transmit { dest: source, transport, bytes });
+        }
+        leg.reinvite_tx = Some(tx);
+        let remote = offer.as_ref().and_then(|o| o.audio_target().ok());
+        self.events.push_back(UaEvent::HoldChanged { call, on_hold, remote });
+    }
+
+    fn on_ack(&mut self, call: &CallId, request: &Message, now: Instant) {
+        let Some(leg) = self.legs.get_mut(call) else { return };
+        if leg.reinvite_tx.as_ref().is_some_and(|tx| tx.state == super::transaction::InviteState::Accepted && request.cseq != leg.invite.cseq) {
+            leg.reinvite_tx.as_mut().unwrap().ack(now);
+            return;
+        }
+        let was_waiting = matches!(leg.invite_tx.state, super::transaction::InviteState::Accepted);
+        leg.invite_tx.ack(now);
+        if was_waiting && leg.answered {
+            let answer = if leg.our_offer.is_some() { parse_body_sdp(request).ok().flatten() } else { None };
+            self.events.push_back(UaEvent::CallAcked { call: call.clone(), answer });
+        }
+    }
+
+    fn on_cancel(&mut self, call: &CallId, request: &Message, source: SocketAddr, transport: Transport, now: Instant) {
+        let matching = self.legs.get(call).is_some_and(|leg| leg.invite.branch == request.branch);
+        if !matching {
+            return self.respond(request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
+        }
+        self.respond(request, source, transport, 200, "OK", &[], now);
+        let leg = self.legs.get_mut(call).expect("checked above");
+        if leg.answered || leg.ended {
+            return; // too late: the call goes on (RFC 3261 §9.2)
+        }
+        leg.ended = true;
+        let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(487, "Request Terminated", &[], b"");
+        if let InviteOutput::Send(bytes) = leg.invite_tx.final_response(bytes, false, now) {
+            let (dest, transport) = (leg.source, leg.transport);
+            self.send(dest, transport, bytes);
+        }
+        self.events.push_back(UaEvent::CallCancelled { call: call.clone() });
+    }
+
+    fn on_info(&mut self, call: CallId, request: &Message, source: SocketAddr, transport: Transport, now: Instant) {
+        let in_dialog = self.legs.get(&call).is_some_and(|leg| leg.dialog.matches(request) && !leg.ended);
+        if !in_dialog {
+            return self.respond(request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
+        }
+        let digit = match request.content_type() {
+            Some(t) if t.eq_ignore_ascii_case("application/dtmf-relay") || t.eq_ignore_ascii_case("application/dtmf") => parse_dtmf_info(&request.body),
+            _ => None,
+        };
+        match digit {
+            Some((digit, duration_ms)) => {
+                self.respond(request, source, transport, 200, "OK", &[], now);
+                self.events.push_back(UaEvent::DtmfInfo { call, digit, duration_ms });
+            }
+            None => self.respond(request, source, transport, 415, "Unsupported Media Type", &[("Accept", "application/dtmf-relay, application/dtmf".into())], now),
+        }
+    }
+
+    fn handle_response(&mut self, response: Message) {
+        let call = CallId(response.call_id.clone());
+        let Some(leg) = self.legs.get_mut(&call) else { return };
+        if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.branch == response.branch) {
+            if bye.response(response.status().unwrap_or(0)) {
+                self.legs.remove(&call);
+            }
+        }
+    }
+
+    /// Applies a decision of the application.
+    pub fn handle_command(&mut self, command: UaCommand, now: Instant) {
+        match command {
+            UaCommand::Ringing { call } => {
+                let Some(leg) = self.legs.get_mut(&call) else { return };
+                let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(180, "Ringing", &[("Contact", leg.dialog.contact_header())], b"");
+                if let InviteOutput::Send(bytes) = leg.invite_tx.provisional(bytes) {
+                    let (dest, transport) = (leg.source, leg.transport);
+                    self.send(dest, transport, bytes);
+                }
+            }
+            UaCommand::Answer { call, sdp, offerless } => {
+                let Some(leg) = self.legs.get_mut(&call).filter(|leg| !leg.ended && !leg.answered) else { return };
+                leg.answered = true;
+                if offerless {
+                    leg.our_offer = Some(sdp.clone());
+                }
+                leg.local_sdp = Some(sdp.clone());
+                let body = sdp.to_string().into_bytes();
+                let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(200, "OK", &[("Contact", leg.dialog.contact_header()), ("Allow", ALLOW.into()), ("Supported", String::new()), ("Content-Type", "application/sdp".into())], &body);
+                if let InviteOutput::Send(bytes) = leg.invite_tx.final_response(bytes, true, now) {
+                    let (dest, transport) = (leg.source, leg.transport);
+                    self.send(dest, transport, bytes);
+                }
+            }
+            UaCommand::Reject { call, status, reason, warning, retry_after } => {
+                let Some(leg) = self.legs.get_mut(&call).filter(|leg| !leg.answered) else { return };
+                leg.ended = true;
+                let mut extra = Vec::new();
+                if let Some(text) = warning {
+                    extra.push(("Warning", format!("305 chartline \"{}\"", text.replace('"', "'"))));
+                }
+                if let Some(seconds) = retry_after {
+                    extra.push(("Retry-After", seconds.to_string()));
+                }
+                let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(status, &reason, &extra, b"");
+                if let InviteOutput::Send(bytes) = leg.invite_tx.final_response(bytes, false, now) {
+                    let (dest, transport) = (leg.source, leg.transport);
+                    self.send(dest, transport, bytes);
+                }
+            }
+            UaCommand::Hangup { call } => self.send_bye(&call, now),
+        }
+    }
+
+    fn send_bye(&mut self, call: &CallId, now: Instant) {
+        let Some(leg) = self.legs.get_mut(call) else { return };
+        if leg.ended || leg.bye_tx.is_some() {
+            return;
+        }
+        leg.ended = true;
+        if !leg.answered {
+            let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(480, "Temporarily Unavailable", &[], b"");
+            if let InviteOutput::Send(bytes) = leg.invite_tx.final_response(bytes, false, now) {
+                let (dest, transport) = (leg.source, leg.transport);
+                self.send(dest, transport, bytes);
+            }
+            return;
+        }
+        let (branch, request) = leg.dialog.request("BYE", &[], b"");
+        let (tx, first) = ClientNonInvite::start(branch, request, now, &self.timers, leg.transport.is_reliable());
+        leg.bye_tx = Some(tx);
+        let (dest, transport) = (leg.source, leg.transport);
+        self.send(dest, transport, first);
+    }
+
+    /// Drives every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.non_invite.retain(|_, tx| tx.expires > now);
+        let mut finished = Vec::new();
+        let mut failed = Vec::new();
+        for (call, leg) in self.legs.iter_mut() {
+            let dest = (leg.source, leg.transport);
+            for tx in [Some(&mut leg.invite_tx), leg.reinvite_tx.as_mut()].into_iter().flatten() {
+                if tx.poll_timeout().is_some_and(|t| t <= now) {
+                    match tx.on_timeout(now) {
+                        InviteOutput::Send(bytes) => self.transmits.push_back(Transmit { dest: dest.0, transport: dest.1, bytes }),
+                        InviteOutput::AckTimeout if leg.answered && !leg.ended => failed.push(call.clone()),
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.poll_timeout().is_some_and(|t| t <= now)) {
+                match bye.on_timeout(now) {
+                    ClientOutput::Send(bytes) => self.transmits.push_back(Transmit { dest: dest.0, transport: dest.1, bytes }),
+                    ClientOutput::Timeout => finished.push(call.clone()),
+                    ClientOutput::None => {}
+                }
+            }
+            let idle = leg.ended && leg.bye_tx.is_none() && leg.invite_tx.poll_timeout().is_none() && leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout).is_none();
+            if idle || (leg.ended && leg.invite_tx.is_terminated() && leg.bye_tx.as_ref().is_none_or(ClientNonInvite::is_done)) {
+                finished.push(call.clone());
+            }
+        }
+        for call in failed {
+            tracing::info!(call = %call.0, "no ACK for our 200 OK: ending the call");
+            self.events.push_back(UaEvent::CallFailed { call: call.clone(), reason: "no ACK received".into() });
+            self.send_bye(&call, now);
+        }
+        for call in finished {
+            self.legs.remove(&call);
+        }
+    }
+}
+
+fn parse_body_sdp(message: &Message) -> Result<Option<Sdp>, String> {
+    if message.body.is_empty() {
+        return Ok(None);
+    }
+    if !message.content_type().is_some_and(|t| t.eq_ignore_ascii_case("application/sdp")) {
+        return Err("body is not application/sdp".into());
+    }
+    let text = std::str::from_utf8(&message.body).map_err(|_| "SDP is not UTF-8".to_string())?;
+    Sdp::parse(text).map(Some).map_err(|e| e.to_string())
+}
+
+/// `Signal=5\r\nDuration=160` (dtmf-relay) or a bare digit (application/dtmf).
+fn parse_dtmf_info(body: &[u8]) -> Option<(char, u32)> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let mut signal = None;
+    let mut duration = 160;
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("signal") => signal = v.trim().chars().next(),
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("duration") => duration = v.trim().parse().unwrap_or(160),
+            None if signal.is_none() => signal = line.trim().chars().next(),
+            _ => {}
+        }
+    }
+    let digit = signal?.to_ascii_uppercase();
+    "0123456789*#ABCD".contains(digit).then_some((digit, duration))
+}
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;

@@ -1,0 +1,229 @@
+//! Endpoint scenarios driven with simulated time.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::sip::sdp::{MediaCaps, negotiate};
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn peer() -> SocketAddr {
+    "127.0.0.1:5070".parse().unwrap()
+}
+
+fn request(method: &str, branch: &str, cseq: u32, to_tag: Option<&str>, body: &str) -> Vec<u8> {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    let content_type = if body.is_empty() { String::new() } else { "Content-Type: application/sdp\r\n".into() };
+    let cseq_method = if method == "ACK" || method == "CANCEL" { method } else { method };
+    format!(
+        "{method} sip:ivr@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nMax-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=remote\r\nTo: <sip:ivr@127.0.0.1>{to_tag}\r\nCall-ID: call-1\r\nCSeq: {cseq} {cseq_method}\r\nContact: <sip:caller@127.0.0.1:5070>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+struct Harness {
+    ep: Endpoint,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self { ep: Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap()), now: Instant::now() }
+    }
+
+    fn inbound(&mut self, bytes: Vec<u8>) {
+        self.ep.handle_inbound(&bytes, peer(), Transport::Udp, self.now);
+    }
+
+    fn sent(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.ep.poll_transmit()).map(|t| String::from_utf8(t.bytes).unwrap()).collect()
+    }
+
+    fn events(&mut self) -> Vec<UaEvent> {
+        std::iter::from_fn(|| self.ep.poll_event()).collect()
+    }
+
+    fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        while let Some(at) = self.ep.poll_timeout().filter(|at| *at <= end) {
+            self.now = at.max(self.now);
+            self.ep.handle_timeout(self.now);
+        }
+        self.now = end;
+    }
+
+    fn status_lines(&mut self) -> Vec<String> {
+        self.sent().iter().map(|s| s.lines().next().unwrap().to_string()).collect()
+    }
+
+    /// INVITE → 100 → answer → 200; returns the To tag we chose.
+    fn answered_call(&mut self) -> String {
+        self.inbound(request("INVITE", "z9hG4bK-i", 1, None, SDP));
+        let call = match self.events().pop() {
+            Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) => {
+                let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
+                self.ep.handle_command(UaCommand::Answer { call: call.clone(), sdp: n.answer, offerless: false }, self.now);
+                call
+            }
+            other => panic!("expected IncomingCall, got {other:?}"),
+        };
+        let sent = self.sent();
+        assert!(sent[0].starts_with("SIP/2.0 100 Trying"));
+        assert!(sent[1].starts_with("SIP/2.0 200 OK"), "{}", sent[1]);
+        assert_eq!(call.0, "call-1");
+        message::param(sent[1].lines().find(|l| l.starts_with("To:")).unwrap(), "tag").unwrap()
+    }
+}
+
+#[test]
+fn answer_and_ack_then_remote_bye() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    assert_eq!(h.events(), vec![UaEvent::CallAcked { call: CallId("call-1".into()), answer: None }]);
+    h.advance(Duration::from_secs(10));
+    assert!(h.sent().is_empty(), "no retransmission after ACK");
+    h.inbound(request("BYE", "z9hG4bK-b", 2, Some(&tag), ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"]);
+    assert_eq!(h.events(), vec![UaEvent::RemoteHangup { call: CallId("call-1".into()) }]);
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.ep.live_dialogs(), 0, "dialog freed");
+}
+
+#[test]
+fn lost_ack_retransmits_200_then_ends_call_with_bye() {
+    let mut h = Harness::new();
+    h.answered_call();
+    h.advance(Duration::from_millis(3600));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"; 3], "at 0.5, 1.5, 3.5 s");
+    h.advance(Duration::from_secs(30));
+    let sent = h.status_lines();
+    assert!(sent.iter().filter(|l| l.starts_with("SIP/2.0 200")).count() >= 5);
+    assert!(sent.iter().any(|l| l.starts_with("BYE ")), "BYE after Timer H: {sent:?}");
+    assert!(h.events().iter().any(|e| matches!(e, UaEvent::CallFailed { .. })));
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.ep.live_dialogs(), 0);
+}
+
+#[test]
+fn retransmitted_invite_is_absorbed() {
+    let mut h = Harness::new();
+    h.inbound(request("INVITE", "z9hG4bK-i", 1, None, SDP));
+    h.inbound(request("INVITE", "z9hG4bK-i", 1, None, SDP));
+    assert_eq!(h.events().len(), 1, "one call");
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 100 Trying", "SIP/2.0 100 Trying"]);
+}
+
+#[test]
+fn cancel_before_answer() {
+    let mut h = Harness::new();
+    h.inbound(request("INVITE", "z9hG4bK-i", 1, None, SDP));
+    h.events();
+    h.sent();
+    h.inbound(request("CANCEL", "z9hG4bK-i", 1, None, ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]);
+    assert_eq!(h.events(), vec![UaEvent::CallCancelled { call: CallId("call-1".into()) }]);
+    let tag = "x";
+    h.inbound(request("ACK", "z9hG4bK-i", 1, Some(tag), ""));
+    h.advance(Duration::from_secs(40));
+    assert!(h.sent().is_empty(), "487 not retransmitted after ACK");
+    assert_eq!(h.ep.live_dialogs(), 0);
+}
+
+#[test]
+fn cancel_for_unknown_transaction_is_481() {
+    let mut h = Harness::new();
+    h.inbound(request("CANCEL", "z9hG4bK-zzz", 1, None, ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 481 Call/Transaction Does Not Exist"]);
+}
+
+#[test]
+fn reinvite_hold_and_unhold() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.events();
+    h.inbound(request("INVITE", "z9hG4bK-r1", 2, Some(&tag), &format!("{SDP}a=sendonly\r\n")));
+    let sent = h.sent();
+    assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[0].contains("a=recvonly"), "{}", sent[0]);
+    assert!(matches!(h.events()[..], [UaEvent::HoldChanged { on_hold: true, .. }]));
+    h.inbound(request("ACK", "z9hG4bK-a2", 2, Some(&tag), ""));
+    h.inbound(request("INVITE", "z9hG4bK-r2", 3, Some(&tag), SDP));
+    assert!(h.sent()[0].contains("a=sendrecv"));
+    assert!(matches!(h.events()[..], [UaEvent::HoldChanged { on_hold: false, .. }]));
+}
+
+#[test]
+fn options_bye_outside_dialog_unknown_and_known_methods() {
+    let mut h = Harness::new();
+    h.inbound(request("OPTIONS", "z9hG4bK-o", 1, None, ""));
+    let sent = h.sent();
+    assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[0].contains("Allow: INVITE"), "{}", sent[0]);
+    h.inbound(request("BYE", "z9hG4bK-b", 1, Some("nope"), ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 481 Call/Transaction Does Not Exist"]);
+    h.inbound(request("FOO", "z9hG4bK-f", 1, None, ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 501 Not Implemented"]);
+    h.inbound(request("SUBSCRIBE", "z9hG4bK-s", 1, None, ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 405 Method Not Allowed"]);
+    h.inbound(request("OPTIONS", "z9hG4bK-o", 1, None, ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"], "retransmission answered from the transaction");
+}
+
+#[test]
+fn malformed_request_gets_400() {
+    let mut h = Harness::new();
+    let bad = String::from_utf8(request("OPTIONS", "z9hG4bK-o", 1, None, "")).unwrap().replace("CSeq: 1 OPTIONS", "CSeq: x OPTIONS");
+    h.inbound(bad.into_bytes());
+    assert!(h.status_lines()[0].starts_with("SIP/2.0 400 Bad Request"));
+}
+
+#[test]
+fn reject_with_warning_and_offerless_answer_in_ack() {
+    let mut h = Harness::new();
+    h.inbound(request("INVITE", "z9hG4bK-i", 1, None, SDP));
+    h.events();
+    h.sent();
+    h.ep.handle_command(UaCommand::Reject { call: CallId("call-1".into()), status: 488, reason: "Not Acceptable Here".into(), warning: Some("no common codec".into()), retry_after: None }, h.now);
+    let sent = h.sent();
+    assert!(sent[0].starts_with("SIP/2.0 488") && sent[0].contains("Warning: 305 chartline \"no common codec\""), "{}", sent[0]);
+
+    let mut h = Harness::new();
+    h.inbound(request("INVITE", "z9hG4bK-i", 1, None, ""));
+    let call = match h.events().pop() {
+        Some(UaEvent::IncomingCall { call, offer: None, .. }) => call,
+        other => panic!("{other:?}"),
+    };
+    let offer = sdp::make_offer(&MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1);
+    h.ep.handle_command(UaCommand::Answer { call, sdp: offer, offerless: true }, h.now);
+    let tag = message::param(h.sent()[1].lines().find(|l| l.starts_with("To:")).unwrap(), "tag").unwrap();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), SDP));
+    match h.events().pop() {
+        Some(UaEvent::CallAcked { answer: Some(answer), .. }) => assert_eq!(answer.audio_target().unwrap().port(), 6000),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn our_hangup_sends_bye_and_frees_on_200() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.ep.handle_command(UaCommand::Hangup { call: CallId("call-1".into()) }, h.now);
+    let bye = h.sent().pop().unwrap();
+    assert!(bye.starts_with("BYE sip:caller@127.0.0.1:5070 SIP/2.0"), "{bye}");
+    let parsed = message::parse(bye.as_bytes()).unwrap();
+    let ok = Reply::for_request(&parsed, None).render(200, "OK", &[], b"");
+    h.inbound(ok);
+    assert_eq!(h.ep.live_dialogs(), 0);
+}
+
+#[test]
+fn info_dtmf_relay() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    let info = String::from_utf8(request("INFO", "z9hG4bK-n", 2, Some(&tag), "Signal=5\r\nDuration=160\r\n")).unwrap().replace("application/sdp", "application/dtmf-relay");
+    h.inbound(info.into_bytes());
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"]);
+    assert_eq!(h.events(), vec![UaEvent::DtmfInfo { call: CallId("call-1".into()), digit: '5', duration_ms: 160 }]);
+}

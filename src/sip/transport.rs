@@ -1,0 +1,218 @@
+//! The thin tokio driver: a UDP socket and a TCP listener on the same address, one task owning the
+//! [`Endpoint`], feeding it datagrams, framed stream messages, commands and timer expiries, and
+//! writing what it wants sent. Responses go back over the connection a request came on.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::message::MAX_MESSAGE;
+use super::{Endpoint, SipConfig, Transport, UaCommand, UaEvent};
+
+pub struct SipHandle {
+    pub commands: mpsc::UnboundedSender<UaCommand>,
+    pub events: mpsc::UnboundedReceiver<UaEvent>,
+    pub local_addr: SocketAddr,
+    /// Dialogs held by the endpoint, for the metrics.
+    pub live_dialogs: Arc<AtomicI64>,
+}
+
+/// Binds UDP and TCP and starts the driver task.
+pub async fn start(config: &SipConfig) -> std::io::Result<SipHandle> {
+    let listen = config.listen_addr().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let udp = UdpSocket::bind(listen).await?;
+    let local_addr = udp.local_addr()?;
+    let tcp = TcpListener::bind(local_addr).await?;
+    let mut advertised = config.advertised();
+    advertised.set_port(local_addr.port());
+    let endpoint = Endpoint::new(config.timers(), advertised);
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let live_dialogs = Arc::new(AtomicI64::new(0));
+    let driver = Driver { endpoint, udp, connections: HashMap::new(), events: event_tx, live_dialogs: live_dialogs.clone() };
+    tokio::spawn(driver.run(tcp, command_rx));
+    tracing::info!(%local_addr, "SIP listening on UDP and TCP");
+    Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs })
+}
+
+struct Driver {
+    endpoint: Endpoint,
+    udp: UdpSocket,
+    connections: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    events: mpsc::UnboundedSender<UaEvent>,
+    live_dialogs: Arc<AtomicI64>,
+}
+
+enum StreamInput {
+    Message(SocketAddr, Vec<u8>),
+    Opened(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
+    Closed(SocketAddr),
+}
+
+impl Driver {
+    async fn run(mut self, tcp: TcpListener, mut commands: mpsc::UnboundedReceiver<UaCommand>) {
+        let (stream_tx, mut stream_rx) = mpsc::unbounded_channel();
+        let mut buf = vec![0u8; MAX_MESSAGE + 1];
+        loop {
+            let deadline = self.endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((len, source)) => self.endpoint.handle_inbound(&buf[..len], source, Transport::Udp, Instant::now()),
+                    Err(e) => tracing::debug!(error = %e, "UDP receive error"),
+                },
+                accepted = tcp.accept() => if let Ok((stream, peer)) = accepted {
+                    tokio::spawn(serve_stream(stream, peer, stream_tx.clone()));
+                },
+                Some(input) = stream_rx.recv() => match input {
+                    StreamInput::Message(peer, bytes) => self.endpoint.handle_inbound(&bytes, peer, Transport::Tcp, Instant::now()),
+                    StreamInput::Opened(peer, writer) => { self.connections.insert(peer, writer); }
+                    StreamInput::Closed(peer) => { self.connections.remove(&peer); }
+                },
+                command = commands.recv() => match command {
+                    Some(command) => self.endpoint.handle_command(command, Instant::now()),
+                    None => return,
+                },
+                _ = sleep_until(deadline) => self.endpoint.handle_timeout(Instant::now()),
+            }
+            self.flush().await;
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.endpoint.poll_transmit() {
+            match transmit.transport {
+                Transport::Udp => {
+                    if let Err(e) = self.udp.send_to(&transmit.bytes, transmit.dest).await {
+                        tracing::debug!(dest = %transmit.dest, error = %e, "UDP send failed");
+                    }
+                }
+                Transport::Tcp => match self.connections.get(&transmit.dest) {
+                    Some(writer) => {
+                        let _ = writer.send(transmit.bytes);
+                    }
+                    None => tracing::debug!(dest = %transmit.dest, "no TCP connection to send on"),
+                },
+            }
+        }
+        while let Some(event) = self.endpoint.poll_event() {
+            let _ = self.events.send(event);
+        }
+        self.live_dialogs.store(self.endpoint.live_dialogs() as i64, Ordering::Relaxed);
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads framed messages from one stream connection and writes what the driver sends to it.
+/// Generic over the stream so TLS slots in unchanged.
+async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, peer: SocketAddr, to_driver: mpsc::UnboundedSender<StreamInput>) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let _ = to_driver.send(StreamInput::Opened(peer, write_tx));
+    let writer_task = tokio::spawn(async move {
+        while let Some(bytes) = write_rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut framer = Framer::default();
+    let mut chunk = vec![0u8; 8192];
+    'read: loop {
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => framer.push(&chunk[..n]),
+        }
+        loop {
+            match framer.next_message() {
+                Ok(Some(message)) => {
+                    let _ = to_driver.send(StreamInput::Message(peer, message));
+                }
+                Ok(None) => break,
+                Err(problem) => {
+                    tracing::info!(%peer, problem, "closing TCP connection: bad framing");
+                    break 'read;
+                }
+            }
+        }
+    }
+    let _ = to_driver.send(StreamInput::Closed(peer));
+    writer_task.abort();
+}
+
+/// Splits a byte stream into SIP messages by Content-Length (RFC 3261 §18.3).
+#[derive(Debug, Default)]
+pub struct Framer {
+    buffer: Vec<u8>,
+}
+
+impl Framer {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next whole message, `None` when more bytes are needed, or an error that ends the stream.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, &'static str> {
+        let keepalive = self.buffer.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+        self.buffer.drain(..keepalive);
+        let Some(head_end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return if self.buffer.len() > MAX_MESSAGE { Err("headers too long") } else { Ok(None) };
+        };
+        let head = String::from_utf8_lossy(&self.buffer[..head_end]);
+        let length = head
+            .split("\r\n")
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length") || name.trim().eq_ignore_ascii_case("l"))
+            .map(|(_, value)| value.trim().parse::<usize>().map_err(|_| "bad Content-Length"))
+            .transpose()?
+            .ok_or("stream message without Content-Length")?;
+        let total = head_end + 4 + length;
+        if total > MAX_MESSAGE {
+            return Err("message too large");
+        }
+        if self.buffer.len() < total {
+            return Ok(None);
+        }
+        Ok(Some(self.buffer.drain(..total).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_and_joined_messages() {
+        let one = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 3\r\n\r\nabc";
+        let mut framer = Framer::default();
+        framer.push(b"\r\n\r\n");
+        framer.push(&one[..10]);
+        assert_eq!(framer.next_message(), Ok(None));
+        framer.push(&one[10..]);
+        framer.push(one);
+        assert_eq!(framer.next_message().unwrap().unwrap(), one.to_vec());
+        assert_eq!(framer.next_message().unwrap().unwrap(), one.to_vec());
+        assert_eq!(framer.next_message(), Ok(None));
+    }
+
+    #[test]
+    fn rejects_missing_or_huge_length() {
+        let mut framer = Framer::default();
+        framer.push(b"OPTIONS sip:a SIP/2.0\r\n\r\n");
+        assert!(framer.next_message().is_err());
+        let mut framer = Framer::default();
+        framer.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 999999999\r\n\r\n");
+        assert_eq!(framer.next_message(), Err("message too large"));
+    }
+}

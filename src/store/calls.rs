@@ -1,0 +1,101 @@
+//! Call records: saved while the call runs (so an interrupted call keeps what it captured) and once
+//! more, together with the EHR outbox row, when it ends.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{CallRecord, Store, StoreError};
+
+pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS calls (
+            call_id    TEXT PRIMARY KEY,
+            reference  TEXT UNIQUE,
+            started_at TEXT NOT NULL,
+            ended_at   TEXT,
+            record     TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);",
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Replaces the record of a call still in progress.
+    pub fn save_progress(&self, record: &CallRecord) -> Result<(), StoreError> {
+        self.with(|conn| update(conn, record))
+    }
+
+    /// Stores the final record and queues it for the EHR in one transaction.
+    pub fn finish_call(&self, record: &CallRecord) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            update(&tx, record)?;
+            crate::store::outbox::enqueue(&tx, &record.call_id, &serde_json::to_string(record)?)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn call(&self, call_id: &str) -> Result<CallRecord, StoreError> {
+        self.with(|conn| {
+            let json: Option<String> = conn
+                .query_row(
+                    "SELECT record FROM calls WHERE call_id = ?1 OR reference = ?1",
+                    [call_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let json = json.ok_or_else(|| StoreError::NotFound(call_id.to_string()))?;
+            Ok(serde_json::from_str(&json)?)
+        })
+    }
+
+    /// Most recent first.
+    pub fn list_calls(&self, limit: usize) -> Result<Vec<CallRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT record FROM calls ORDER BY started_at DESC LIMIT ?1")?;
+            let rows = stmt.query_map([limit as i64], |row| row.get::<_, String>(0))?;
+            rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        })
+    }
+
+    /// Calls that were in progress when the process died: no end time.
+    pub fn unfinished_calls(&self) -> Result<Vec<(CallRecord, String)>, StoreError> {
+        self.with(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT record, reference FROM calls WHERE ended_at IS NULL ORDER BY started_at")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+            rows.map(|row| {
+                let (json, reference) = row?;
+                Ok((serde_json::from_str(&json)?, reference))
+            })
+            .collect()
+        })
+    }
+
+    /// Records a new call and gives it the next six-digit reference number a caller can read back.
+    pub fn begin_call(&self, record: &CallRecord) -> Result<String, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO calls (call_id, started_at, record) VALUES (?1, ?2, ?3)",
+                params![record.call_id, record.started_at.to_rfc3339(), serde_json::to_string(record)?],
+            )?;
+            let reference = format!("{:06}", 100_000 + tx.last_insert_rowid());
+            tx.execute("UPDATE calls SET reference = ?1 WHERE call_id = ?2", params![reference, record.call_id])?;
+            tx.commit()?;
+            Ok(reference)
+        })
+    }
+}
+
+fn update(conn: &Connection, record: &CallRecord) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE calls SET ended_at = ?2, record = ?3 WHERE call_id = ?1",
+        params![record.call_id, record.ended_at.map(|t| t.to_rfc3339()), serde_json::to_string(record)?],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(record.call_id.clone()));
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Prometheus metrics: plain atomic counters rendered in the text exposition format, served on
+//! `GET /metrics` by a small axum app.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use axum::{Router, extract::State, routing::get};
+
+use crate::media::MediaCounters;
+
+/// How a call ended, for the `chartline_calls_total{outcome}` counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    Completed,
+    CallerHungUp,
+    Cancelled,
+    Rejected,
+    Failed,
+}
+
+impl CallOutcome {
+    const ALL: [CallOutcome; 5] =
+        [Self::Completed, Self::CallerHungUp, Self::Cancelled, Self::Rejected, Self::Failed];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::CallerHungUp => "caller_hung_up",
+            Self::Cancelled => "cancelled",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub active_calls: AtomicI64,
+    calls_by_outcome: [AtomicU64; 5],
+    live_dialogs: OnceLock<Arc<AtomicI64>>,
+    media: OnceLock<Arc<MediaCounters>>,
+}
+
+impl Metrics {
+    /// Connects the counters kept by the SIP stack and the media sessions.
+    pub fn attach(&self, live_dialogs: Arc<AtomicI64>, media: Arc<MediaCounters>) {
+        let _ = self.live_dialogs.set(live_dialogs);
+        let _ = self.media.set(media);
+    }
+
+    pub fn call_ended(&self, outcome: CallOutcome) {
+        let index = CallOutcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
+        self.calls_by_outcome[index].fetch_add(1, Relaxed);
+    }
+
+    pub fn calls_total(&self, outcome: CallOutcome) -> u64 {
+        let index = CallOutcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
+        self.calls_by_outcome[index].load(Relaxed)
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauge = |out: &mut String, name: &str, help: &str, value: i64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        };
+        gauge(&mut out, "chartline_active_calls", "Calls in progress.", self.active_calls.load(Relaxed));
+        let dialogs = self.live_dialogs.get().map_or(0, |d| d.load(Relaxed));
+        gauge(&mut out, "chartline_live_dialogs", "SIP dialogs held in memory.", dialogs);
+        let _ = writeln!(out, "# HELP chartline_calls_total Finished calls by outcome.\n# TYPE chartline_calls_total counter");
+        for outcome in CallOutcome::ALL {
+            let _ = writeln!(out, "chartline_calls_total{{outcome=\"{}\"}} {}", outcome.label(), self.calls_total(outcome));
+        }
+        let media = self.media.get().cloned().unwrap_or_default();
+        counter(&mut out, "chartline_rtp_packets_in_total", "RTP packets received.", media.packets_in.load(Relaxed));
+        counter(&mut out, "chartline_rtp_packets_out_total", "RTP packets sent.", media.packets_out.load(Relaxed));
+        counter(&mut out, "chartline_rtp_packets_lost_total", "RTP packets lost (sequence gaps).", media.packets_lost.load(Relaxed));
+        counter(&mut out, "chartline_rtp_packets_late_total", "RTP packets dropped as too late.", media.packets_late.load(Relaxed));
+        out
+    }
+}
+
+/// Serves `/metrics` on `addr` until the task is dropped.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(|State(m): State<Arc<Metrics>>| async move { m.render() }))
+        .with_state(metrics);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_labels() {
+        let m = Metrics::default();
+        m.active_calls.store(3, Relaxed);
+        m.call_ended(CallOutcome::Completed);
+        m.call_ended(CallOutcome::Completed);
+        m.call_ended(CallOutcome::Cancelled);
+        let text = m.render();
+        assert!(text.contains("chartline_active_calls 3"), "{text}");
+        assert!(text.contains("chartline_calls_total{outcome=\"completed\"} 2"), "{text}");
+        assert!(text.contains("chartline_calls_total{outcome=\"cancelled\"} 1"), "{text}");
+    }
+}

@@ -1,0 +1,207 @@
+//! Shared harness for integration tests: runs the real `chartline` binary on free loopback ports
+//! with its own data dir, and finds the test peers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_chartline");
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP at the time of asking.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A block of `count` consecutive free even UDP ports for RTP.
+pub fn free_rtp_range(count: u16) -> (u16, u16) {
+    static NEXT: Mutex<u16> = Mutex::new(0);
+    let mut next = NEXT.lock().unwrap();
+    if *next == 0 {
+        *next = 30000 + (std::process::id() % 200) as u16 * 100;
+    }
+    loop {
+        let start = *next;
+        *next += count + 2;
+        if (start..start + count).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+            return (start, start + count - 1);
+        }
+    }
+}
+
+pub struct Server {
+    pub child: Child,
+    pub sip_port: u16,
+    pub metrics_port: u16,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `chartline serve` with the embedded defaults plus `extra` TOML, on free ports.
+    pub fn start(extra: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let sip_port = free_port();
+        let metrics_port = free_port();
+        let (rtp_min, rtp_max) = free_rtp_range(40);
+        let root = repo_root();
+        let config = format!(
+            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[speech]\nmodel_path = {model:?}\n\n[ehr]\ndemo_dir = {demo:?}\n{extra}\n",
+            data = dir.path().join("data"),
+            sounds = root.join("sounds/en"),
+            model = root.join("models/ggml-tiny.en.bin"),
+            demo = root.join("demo/practice"),
+        );
+        let config_path = dir.path().join("chartline.toml");
+        std::fs::write(&config_path, merge_toml(&config)).unwrap();
+        Self::spawn(dir, config_path, sip_port, metrics_port)
+    }
+
+    fn spawn(dir: tempfile::TempDir, config_path: PathBuf, sip_port: u16, metrics_port: u16) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", std::env::var("CHARTLINE_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .current_dir(repo_root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chartline");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push_str(&line);
+                    log.lock().unwrap().push('\n');
+                }
+            });
+        }
+        let server = Server { child, sip_port, metrics_port, dir, config_path, log };
+        server.wait_for_log("ready", Duration::from_secs(60));
+        server
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log.lock().unwrap().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("chartline did not log {needle:?} within {timeout:?}; log:\n{}", self.log.lock().unwrap());
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Runs a `chartline` subcommand against this server's config and returns stdout as JSON.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(BIN).args(args).arg("--config").arg(&self.config_path).current_dir(repo_root()).output().unwrap();
+        assert!(out.status.success(), "chartline {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Polls `calls list` until a call with a final state shows up or the timeout passes.
+    pub fn wait_for_calls(&self, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let calls = self.cli_json(&["calls", "list", "--json"]);
+            let ended: Vec<_> = calls.as_array().unwrap().iter().filter(|c| !c["ended_at"].is_null()).cloned().collect();
+            if ended.len() >= count || Instant::now() > deadline {
+                return ended;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();
+        write!(s, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- chartline log ----\n{}", self.log_text());
+        }
+    }
+}
+
+/// Merges repeated `[table]` headers so a test can append sections that the base already has.
+fn merge_toml(text: &str) -> String {
+    let value: toml::Table = {
+        let mut merged = toml::Table::new();
+        let mut current = String::new();
+        let mut chunks: Vec<(String, String)> = vec![(String::new(), String::new())];
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with('[') && t.ends_with(']') && !t.starts_with("[[") {
+                current = t.trim_matches(|c| c == '[' || c == ']').to_string();
+                chunks.push((current.clone(), String::new()));
+            } else {
+                chunks.last_mut().unwrap().1.push_str(&format!("{line}\n"));
+            }
+        }
+        for (table, body) in chunks {
+            let parsed: toml::Table = toml::from_str(&body).expect("test TOML");
+            let mut target = &mut merged;
+            for part in table.split('.').filter(|p| !p.is_empty()) {
+                target = target.entry(part.to_string()).or_insert_with(|| toml::Value::Table(Default::default())).as_table_mut().unwrap();
+            }
+            for (k, v) in parsed {
+                target.insert(k, v);
+            }
+        }
+        merged
+    };
+    toml::to_string(&value).unwrap()
+}
+
+/// Runs SIPp with a scenario from tests/sipp against the server; returns (success, stdout+stderr).
+pub fn sipp(server: &Server, scenario: &str, extra: &[&str]) -> (bool, String) {
+    let root = repo_root();
+    let local = free_port();
+    let mut cmd = Command::new("sipp");
+    cmd.arg(format!("127.0.0.1:{}", server.sip_port))
+        .arg("-sf").arg(root.join("tests/sipp").join(scenario))
+        .args(["-i", "127.0.0.1", "-p", &local.to_string(), "-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error"])
+        .args(["-mp", &free_rtp_range(8).0.to_string()])
+        .current_dir(root.join("tests/sipp"))
+        .args(extra);
+    let out = cmd.output().expect("run sipp (is sip-tester installed? scripts/setup --test)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+pub fn require_tool(name: &str) {
+    let ok = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "{name} is not installed: run scripts/setup --test");
+}
