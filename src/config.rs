@@ -63,11 +63,13 @@ pub struct CallsConfig {
     pub max_duration_s: u64,
     /// Ring this long (180 Ringing) before answering; 0 answers at once.
     pub ring_ms: u64,
+    /// On SIGTERM, new calls get 503 and active calls get this long to finish.
+    pub shutdown_grace_s: u64,
 }
 
 impl Default for CallsConfig {
     fn default() -> Self {
-        Self { max_concurrent: 1000, max_duration_s: 900, ring_ms: 0 }
+        Self { max_concurrent: 1000, max_duration_s: 900, ring_ms: 0, shutdown_grace_s: 120 }
     }
 }
 

@@ -152,9 +152,24 @@ async fn serve(config: Config) -> Result<()> {
         config: config.clone(),
     });
     tracing::info!(sip = %sip.local_addr, "chartline ready");
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    let grace = std::time::Duration::from_secs(config.calls.shutdown_grace_s);
+    let dispatcher = tokio::spawn(call::dispatch(services, sip.events, draining));
+    shutdown_signal().await?;
+    let _ = drain.send(true);
+    match tokio::time::timeout(grace, dispatcher).await {
+        Ok(_) => tracing::info!("all calls finished; stopping"),
+        Err(_) => tracing::warn!(grace_s = grace.as_secs(), "calls still active after the grace period; stopping"),
+    }
+    Ok(())
+}
+
+/// SIGTERM (systemd stop) or Ctrl-C.
+async fn shutdown_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = call::dispatch(services, sip.events) => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
     }
     Ok(())
 }

@@ -131,3 +131,30 @@ fn calls_over_tcp() {
     assert_eq!(calls.len(), 1);
     wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
 }
+
+#[test]
+fn sigterm_finishes_active_calls_and_turns_new_ones_away() {
+    let mut server = start();
+    let (active, refused) = std::thread::scope(|scope| {
+        let call = scope.spawn(|| sipp(&server, "full_call.xml", &[]));
+        std::thread::sleep(Duration::from_secs(3));
+        let status = std::process::Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        server.wait_for_log("draining", Duration::from_secs(5));
+        let refused = sipp(&server, "shutting_down.xml", &[]);
+        (call.join().unwrap(), refused)
+    });
+    assert!(refused.0, "a new call during shutdown gets 503 with Retry-After:\n{}", refused.1);
+    assert!(active.0, "the active call finished normally:\n{}", active.1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "chartline still running after its last call");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "clean exit: {status:?}");
+    let calls = server.cli_json(&["calls", "list", "--json"]);
+    assert_eq!(calls.as_array().unwrap().iter().filter(|c| !c["ended_at"].is_null()).count(), 1, "the call was stored");
+}

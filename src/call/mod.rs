@@ -39,14 +39,21 @@ impl CallServices {
     }
 }
 
-/// Routes SIP events to call tasks until the event stream ends.
-pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedReceiver<UaEvent>) {
+/// Routes SIP events to call tasks until the event stream ends, or, once `draining` turns true,
+/// until the last active call has ended: from then on new calls get 503 with Retry-After.
+pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedReceiver<UaEvent>, mut draining: tokio::sync::watch::Receiver<bool>) {
     let mut calls: HashMap<CallId, mpsc::UnboundedSender<UaEvent>> = HashMap::new();
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<CallId>();
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Some(UaEvent::IncomingCall { call, from, to, source, offer }) => {
+                    if *draining.borrow() {
+                        tracing::info!("shutting down: 503");
+                        services.metrics.call_ended(CallOutcome::Rejected);
+                        let _ = services.sip.send(UaCommand::Reject { call, status: 503, reason: "Service Unavailable".into(), warning: None, retry_after: Some(60) });
+                        continue;
+                    }
                     if calls.len() >= services.config.calls.max_concurrent {
                         tracing::warn!(active = calls.len(), "call limit reached: 503");
                         services.metrics.call_ended(CallOutcome::Rejected);
@@ -79,6 +86,12 @@ pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedRe
                 None => return,
             },
             Some(call) = ended_rx.recv() => { calls.remove(&call); }
+            Ok(()) = draining.changed(), if !*draining.borrow() => {
+                tracing::info!(active = calls.len(), "draining: new calls get 503, active calls finish");
+            }
+        }
+        if *draining.borrow() && calls.is_empty() {
+            return;
         }
     }
 }
