@@ -37,7 +37,8 @@ pub struct Message {
 #[error("{reason}")]
 pub struct Malformed {
     pub reason: String,
-    /// The `400 Bad Request` for a request whose Via, From, To, Call-ID and CSeq could be recovered.
+    /// The response for a request whose Via, From, To, Call-ID and CSeq could be recovered:
+    /// `400 Bad Request`, or `501 Not Implemented` for a well-formed extension method.
     pub reply: Option<Vec<u8>>,
 }
 
@@ -86,6 +87,10 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
     if bytes.len() > MAX_MESSAGE {
         return Err(fail(format!("message larger than {MAX_MESSAGE} bytes")));
     }
+    if let Some(method) = scan.unknown_method() {
+        let reply = scan.reply(501, "Not Implemented", &[("Allow", super::endpoint::ALLOW.to_string())]);
+        return Err(Malformed { reason: format!("method {method} is not implemented"), reply });
+    }
     let body = scan.body_checked().map_err(fail)?;
     let parsed = rsip::SipMessage::try_from(&bytes[..scan.head_len + body.len()])
         .map_err(|e| fail(format!("malformed message: {}", first_line(&e.to_string()))))?;
@@ -132,6 +137,7 @@ fn first_line(text: &str) -> &str {
 /// A lenient first pass over the raw bytes: start line, header lines, where the body starts.
 struct Scan<'a> {
     bytes: &'a [u8],
+    start: &'a str,
     is_request: bool,
     headers: Vec<(&'a str, &'a str)>,
     head_len: usize,
@@ -152,7 +158,15 @@ impl<'a> Scan<'a> {
                 headers.push((name.trim(), value.trim()));
             }
         }
-        Ok(Scan { bytes, is_request: !start.starts_with("SIP/"), headers, head_len })
+        Ok(Scan { bytes, start, is_request: !start.starts_with("SIP/"), headers, head_len })
+    }
+
+    /// The method of a request line whose method is a valid token but not one rsip knows
+    /// (an extension method such as `FOO`): well formed, just not implemented here.
+    fn unknown_method(&self) -> Option<&'a str> {
+        let method = self.start.split(' ').next().filter(|_| self.is_request)?;
+        let is_token = !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+        (is_token && method.parse::<rsip::Method>().is_err()).then_some(method)
     }
 
     fn header(&self, name: &str) -> Option<&'a str> {
@@ -175,14 +189,19 @@ impl<'a> Scan<'a> {
 
     /// A `400` for a request whose routing headers survived, else `None` (nothing can be addressed).
     fn bad_request(&self, reason: &str) -> Option<Vec<u8>> {
+        let phrase: String = reason.chars().filter(|c| !c.is_control()).take(120).collect();
+        self.reply(400, &format!("Bad Request ({phrase})"), &[])
+    }
+
+    /// A stateless response to a request whose routing headers survived (never to an ACK).
+    fn reply(&self, status: u16, reason: &str, extra: &[(&str, String)]) -> Option<Vec<u8>> {
         if !self.is_request || self.header("CSeq").is_some_and(|c| c.contains("ACK")) {
             return None;
         }
         let vias: Vec<&str> = self.headers.iter().filter(|(n, _)| same_header(n, "Via")).map(|(_, v)| *v).collect();
         let (from, to, call_id, cseq) =
             (self.header("From")?, self.header("To")?, self.header("Call-ID")?, self.header("CSeq")?);
-        let phrase: String = reason.chars().filter(|c| !c.is_control()).take(120).collect();
-        Some(Reply { vias, from, to, to_tag: None, call_id, cseq }.render(400, &format!("Bad Request ({phrase})"), &[], b""))
+        Some(Reply { vias, from, to, to_tag: None, call_id, cseq }.render(status, reason, extra, b""))
     }
 }
 

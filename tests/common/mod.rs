@@ -106,11 +106,12 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("chartline did not log {needle:?} within {timeout:?}; log:\n{}", self.log.lock().unwrap());
+        let log = self.log_text();
+        panic!("chartline did not log {needle:?} within {timeout:?}; log:\n{log}");
     }
 
     pub fn log_text(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// Runs a `chartline` subcommand against this server's config and returns stdout as JSON.
