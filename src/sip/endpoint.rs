@@ -475,3 +475,7 @@ fn parse_dtmf_info(body: &[u8]) -> Option<(char, u32)> {
 #[cfg(test)]
 #[path = "endpoint_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "endpoint_trunk_tests.rs"]
+mod trunk_tests;
