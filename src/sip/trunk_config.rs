@@ -26,7 +26,7 @@ pub enum TrunkMode {
 #[serde(deny_unknown_fields, default)]
 pub struct TrunkConfig {
     pub mode: TrunkMode,
-    /// Networks (CIDR) whose requests we serve. In register mode the registrar is added.
+    /// Networks (CIDR) whose requests we serve. The registrar's address is trusted as well.
     pub allowed_sources: Vec<String>,
     /// What a request from elsewhere gets: `reject` (403) or `drop` (nothing).
     pub unlisted_sources: Unlisted,
