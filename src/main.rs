@@ -132,6 +132,7 @@ async fn serve(config: Config) -> Result<()> {
     let media_counters = Arc::new(MediaCounters::default());
     let sip = chartline::sip::start(&config.sip).await.with_context(|| format!("starting SIP on {}", config.sip.listen))?;
     metrics.attach(sip.live_dialogs.clone(), media_counters.clone());
+    metrics.attach_trunk(sip.trunk.clone());
     if !config.metrics.listen.is_empty() {
         let addr = config.metrics.listen.parse()?;
         let metrics = metrics.clone();

@@ -2,14 +2,16 @@
 //! datagrams/stream writes to send and call events for the application out. It answers everything
 //! that needs no application decision itself (OPTIONS, CANCEL, BYE, re-INVITE, INFO, errors).
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::acl::{Acl, Cidr, Verdict};
 use super::dialog::Dialog;
 use super::message::{self, Message, Reply};
 use super::sdp::{self, Sdp};
 use super::transaction::{ClientNonInvite, ClientOutput, InviteOutput, ServerInvite, ServerNonInvite, Timers};
+use super::trunk::{Trunk, TrunkStatus};
 use super::{CallId, Transport, UaCommand, UaEvent};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
@@ -50,20 +52,51 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<UaEvent>,
     tag_counter: u64,
+    /// Which sources we serve; `None` serves everyone.
+    acl: Option<Acl>,
+    /// Requests refused or dropped by the ACL, and the sources already logged (bounded).
+    denied: u64,
+    denied_logged: HashSet<IpAddr>,
+    trunk: Option<Trunk>,
 }
 
 impl Endpoint {
     /// `local` is the address we advertise in Via and Contact.
     pub fn new(timers: Timers, local: SocketAddr) -> Self {
-        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0 }
+        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None }
     }
 
     pub fn live_dialogs(&self) -> usize {
         self.legs.len()
     }
 
+    /// Serves only sources the ACL allows (plus the trunk's server, when a trunk is set).
+    pub fn set_acl(&mut self, mut acl: Acl) {
+        if let Some(trunk) = &self.trunk {
+            acl.allow(Cidr::host(trunk.server().ip()));
+        }
+        self.acl = Some(acl);
+    }
+
+    /// Registers and/or keeps the trunk alive; its server becomes a trusted source.
+    pub fn set_trunk(&mut self, trunk: Trunk) {
+        if let Some(acl) = self.acl.as_mut() {
+            acl.allow(Cidr::host(trunk.server().ip()));
+        }
+        self.trunk = Some(trunk);
+    }
+
+    pub fn trunk_status(&self) -> Option<TrunkStatus> {
+        self.trunk.as_ref().map(Trunk::status)
+    }
+
+    /// Requests refused or dropped by the ACL so far.
+    pub fn denied_requests(&self) -> u64 {
+        self.denied
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop_front().or_else(|| self.trunk.as_mut()?.poll_transmit())
     }
 
     pub fn poll_event(&mut self) -> Option<UaEvent> {
@@ -74,7 +107,8 @@ impl Endpoint {
         let legs = self.legs.values().flat_map(|leg| {
             [leg.invite_tx.poll_timeout(), leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout), leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout)]
         });
-        legs.flatten().chain(self.non_invite.values().map(|t| t.expires)).min()
+        let trunk = self.trunk.as_ref().and_then(Trunk::poll_timeout);
+        legs.flatten().chain(self.non_invite.values().map(|t| t.expires)).chain(trunk).min()
     }
 
     fn send(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
@@ -88,6 +122,10 @@ impl Endpoint {
 
     /// Handles one received datagram or framed stream message.
     pub fn handle_inbound(&mut self, bytes: &[u8], source: SocketAddr, transport: Transport, now: Instant) {
+        let verdict = self.acl.as_ref().map_or(Verdict::Allow, |acl| acl.check(source.ip()));
+        if verdict != Verdict::Allow {
+            return self.deny(bytes, source, transport, verdict);
+        }
         let message = match message::parse(bytes) {
             Ok(m) => m,
             Err(malformed) => {
@@ -100,7 +138,24 @@ impl Endpoint {
         };
         match message.method().map(str::to_string) {
             Some(method) => self.handle_request(message, &method, source, transport, now),
-            None => self.handle_response(message),
+            None => self.handle_response(message, now),
+        }
+    }
+
+    /// A message from a source the ACL does not allow: a stateless 403 for a request (never for
+    /// an ACK) in `reject` mode, nothing otherwise.
+    fn deny(&mut self, bytes: &[u8], source: SocketAddr, transport: Transport, verdict: Verdict) {
+        self.denied += 1;
+        let request = message::parse(bytes).ok().filter(|m| m.method().is_some_and(|m| m != "ACK"));
+        let method = request.as_ref().and_then(|m| m.method()).unwrap_or("-").to_string();
+        if self.denied_logged.len() < 256 && self.denied_logged.insert(source.ip()) {
+            tracing::info!(%source, method, action = ?verdict, "SIP from a source not in sip.trunk.allowed_sources");
+        } else {
+            tracing::debug!(%source, method, action = ?verdict, "SIP from an unlisted source");
+        }
+        if let (Verdict::Reject, Some(request)) = (verdict, request) {
+            let bytes = Reply::for_request(&request, request.to_tag.is_none().then_some("cl-acl")).render(403, "Forbidden", &[], b"");
+            self.send(source, transport, bytes);
         }
     }
 
@@ -268,7 +323,10 @@ impl Endpoint {
         }
     }
 
-    fn handle_response(&mut self, response: Message) {
+    fn handle_response(&mut self, response: Message, now: Instant) {
+        if self.trunk.as_mut().is_some_and(|trunk| trunk.handle_response(&response, now)) {
+            return;
+        }
         let call = CallId(response.call_id.clone());
         let Some(leg) = self.legs.get_mut(&call) else { return };
         if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.branch == response.branch) {
@@ -347,6 +405,9 @@ impl Endpoint {
     /// Drives every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.non_invite.retain(|_, tx| tx.expires > now);
+        if let Some(trunk) = self.trunk.as_mut() {
+            trunk.handle_timeout(now);
+        }
         let mut finished = Vec::new();
         let mut failed = Vec::new();
         for (call, leg) in self.legs.iter_mut() {
@@ -414,3 +475,7 @@ fn parse_dtmf_info(body: &[u8]) -> Option<(char, u32)> {
 #[cfg(test)]
 #[path = "endpoint_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "endpoint_trunk_tests.rs"]
+mod trunk_tests;

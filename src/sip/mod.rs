@@ -1,13 +1,18 @@
 //! The SIP stack of a user agent answering PBX calls: `message` (validated parsing), `sdp`
 //! (offer/answer), `transaction` (RFC 3261 §17 timers), `dialog`, `endpoint` (the sans-IO UA core)
-//! and `transport` (the thin tokio driver over UDP and TCP).
+//! and `transport` (the thin tokio driver over UDP and TCP); toward the provider: `trunk`
+//! (REGISTER/OPTIONS), `auth` (digest) and `acl` (which sources we serve).
 
+pub mod acl;
+pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;
+pub mod trunk;
+pub mod trunk_config;
 
 use std::net::SocketAddr;
 
@@ -16,6 +21,7 @@ use serde::Deserialize;
 pub use endpoint::{Endpoint, Transmit};
 pub use sdp::Sdp;
 pub use transport::{SipHandle, start};
+pub use trunk_config::{TrunkConfig, TrunkMode};
 
 /// The Call-ID of a call leg.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -73,11 +79,13 @@ pub struct SipConfig {
     pub t1_ms: u64,
     pub t2_ms: u64,
     pub t4_ms: u64,
+    /// `[sip.trunk]`: source trust, registration and keepalive toward the provider.
+    pub trunk: TrunkConfig,
 }
 
 impl Default for SipConfig {
     fn default() -> Self {
-        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000 }
+        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default() }
     }
 }
 
@@ -111,6 +119,7 @@ impl SipConfig {
         if self.t1_ms == 0 || self.t2_ms < self.t1_ms {
             return Err(("t2_ms".into(), "must be at least t1_ms, and t1_ms above 0".into()));
         }
+        self.trunk.validate().map_err(|(key, problem)| (format!("trunk.{key}"), problem))?;
         Ok(())
     }
 }

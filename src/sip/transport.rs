@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::message::MAX_MESSAGE;
+use super::trunk::{Trunk, TrunkGauges};
 use super::{Endpoint, SipConfig, Transport, UaCommand, UaEvent};
 
 pub struct SipHandle {
@@ -21,6 +22,8 @@ pub struct SipHandle {
     pub local_addr: SocketAddr,
     /// Dialogs held by the endpoint, for the metrics.
     pub live_dialogs: Arc<AtomicI64>,
+    /// Trunk registration/reachability and ACL refusals, for the metrics.
+    pub trunk: Arc<TrunkGauges>,
 }
 
 /// Binds UDP and TCP and starts the driver task.
@@ -31,14 +34,37 @@ pub async fn start(config: &SipConfig) -> std::io::Result<SipHandle> {
     let tcp = TcpListener::bind(local_addr).await?;
     let mut advertised = config.advertised();
     advertised.set_port(local_addr.port());
-    let endpoint = Endpoint::new(config.timers(), advertised);
+    let mut endpoint = Endpoint::new(config.timers(), advertised);
+    let invalid = |(key, problem): (String, String)| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.trunk.{key} {problem}"));
+    if !config.trunk.registrar.is_empty() {
+        let server = resolve(&config.trunk.registrar, local_addr).await?;
+        if let Some(params) = config.trunk.params(server, advertised, config.timers()).map_err(invalid)? {
+            tracing::info!(%server, mode = ?config.trunk.mode, "SIP trunk configured");
+            endpoint.set_trunk(Trunk::new(params, Instant::now()));
+        }
+    }
+    endpoint.set_acl(config.trunk.acl().map_err(invalid)?);
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let live_dialogs = Arc::new(AtomicI64::new(0));
-    let driver = Driver { endpoint, udp, connections: HashMap::new(), events: event_tx, live_dialogs: live_dialogs.clone() };
+    let trunk = Arc::new(TrunkGauges::default());
+    let driver = Driver { endpoint, udp, connections: HashMap::new(), events: event_tx, live_dialogs: live_dialogs.clone(), trunk: trunk.clone() };
     tokio::spawn(driver.run(tcp, command_rx));
     tracing::info!(%local_addr, "SIP listening on UDP and TCP");
-    Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs })
+    Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs, trunk })
+}
+
+/// The registrar's address, preferring the address family of our socket.
+async fn resolve(registrar: &str, local: SocketAddr) -> std::io::Result<SocketAddr> {
+    let (host, port) = super::trunk_config::split_host_port(registrar)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.trunk.registrar is not host:port: {registrar:?}")))?;
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await.map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve sip.trunk.registrar {registrar:?}: {e}")))?.collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("sip.trunk.registrar {registrar:?} has no address")))
 }
 
 struct Driver {
@@ -47,6 +73,7 @@ struct Driver {
     connections: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     events: mpsc::UnboundedSender<UaEvent>,
     live_dialogs: Arc<AtomicI64>,
+    trunk: Arc<TrunkGauges>,
 }
 
 enum StreamInput {
@@ -104,6 +131,11 @@ impl Driver {
             let _ = self.events.send(event);
         }
         self.live_dialogs.store(self.endpoint.live_dialogs() as i64, Ordering::Relaxed);
+        if let Some(status) = self.endpoint.trunk_status() {
+            self.trunk.registered.store(i64::from(status.registered), Ordering::Relaxed);
+            self.trunk.up.store(i64::from(status.up), Ordering::Relaxed);
+        }
+        self.trunk.denied_requests.store(self.endpoint.denied_requests(), Ordering::Relaxed);
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use axum::{Router, extract::State, routing::get};
 
 use crate::media::MediaCounters;
+use crate::sip::trunk::TrunkGauges;
 
 /// How a call ended, for the `chartline_calls_total{outcome}` counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,7 @@ pub struct Metrics {
     calls_by_outcome: [AtomicU64; 5],
     live_dialogs: OnceLock<Arc<AtomicI64>>,
     media: OnceLock<Arc<MediaCounters>>,
+    trunk: OnceLock<Arc<TrunkGauges>>,
 }
 
 impl Metrics {
@@ -48,6 +50,11 @@ impl Metrics {
     pub fn attach(&self, live_dialogs: Arc<AtomicI64>, media: Arc<MediaCounters>) {
         let _ = self.live_dialogs.set(live_dialogs);
         let _ = self.media.set(media);
+    }
+
+    /// Connects the SIP trunk's gauges (registration, reachability, ACL refusals).
+    pub fn attach_trunk(&self, trunk: Arc<TrunkGauges>) {
+        let _ = self.trunk.set(trunk);
     }
 
     pub fn call_ended(&self, outcome: CallOutcome) {
@@ -81,6 +88,18 @@ impl Metrics {
         counter(&mut out, "chartline_rtp_packets_out_total", "RTP packets sent.", media.packets_out.load(Relaxed));
         counter(&mut out, "chartline_rtp_packets_lost_total", "RTP packets lost (sequence gaps).", media.packets_lost.load(Relaxed));
         counter(&mut out, "chartline_rtp_packets_late_total", "RTP packets dropped as too late.", media.packets_late.load(Relaxed));
+        if let Some(trunk) = self.trunk.get() {
+            // -1: no trunk to watch (ip mode without a keepalive target); the gauges are left out.
+            let registered = trunk.registered.load(Relaxed);
+            if registered >= 0 {
+                gauge(&mut out, "chartline_trunk_registered", "1 while our registration with the trunk is valid.", registered);
+            }
+            let up = trunk.up.load(Relaxed);
+            if up >= 0 {
+                gauge(&mut out, "chartline_trunk_up", "1 while the trunk is registered (register mode) and answers keepalives.", up);
+            }
+            counter(&mut out, "chartline_sip_denied_requests_total", "SIP messages refused or dropped by sip.trunk.allowed_sources.", trunk.denied_requests.load(Relaxed));
+        }
         out
     }
 }
@@ -109,5 +128,21 @@ mod tests {
         assert!(text.contains("chartline_active_calls 3"), "{text}");
         assert!(text.contains("chartline_calls_total{outcome=\"completed\"} 2"), "{text}");
         assert!(text.contains("chartline_calls_total{outcome=\"cancelled\"} 1"), "{text}");
+        assert!(!text.contains("chartline_trunk"), "no trunk attached: {text}");
+    }
+
+    #[test]
+    fn renders_trunk_gauges_when_attached() {
+        let m = Metrics::default();
+        let trunk = Arc::new(TrunkGauges::default());
+        m.attach_trunk(trunk.clone());
+        assert!(!m.render().contains("chartline_trunk_registered"), "unknown stays out");
+        trunk.registered.store(1, Relaxed);
+        trunk.up.store(0, Relaxed);
+        trunk.denied_requests.store(4, Relaxed);
+        let text = m.render();
+        assert!(text.contains("chartline_trunk_registered 1\n"), "{text}");
+        assert!(text.contains("chartline_trunk_up 0\n"), "{text}");
+        assert!(text.contains("chartline_sip_denied_requests_total 4\n"), "{text}");
     }
 }

@@ -69,6 +69,31 @@ impl Server {
         Self::spawn(dir, config_path, sip_port, metrics_port)
     }
 
+    /// Starts `chartline serve` with only the sections the SIP/call core defines (no speech or EHR
+    /// sections), a generated one-clip prompt directory, free ports, plus `extra` TOML. For tests
+    /// of the signalling layer that do not depend on prompts, speech or a chart.
+    pub fn start_sip_only(extra: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let sounds = dir.path().join("sounds");
+        std::fs::create_dir_all(&sounds).unwrap();
+        let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let mut wav = hound::WavWriter::create(sounds.join("silence.wav"), spec).unwrap();
+        for _ in 0..800 {
+            wav.write_sample(0i16).unwrap();
+        }
+        wav.finalize().unwrap();
+        let sip_port = free_port();
+        let metrics_port = free_port();
+        let (rtp_min, rtp_max) = free_rtp_range(40);
+        let config = format!(
+            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n{extra}\n",
+            data = dir.path().join("data"),
+        );
+        let config_path = dir.path().join("chartline.toml");
+        std::fs::write(&config_path, merge_toml(&config)).unwrap();
+        Self::spawn(dir, config_path, sip_port, metrics_port)
+    }
+
     fn spawn(dir: tempfile::TempDir, config_path: PathBuf, sip_port: u16, metrics_port: u16) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--config"])
