@@ -168,7 +168,13 @@ fn class_match_ends(tokens: &[Token], pos: usize, entries: &[Vec<String>]) -> Ve
             if joined.len() < 6 {
                 continue;
             }
-            let close = entries.iter().any(|e| e.len() == 1 && e[0].len() >= 6 && sounds_like(&joined, &e[0]) >= MATCH_THRESHOLD);
+            // A single recognised word is a real word ("january" is not "januvia"): only a near
+            // spelling counts; run-together pieces may sound alike.
+            let close = entries.iter().any(|e| {
+                e.len() == 1
+                    && e[0].len() >= 6
+                    && if take == 1 { similarity(&joined, &e[0]) >= 0.86 } else { sounds_like(&joined, &e[0]) >= MATCH_THRESHOLD }
+            });
             if close {
                 ends.push(pos + take);
             }
