@@ -11,9 +11,9 @@ struct Case {
     text: String,
 }
 
-fn cases() -> Vec<Case> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/triage/utterances.tsv");
-    let text = std::fs::read_to_string(path).expect("utterances.tsv");
+fn cases(file: &str) -> Vec<Case> {
+    let path = format!("{}/tests/fixtures/triage/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(file);
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
@@ -32,17 +32,22 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-#[test]
-fn labelled_utterances_meet_the_targets() {
+struct Stats {
+    accuracy: f64,
+    caught: usize,
+    emergencies: usize,
+    false_rate: f64,
+}
+
+/// Runs every case, prints the confusion matrix, the rates and the misses.
+fn evaluate(cases: &[Case]) -> Stats {
     let triage = Triage::embedded().expect("embedded rules");
-    let cases = cases();
-    assert!(cases.len() >= 150, "{} utterances", cases.len());
     let mut matrix = [[0usize; 12]; 12];
     let index = |t: RequestType| RequestType::ALL.iter().position(|x| *x == t).unwrap();
     let (mut correct, mut emergencies, mut caught, mut non_emergencies, mut false_emergencies) = (0, 0, 0, 0, 0);
     let (mut urgent_flags, mut urgent_flagged) = (0, 0);
     let mut misses = Vec::new();
-    for case in &cases {
+    for case in cases {
         let c = triage.classify(&case.text);
         matrix[index(case.kind)][index(c.request)] += 1;
         let mut wrong = Vec::new();
@@ -102,7 +107,28 @@ fn labelled_utterances_meet_the_targets() {
         false_rate * 100.0
     );
     println!("misclassified:\n{}", misses.join("\n"));
-    assert!(accuracy >= 0.95, "type accuracy {:.1}% < 95%", accuracy * 100.0);
-    assert_eq!(caught, emergencies, "every emergency must be caught");
-    assert!(false_rate <= 0.05, "false emergencies {:.1}% > 5%", false_rate * 100.0);
+    Stats { accuracy, caught, emergencies, false_rate }
+}
+
+#[test]
+fn labelled_utterances_meet_the_targets() {
+    let cases = cases("utterances.tsv");
+    assert!(cases.len() >= 150, "{} utterances", cases.len());
+    let types: std::collections::HashSet<_> = cases.iter().map(|c| c.kind).collect();
+    assert_eq!(types.len(), 12, "every request type is represented");
+    let s = evaluate(&cases);
+    assert!(s.accuracy >= 0.95, "type accuracy {:.1}% < 95%", s.accuracy * 100.0);
+    assert_eq!(s.caught, s.emergencies, "every emergency must be caught");
+    assert!(s.false_rate <= 0.05, "false emergencies {:.1}% > 5%", s.false_rate * 100.0);
+}
+
+/// Sentences the rules were not tuned on: emergencies must still all be caught; the type
+/// accuracy bar is lower than on the tuning set and says how well the rules generalise.
+#[test]
+fn held_out_utterances() {
+    let cases = cases("holdout.tsv");
+    let s = evaluate(&cases);
+    assert_eq!(s.caught, s.emergencies, "every emergency must be caught");
+    assert!(s.false_rate <= 0.05, "false emergencies {:.1}% > 5%", s.false_rate * 100.0);
+    assert!(s.accuracy >= 0.85, "type accuracy {:.1}% < 85%", s.accuracy * 100.0);
 }

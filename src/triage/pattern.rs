@@ -22,13 +22,15 @@ enum Word {
     Exact(String),
     Prefix(String),
     Suffix(String),
+    /// A vocabulary entry (`{med}`), possibly several tokens long.
+    Class(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Element {
+    /// One of the alternatives.
     Word(Vec<Word>),
     Gap(usize),
-    Class(String),
 }
 
 /// A compiled phrase pattern; `source` is the text it was written as.
@@ -70,14 +72,16 @@ impl Pattern {
                     return Err("a pattern cannot start with a gap".into());
                 }
                 elements.push(Element::Gap(max));
-            } else if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                if !classes.contains_key(name) {
-                    return Err(format!("unknown vocabulary {{{name}}}"));
-                }
-                elements.push(Element::Class(name.to_string()));
             } else {
                 let mut alternatives = Vec::new();
                 for alt in part.split('|') {
+                    if let Some(name) = alt.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                        if !classes.contains_key(name) {
+                            return Err(format!("unknown vocabulary {{{name}}}"));
+                        }
+                        alternatives.push(Word::Class(name.to_string()));
+                        continue;
+                    }
                     let word = if let Some(stem) = alt.strip_suffix('*') {
                         Word::Prefix(stem.to_string())
                     } else if let Some(tail) = alt.strip_prefix('*') {
@@ -86,7 +90,7 @@ impl Pattern {
                         Word::Exact(alt.to_string())
                     };
                     let inner = match &word {
-                        Word::Exact(s) | Word::Prefix(s) | Word::Suffix(s) => s,
+                        Word::Exact(s) | Word::Prefix(s) | Word::Suffix(s) | Word::Class(s) => s,
                     };
                     if inner.is_empty() || !inner.chars().all(|c| c.is_alphanumeric() || c == '.') {
                         return Err(format!("bad word {alt:?} (letters, digits, one leading or trailing *)"));
@@ -122,18 +126,19 @@ impl Pattern {
         match el {
             Element::Word(alternatives) => {
                 let token = tokens.get(pos)?;
-                if alternatives.iter().any(|w| word_matches(w, &token.text)) {
-                    self.match_at(tokens, pos + 1, element + 1, classes)
-                } else {
-                    None
+                let mut ends = Vec::new();
+                for word in alternatives {
+                    match word {
+                        Word::Class(name) => ends.extend(class_match_ends(tokens, pos, &classes[name])),
+                        _ if word_matches(word, &token.text) => ends.push(pos + 1),
+                        _ => {}
+                    }
                 }
+                ends.into_iter().find_map(|end| self.match_at(tokens, end, element + 1, classes))
             }
             Element::Gap(max) => (0..=*max)
                 .filter(|skip| pos + skip <= tokens.len())
                 .find_map(|skip| self.match_at(tokens, pos + skip, element + 1, classes)),
-            Element::Class(name) => class_match_ends(tokens, pos, &classes[name])
-                .into_iter()
-                .find_map(|end| self.match_at(tokens, end, element + 1, classes)),
         }
     }
 }
@@ -149,6 +154,7 @@ fn word_matches(word: &Word, token: &str) -> bool {
                 })
         }
         Word::Suffix(s) => token.ends_with(s.as_str()),
+        Word::Class(_) => false,
     }
 }
 
@@ -173,6 +179,7 @@ fn class_match_ends(tokens: &[Token], pos: usize, entries: &[Vec<String>]) -> Ve
             let close = entries.iter().any(|e| {
                 e.len() == 1
                     && e[0].len() >= 6
+                    && joined.chars().next() == e[0].chars().next()
                     && if take == 1 { similarity(&joined, &e[0]) >= 0.86 } else { sounds_like(&joined, &e[0]) >= MATCH_THRESHOLD }
             });
             if close {
@@ -249,6 +256,7 @@ mod tests {
     #[test]
     fn vocabulary_classes_match_phrases_and_run_together_words() {
         assert!(find("{med}", "refill my birth control").is_some());
+        assert!(find("{med}|pills filled", "get my birth control filled").is_some(), "class among alternatives");
         let m = find("{med}", "my lysin oh pril please").unwrap();
         assert_eq!((m.start, m.end), (1, 4));
     }
