@@ -65,9 +65,24 @@ impl Triage {
         classify::classify(&self.rules, text)
     }
 
-    /// Entries of a vocabulary (`med`, `test`), each with its spellings separated by `|`.
+    /// Every spelling in a vocabulary (`med`, `test`).
     pub fn vocabulary(&self, name: &str) -> Vec<String> {
         self.rules.classes.get(name).map(|e| e.iter().map(|w| w.join(" ")).collect()).unwrap_or_default()
+    }
+
+    /// Which of the patient's medications (`candidates`, as written in the chart) the caller named:
+    /// [`medication::best_match`] first, then through the `med` vocabulary's other spellings of
+    /// the drug, so "Glucophage" finds "Metformin 500 MG Oral Tablet".
+    pub fn match_medication<S: AsRef<str>>(&self, spoken: &str, candidates: &[S]) -> Option<(usize, f64)> {
+        if let Some(found) = medication::best_match(spoken, candidates) {
+            return Some(found);
+        }
+        let entries = self.rules.entries.get("med")?;
+        entries
+            .iter()
+            .filter(|spellings| medication::best_match(spoken, spellings).is_some())
+            .flat_map(|spellings| spellings.iter().filter_map(|s| medication::best_match(s, candidates)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
     }
 }
 

@@ -114,6 +114,8 @@ pub struct RuleSet {
     /// Alias phrases as tokens, longest first, with their replacement tokens.
     pub aliases: Vec<(Vec<String>, Vec<String>)>,
     pub classes: Classes,
+    /// Vocabulary entries with their spellings kept together (`metformin|glucophage`).
+    pub entries: BTreeMap<String, Vec<Vec<String>>>,
     pub rules: Vec<Rule>,
 }
 
@@ -152,7 +154,10 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
         return Err(("negation.window".into(), "window =".into(), "must be at least 1".into()));
     }
     let mut classes = Classes::new();
+    let mut grouped = BTreeMap::new();
     for (name, entries) in &file.vocabulary {
+        let spellings = entries.iter().map(|e| e.split('|').map(|s| words(s).join(" ")).filter(|s| !s.is_empty()).collect());
+        grouped.insert(name.clone(), spellings.collect());
         let phrases: Vec<Vec<String>> =
             entries.iter().flat_map(|e| e.split('|')).map(words).filter(|w| !w.is_empty()).collect();
         if phrases.is_empty() {
@@ -205,7 +210,7 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
         }
         rules.push(Rule { id, target, any, all });
     }
-    Ok(RuleSet { fallback, min_score: file.min_score, negation, aliases, classes, rules })
+    Ok(RuleSet { fallback, min_score: file.min_score, negation, aliases, classes, entries: grouped, rules })
 }
 
 /// First line containing `needle` (1-based).

@@ -144,3 +144,14 @@ fn chartline_toml_sections_validate_with_key_and_line() {
     let text = "[triage]\nrules = \"/etc/chartline/triage.toml\"\n";
     assert_eq!(Config::parse(text, "t.toml").unwrap().triage.rules.unwrap().to_str(), Some("/etc/chartline/triage.toml"));
 }
+
+#[test]
+fn medications_match_through_brand_names() {
+    let active = ["Metformin hydrochloride 500 MG Oral Tablet", "Atorvastatin 20 MG Oral Tablet", "Albuterol 0.09 MG/ACTUAT Inhaler"];
+    let t = triage();
+    assert_eq!(t.match_medication("my glucophage", &active).map(|m| m.0), Some(0));
+    assert_eq!(t.match_medication("lipitor", &active).map(|m| m.0), Some(1));
+    assert_eq!(t.match_medication("the pro air inhaler", &active).map(|m| m.0), Some(2));
+    assert_eq!(t.match_medication("atorvastatin", &active).map(|m| m.0), Some(1));
+    assert_eq!(t.match_medication("zoloft", &active), None);
+}
