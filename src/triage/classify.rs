@@ -136,7 +136,8 @@ pub fn classify(rules: &RuleSet, text: &str) -> Classification {
     let mut negated = Vec::new();
     let mut red_flags = Vec::new();
     for rule in &rules.rules {
-        let outcome = evaluate(&rule.any, &rule.all, &tokens, rules);
+        let excepted = rule.unless.iter().any(|p| p.find(&tokens, &rules.classes, &rules.negation).is_some());
+        let outcome = if excepted { Outcome::No } else { evaluate(&rule.any, &rule.all, &tokens, rules) };
         let (target, weight) = match &rule.target {
             Target::Type { kind, weight } => (kind.name().to_string(), Some(*weight)),
             Target::Flag { severity, .. } => (format!("{severity:?}").to_lowercase(), None),

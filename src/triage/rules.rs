@@ -64,6 +64,9 @@ struct TypeRuleDef {
     any: Vec<String>,
     #[serde(default)]
     all: Vec<Vec<String>>,
+    /// Patterns that stop the rule (history, not the present: "had a stroke two years ago").
+    #[serde(default)]
+    unless: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +79,9 @@ struct RedFlagDef {
     any: Vec<String>,
     #[serde(default)]
     all: Vec<Vec<String>>,
+    /// Patterns that stop the rule (history, not the present: "had a stroke two years ago").
+    #[serde(default)]
+    unless: Vec<String>,
 }
 
 /// How soon a red flag needs a human.
@@ -96,13 +102,14 @@ pub enum Target {
 }
 
 /// A compiled rule: it fires when one `any` pattern (or none are given) and one pattern of every
-/// `all` group match without negation.
+/// `all` group match without negation, and no `unless` pattern matches.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub id: String,
     pub target: Target,
     pub any: Vec<Pattern>,
     pub all: Vec<Vec<Pattern>>,
+    pub unless: Vec<Pattern>,
 }
 
 /// Everything the classifier needs.
@@ -178,12 +185,12 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
     let mut rules = Vec::new();
     let type_rules = file.type_rules.into_iter().map(|r| {
         let kind = RequestType::from_name(&r.kind);
-        (r.id, kind.ok_or(r.kind).map(|kind| Target::Type { kind, weight: r.weight }), r.any, r.all, "type_rule")
+        (r.id, kind.ok_or(r.kind).map(|kind| Target::Type { kind, weight: r.weight }), r.any, r.all, r.unless, "type_rule")
     });
     let flags = file.red_flags.into_iter().map(|r| {
-        (r.id, Ok(Target::Flag { severity: r.severity, label: r.label }), r.any, r.all, "red_flag")
+        (r.id, Ok(Target::Flag { severity: r.severity, label: r.label }), r.any, r.all, r.unless, "red_flag")
     });
-    for (id, target, any, all, table) in type_rules.chain(flags) {
+    for (id, target, any, all, unless, table) in type_rules.chain(flags) {
         let anchor = format!("\"{id}\"");
         let bad = |key: &str, problem: String| (format!("{table}.{key} (id {id})"), anchor.clone(), problem);
         if seen.insert(id.clone(), ()).is_some() {
@@ -208,7 +215,8 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
         if all.iter().any(Vec::is_empty) {
             return Err(bad("all", "has an empty group".into()));
         }
-        rules.push(Rule { id, target, any, all });
+        let unless = compile_list(&unless, "unless")?;
+        rules.push(Rule { id, target, any, all, unless });
     }
     Ok(RuleSet { fallback, min_score: file.min_score, negation, aliases, classes, entries: grouped, rules })
 }

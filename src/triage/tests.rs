@@ -155,3 +155,14 @@ fn medications_match_through_brand_names() {
     assert_eq!(t.match_medication("atorvastatin", &active).map(|m| m.0), Some(1));
     assert_eq!(t.match_medication("zoloft", &active), None);
 }
+
+#[test]
+fn history_is_not_an_emergency_now() {
+    let c = triage().classify("I had a stroke two years ago and need a refill on my Plavix");
+    assert!(!c.is_emergency(), "{:?}", c.red_flags);
+    assert_eq!(c.request, RequestType::Refill);
+    assert!(!triage().classify("my dad had a heart attack last year, I need his records").is_emergency());
+    assert!(!triage().classify("I can't talk right now, please call me back").is_emergency());
+    assert!(triage().classify("I think my dad just had a stroke").is_emergency());
+    assert!(triage().classify("she suddenly can't speak").is_emergency());
+}
