@@ -128,6 +128,20 @@ fn apply_aliases(tokens: Vec<Token>, rules: &RuleSet) -> Vec<Token> {
     out
 }
 
+/// The tokens with every span matched by an `unless` pattern blanked out, so "had a stroke two
+/// years ago" cannot fire the stroke rule but "and now her face is drooping" still can.
+fn mask(tokens: &[Token], unless: &[Pattern], rules: &RuleSet) -> Vec<Token> {
+    let mut masked = tokens.to_vec();
+    for pattern in unless {
+        while let Some(m) = pattern.find(&masked, &rules.classes, &rules.negation) {
+            for token in &mut masked[m.start..m.end] {
+                token.text = "_".into();
+            }
+        }
+    }
+    masked
+}
+
 /// Classifies one transcript.
 pub fn classify(rules: &RuleSet, text: &str) -> Classification {
     let tokens = apply_aliases(tokens(text), rules);
@@ -136,8 +150,11 @@ pub fn classify(rules: &RuleSet, text: &str) -> Classification {
     let mut negated = Vec::new();
     let mut red_flags = Vec::new();
     for rule in &rules.rules {
-        let excepted = rule.unless.iter().any(|p| p.find(&tokens, &rules.classes, &rules.negation).is_some());
-        let outcome = if excepted { Outcome::No } else { evaluate(&rule.any, &rule.all, &tokens, rules) };
+        let outcome = if rule.unless.is_empty() {
+            evaluate(&rule.any, &rule.all, &tokens, rules)
+        } else {
+            evaluate(&rule.any, &rule.all, &mask(&tokens, &rule.unless, rules), rules)
+        };
         let (target, weight) = match &rule.target {
             Target::Type { kind, weight } => (kind.name().to_string(), Some(*weight)),
             Target::Flag { severity, .. } => (format!("{severity:?}").to_lowercase(), None),

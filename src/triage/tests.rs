@@ -164,5 +164,6 @@ fn history_is_not_an_emergency_now() {
     assert!(!triage().classify("my dad had a heart attack last year, I need his records").is_emergency());
     assert!(!triage().classify("I can't talk right now, please call me back").is_emergency());
     assert!(triage().classify("I think my dad just had a stroke").is_emergency());
+    assert!(triage().classify("she had a stroke two years ago and now her face is drooping").is_emergency());
     assert!(triage().classify("she suddenly can't speak").is_emergency());
 }
