@@ -167,3 +167,12 @@ fn history_is_not_an_emergency_now() {
     assert!(triage().classify("she had a stroke two years ago and now her face is drooping").is_emergency());
     assert!(triage().classify("she suddenly can't speak").is_emergency());
 }
+
+#[test]
+fn more_flags() {
+    assert_eq!(flags("my blood sugar is like four hundred"), ["blood_sugar_extreme"]);
+    assert_eq!(flags("my grandma is suddenly confused and not making sense"), ["sudden_confusion"]);
+    assert_eq!(flags("I took my pills twice by accident"), ["medication_error"]);
+    assert!(flags("I'm confused about my bill").is_empty());
+    assert!(flags("my sugar has been good lately").is_empty());
+}
