@@ -77,9 +77,8 @@ pub fn tokens(text: &str) -> Vec<Token> {
     };
     for (i, &c) in chars.iter().enumerate() {
         let digit_around = |j: Option<usize>| j.and_then(|j| chars.get(j)).is_some_and(|c| c.is_ascii_digit());
-        if c.is_alphanumeric() || c == '\'' {
-            word.push(c);
-        } else if c == '.' && digit_around(i.checked_sub(1)) && digit_around(Some(i + 1)) {
+        let decimal_point = c == '.' && digit_around(i.checked_sub(1)) && digit_around(Some(i + 1));
+        if c.is_alphanumeric() || c == '\'' || decimal_point {
             word.push(c);
         } else {
             flush(&mut word, clause, &mut out);
