@@ -23,6 +23,8 @@ pub struct Config {
     pub ivr: crate::ivr::IvrConfig,
     pub calls: CallsConfig,
     pub metrics: MetricsConfig,
+    pub triage: crate::triage::TriageConfig,
+    pub routing: crate::triage::routing::RoutingConfig,
 }
 
 impl Default for Config {
@@ -36,6 +38,8 @@ impl Default for Config {
             ivr: Default::default(),
             calls: Default::default(),
             metrics: Default::default(),
+            triage: Default::default(),
+            routing: Default::default(),
         }
     }
 }
@@ -46,11 +50,20 @@ pub struct PracticeConfig {
     pub name: String,
     /// IANA time zone of the practice, e.g. `America/Chicago`.
     pub time_zone: String,
+    /// Weekly opening hours in local time (`[practice.hours]`, `mon = ["08:00-17:00"]`).
+    pub hours: crate::triage::hours::WeeklyHours,
+    /// Closed days, `"YYYY-MM-DD"`.
+    pub holidays: Vec<String>,
 }
 
 impl Default for PracticeConfig {
     fn default() -> Self {
-        Self { name: "Chartline Demo Practice".into(), time_zone: "America/Chicago".into() }
+        Self {
+            name: "Chartline Demo Practice".into(),
+            time_zone: "America/Chicago".into(),
+            hours: Default::default(),
+            holidays: Vec::new(),
+        }
     }
 }
 
@@ -141,6 +154,13 @@ impl Config {
         self.sip.validate().or_else(|(k, p)| bad(&format!("sip.{k}"), p))?;
         self.media.validate().or_else(|(k, p)| bad(&format!("media.{k}"), p))?;
         self.ivr.validate().or_else(|(k, p)| bad(&format!("ivr.{k}"), p))?;
+        let hours = match crate::triage::hours::PracticeHours::from_practice(&self.practice) {
+            Ok(hours) => hours,
+            Err(e) => return bad(&format!("practice.{}", e.key), e.problem),
+        };
+        if let Err(e) = crate::triage::routing::Router::new(&self.routing, hours) {
+            return bad(&format!("routing.{}", e.key), e.problem);
+        }
         Ok(())
     }
 

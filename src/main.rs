@@ -32,6 +32,17 @@ enum Command {
         #[command(subcommand)]
         command: CallsCommand,
     },
+    /// Classify what a caller said: request type, red flags and the rules that fired.
+    Triage {
+        /// The transcript (several words are joined with spaces).
+        #[arg(required = true)]
+        text: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        /// Configuration file whose `[triage] rules` may name a rules file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// EHR outbox rows and their delivery state.
     Outbox {
         #[arg(long)]
@@ -99,6 +110,27 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&call)?);
             } else {
                 println!("{}", serde_json::to_string_pretty(&call)?);
+            }
+            Ok(())
+        }
+        Command::Triage { text, json, config } => {
+            let config = load_config(config.as_ref())?;
+            let triage = chartline::triage::Triage::from_config(&config.triage)?;
+            let result = triage.classify(&text.join(" "));
+            let report = chartline::triage::TriageReport::from(&result);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{} ({}){}", report.kind, report.code, if report.urgent { "  URGENT" } else { "" });
+                for flag in &result.red_flags {
+                    println!("red flag: {} [{:?}] ({})", flag.label, flag.severity, flag.matched.join(", "));
+                }
+                for rule in &result.rules {
+                    println!("rule: {} -> {} ({})", rule.id, rule.target, rule.matched.join(", "));
+                }
+                for rule in &result.negated {
+                    println!("negated: {} ({})", rule.id, rule.matched.join(", "));
+                }
             }
             Ok(())
         }

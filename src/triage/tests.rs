@@ -1,0 +1,178 @@
+//! Classifier behaviour with the embedded rules.
+
+use super::*;
+
+fn triage() -> Triage {
+    Triage::embedded().expect("embedded rules")
+}
+
+fn flags(text: &str) -> Vec<String> {
+    triage().classify(text).red_flag_ids()
+}
+
+#[test]
+fn plain_requests() {
+    let t = triage();
+    assert_eq!(t.classify("I need a refill on my lisinopril").request, RequestType::Refill);
+    assert_eq!(t.classify("can I reschedule my appointment").request, RequestType::Appointment);
+    assert_eq!(t.classify("I got a bill I don't understand").request, RequestType::Billing);
+    let c = t.classify("I need a refill on my lisinopril");
+    assert!(!c.urgent && c.red_flags.is_empty());
+    assert!(c.rules.iter().any(|r| r.id == "refill.word" && r.matched == ["refill"]), "{:?}", c.rules);
+}
+
+#[test]
+fn negated_red_flags_do_not_fire() {
+    for text in [
+        "I have no chest pain, I just need my nitroglycerin refilled",
+        "I'm not bleeding, it's about a bill",
+        "I don't have a fever, I need a physical",
+        "there's no trouble breathing, just a cough",
+        "he denies chest pain",
+        "without any chest pressure",
+    ] {
+        let c = triage().classify(text);
+        assert!(!c.is_emergency() && c.severity.is_none(), "{text:?}: {:?}", c.red_flags);
+        assert!(!c.negated.is_empty(), "{text:?}: the negated rule is reported");
+    }
+}
+
+#[test]
+fn negation_does_not_hide_a_real_emergency() {
+    for text in [
+        "no, I'm having chest pain right now",
+        "I don't have a fever but I have chest pain",
+        "my cut won't stop bleeding",
+        "I can't breathe",
+        "he's not responding",
+        "I'm not sure but I think she's having a stroke",
+    ] {
+        let c = triage().classify(text);
+        assert!(c.is_emergency(), "{text:?}: {:?} negated {:?}", c.red_flags, c.negated);
+        assert!(c.urgent);
+        assert_eq!(c.request, RequestType::Urgent);
+    }
+}
+
+#[test]
+fn emergency_keeps_the_detected_request() {
+    let c = triage().classify("I need a refill on my EpiPen, I used it today because my throat was closing up");
+    assert_eq!(c.request, RequestType::Urgent);
+    assert_eq!(c.detected, Some(RequestType::Refill));
+    assert_eq!(c.red_flag_ids(), ["anaphylaxis"]);
+}
+
+#[test]
+fn urgent_level_flags_keep_the_type() {
+    let c = triage().classify("my daughter has a fever of 103.5 and it won't come down");
+    assert_eq!(c.request, RequestType::Symptom);
+    assert_eq!(c.severity, Some(Severity::Urgent));
+    assert!(!c.urgent);
+    assert_eq!(c.red_flag_ids(), ["high_fever"]);
+}
+
+#[test]
+fn infant_fever_depends_on_age() {
+    assert_eq!(flags("my baby is six weeks old and has a fever"), ["infant_fever"]);
+    assert_eq!(flags("my newborn feels hot, temperature of 100.6"), ["infant_fever"]);
+    assert!(flags("my son is six years old and has a fever").is_empty());
+    assert!(flags("my baby is six months old and has a fever").is_empty());
+}
+
+#[test]
+fn compound_flags_need_both_parts() {
+    assert!(flags("I'm pregnant and need a prenatal appointment").is_empty());
+    assert_eq!(flags("I'm pregnant and I'm bleeding"), ["pregnancy_bleeding_pain"]);
+    assert!(flags("he hit his head on the cabinet").is_empty());
+    assert_eq!(flags("he hit his head and passed out"), ["head_injury_loc"]);
+}
+
+#[test]
+fn nothing_recognised_falls_back_with_no_detected_type() {
+    let c = triage().classify("hello? hello?");
+    assert_eq!(c.request, RequestType::Provider);
+    assert_eq!(c.detected, None);
+    assert!(c.rules.is_empty());
+}
+
+#[test]
+fn report_has_the_contract_fields() {
+    let c = triage().classify("I need a refill");
+    let json = serde_json::to_value(TriageReport::from(&c)).unwrap();
+    assert_eq!(json["type"], "refill");
+    assert_eq!(json["code"], "A");
+    assert_eq!(json["urgent"], false);
+    assert_eq!(json["red_flags"], serde_json::json!([]));
+    assert_eq!(json["rules"][0], "refill.word");
+}
+
+#[test]
+fn rules_file_from_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, rules::EMBEDDED_RULES.replace("fallback = \"provider\"", "fallback = \"callback\"")).unwrap();
+    let t = Triage::from_config(&TriageConfig { rules: Some(path.clone()) }).unwrap();
+    assert_eq!(t.classify("hello?").request, RequestType::Callback);
+    let missing = Triage::from_config(&TriageConfig { rules: Some(dir.path().join("nope.toml")) });
+    assert!(missing.unwrap_err().to_string().contains("nope.toml"));
+    assert!(triage().vocabulary("med").iter().any(|m| m == "lisinopril"));
+}
+
+#[test]
+fn chartline_toml_sections_validate_with_key_and_line() {
+    use crate::config::Config;
+    let config = Config::embedded().unwrap();
+    let router = routing::Router::new(&config.routing, hours::PracticeHours::from_practice(&config.practice).unwrap()).unwrap();
+    assert_eq!(router.location("sip:+15550102000@pbx").as_deref(), Some("Main Street Clinic"));
+
+    let text = "[practice]\ntime_zone = \"America/Chicago\"\n\n[practice.hours]\nmon = [\"9-5\"]\n";
+    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+    assert!(err.contains("practice.hours.mon") && err.contains("line 5"), "{err}");
+
+    let text = "[practice]\nholidays = [\"Christmas\"]\n";
+    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+    assert!(err.contains("practice.holidays") && err.contains("line 2"), "{err}");
+
+    let text = "[routing]\nprovider_types = [\"refil\"]\n";
+    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+    assert!(err.contains("routing.provider_types") && err.contains("line 2"), "{err}");
+
+    let text = "[routing]\ndepartmentz = {}\n";
+    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+    assert!(err.contains("departmentz"), "{err}");
+
+    let text = "[triage]\nrules = \"/etc/chartline/triage.toml\"\n";
+    assert_eq!(Config::parse(text, "t.toml").unwrap().triage.rules.unwrap().to_str(), Some("/etc/chartline/triage.toml"));
+}
+
+#[test]
+fn medications_match_through_brand_names() {
+    let active = ["Metformin hydrochloride 500 MG Oral Tablet", "Atorvastatin 20 MG Oral Tablet", "Albuterol 0.09 MG/ACTUAT Inhaler"];
+    let t = triage();
+    assert_eq!(t.match_medication("my glucophage", &active).map(|m| m.0), Some(0));
+    assert_eq!(t.match_medication("lipitor", &active).map(|m| m.0), Some(1));
+    assert_eq!(t.match_medication("the pro air inhaler", &active).map(|m| m.0), Some(2));
+    assert_eq!(t.match_medication("atorvastatin", &active).map(|m| m.0), Some(1));
+    assert_eq!(t.match_medication("zoloft", &active), None);
+}
+
+#[test]
+fn history_is_not_an_emergency_now() {
+    let c = triage().classify("I had a stroke two years ago and need a refill on my Plavix");
+    assert!(!c.is_emergency(), "{:?}", c.red_flags);
+    assert_eq!(c.request, RequestType::Refill);
+    assert!(!triage().classify("my dad had a heart attack last year, I need his records").is_emergency());
+    assert!(!triage().classify("I can't talk right now, please call me back").is_emergency());
+    assert!(triage().classify("I think my dad just had a stroke").is_emergency());
+    assert!(triage().classify("she had a stroke two years ago and now her face is drooping").is_emergency());
+    assert!(triage().classify("she suddenly can't speak").is_emergency());
+}
+
+#[test]
+fn more_flags() {
+    assert_eq!(flags("my blood sugar is like four hundred"), ["blood_sugar_extreme"]);
+    assert_eq!(flags("my grandma is suddenly confused and not making sense"), ["sudden_confusion"]);
+    assert_eq!(flags("I took my pills twice by accident"), ["medication_error"]);
+    assert!(flags("I'm confused about my bill").is_empty());
+    assert!(flags("my sugar has been good lately").is_empty());
+}
