@@ -74,11 +74,13 @@ pub struct CallsConfig {
     pub max_concurrent: usize,
     /// A call lasting longer than this is ended politely.
     pub max_duration_s: u64,
+    /// Ring this long (180 Ringing) before answering; 0 answers at once.
+    pub ring_ms: u64,
 }
 
 impl Default for CallsConfig {
     fn default() -> Self {
-        Self { max_concurrent: 1000, max_duration_s: 900 }
+        Self { max_concurrent: 1000, max_duration_s: 900, ring_ms: 0 }
     }
 }
 
@@ -140,6 +142,9 @@ impl Config {
         }
         if self.calls.max_concurrent == 0 {
             return bad("calls.max_concurrent", "must be at least 1".into());
+        }
+        if self.calls.ring_ms > 30_000 {
+            return bad("calls.ring_ms", "must be at most 30000 (a PBX gives up on a call ringing longer)".into());
         }
         if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad("metrics.listen", format!("is not an address:port: {:?}", self.metrics.listen));

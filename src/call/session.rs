@@ -81,6 +81,16 @@ impl Call {
             },
             None => (sdp::make_offer(&caps, local, session_id), None),
         };
+        if services.config.calls.ring_ms > 0 {
+            let _ = services.sip.send(UaCommand::Ringing { call: incoming.call.clone() });
+            // The dispatcher drops our channel when the caller cancels while it rings.
+            let ringing = Duration::from_millis(services.config.calls.ring_ms);
+            let cancelled = tokio::time::timeout(ringing, async { while sip_events.recv().await.is_some() {} }).await.is_ok();
+            if cancelled {
+                info!("cancelled while ringing");
+                return CallOutcome::Cancelled;
+            }
+        }
         if matches!(sip_events.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)) {
             info!("cancelled before answer");
             return CallOutcome::Cancelled;

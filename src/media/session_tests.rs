@@ -90,15 +90,16 @@ async fn digits_recording_playback_and_pacing() {
     assert!(matches!(next_event(&mut events).await, MediaEvent::PlaybackFinished { tag: 8, interrupted: true }), "barge-in");
     assert!(matches!(next_event(&mut events).await, MediaEvent::Digit { digit: '1', .. }));
 
-    // What we sent: 20 ms μ-law packets with increasing sequence numbers.
+    // What we sent: 20 ms μ-law packets with increasing sequence numbers. The session keeps sending
+    // (silence between prompts), so read a bounded number of packets.
     let mut buf = [0u8; 1500];
     let mut seqs = Vec::new();
-    while let Ok(Ok((len, _))) = tokio::time::timeout(Duration::from_millis(50), peer.socket.recv_from(&mut buf)).await {
+    while seqs.len() < 100 {
+        let (len, _) = tokio::time::timeout(Duration::from_millis(200), peer.socket.recv_from(&mut buf)).await.expect("RTP keeps flowing").unwrap();
         let packet = rtp::packet::Packet::unmarshal(&mut Bytes::copy_from_slice(&buf[..len])).unwrap();
         assert_eq!((packet.header.payload_type, packet.payload.len()), (0, 160));
         seqs.push(packet.header.sequence_number);
     }
-    assert!(seqs.len() > 50);
     assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
     let stats = handle.close().await;
     assert!(stats.packets_out > 100 && stats.packets_in > 50, "{stats:?}");

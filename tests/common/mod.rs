@@ -60,11 +60,9 @@ impl Server {
         let (rtp_min, rtp_max) = free_rtp_range(40);
         let root = repo_root();
         let config = format!(
-            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[speech]\nmodel_path = {model:?}\n\n[ehr]\ndemo_dir = {demo:?}\n{extra}\n",
+            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n{extra}\n",
             data = dir.path().join("data"),
             sounds = root.join("sounds/en"),
-            model = root.join("models/ggml-tiny.en.bin"),
-            demo = root.join("demo/practice"),
         );
         let config_path = dir.path().join("chartline.toml");
         std::fs::write(&config_path, merge_toml(&config)).unwrap();
@@ -159,13 +157,11 @@ impl Drop for Server {
 fn merge_toml(text: &str) -> String {
     let value: toml::Table = {
         let mut merged = toml::Table::new();
-        let mut current = String::new();
         let mut chunks: Vec<(String, String)> = vec![(String::new(), String::new())];
         for line in text.lines() {
             let t = line.trim();
             if t.starts_with('[') && t.ends_with(']') && !t.starts_with("[[") {
-                current = t.trim_matches(|c| c == '[' || c == ']').to_string();
-                chunks.push((current.clone(), String::new()));
+                chunks.push((t.trim_matches(|c| c == '[' || c == ']').to_string(), String::new()));
             } else {
                 chunks.last_mut().unwrap().1.push_str(&format!("{line}\n"));
             }
@@ -204,4 +200,71 @@ pub fn sipp(server: &Server, scenario: &str, extra: &[&str]) -> (bool, String) {
 pub fn require_tool(name: &str) {
     let ok = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().map(|o| o.status.success()).unwrap_or(false);
     assert!(ok, "{name} is not installed: run scripts/setup --test");
+}
+
+/// Makes the RTP captures the SIPp scenarios play (tests/sipp/make_pcaps.py), once per test run.
+pub fn ensure_pcaps() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        let dir = repo_root().join("tests/sipp");
+        std::fs::create_dir_all(dir.join("pcap")).unwrap();
+        let message = repo_root().join("tests/fixtures/audio/message.wav");
+        let message = format!("wav:{}", message.display());
+        for (name, items) in [
+            ("dob", vec!["digits:03051982"]),
+            ("confirm", vec!["digits:1"]),
+            ("menu", vec!["digits:1"]),
+            ("message", vec![message.as_str(), "silence:300", "digits:#"]),
+        ] {
+            let out = format!("pcap/{name}.pcap");
+            let status = Command::new("python3").arg("make_pcaps.py").arg(&out).args(&items).current_dir(&dir).status().unwrap();
+            assert!(status.success(), "make_pcaps.py {out} failed");
+        }
+    });
+}
+
+/// Duration, seconds above a speech threshold (20 ms frames, RMS > 0.02 of full scale), and RMS
+/// of those frames, for a 16-bit mono WAV.
+pub struct WavStats {
+    pub duration_s: f64,
+    pub active_s: f64,
+    pub active_rms: f64,
+}
+
+pub fn wav_stats(path: &std::path::Path) -> WavStats {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rate = reader.spec().sample_rate as usize;
+    let samples: Vec<f64> = reader.samples::<i16>().map(|s| s.unwrap() as f64 / 32768.0).collect();
+    let frame = rate / 50;
+    let (mut active, mut energy) = (0usize, 0.0);
+    for chunk in samples.chunks(frame) {
+        let rms = (chunk.iter().map(|s| s * s).sum::<f64>() / chunk.len() as f64).sqrt();
+        if rms > 0.02 {
+            active += 1;
+            energy += rms * rms;
+        }
+    }
+    WavStats {
+        duration_s: samples.len() as f64 / rate as f64,
+        active_s: active as f64 * 0.02,
+        active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() },
+    }
+}
+
+/// The kinds of a call record's events, in order.
+pub fn event_kinds(call: &serde_json::Value) -> Vec<String> {
+    call["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+/// Polls `/metrics` until `line` appears (e.g. `chartline_live_dialogs 0`).
+pub fn wait_for_metric(server: &Server, line: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = server.metrics();
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "metric {line:?} not seen within {timeout:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -1,0 +1,163 @@
+//! A whole call from baresip, a real softphone: it dials Chartline, types the date of birth and the
+//! menu choice as RFC 4733 DTMF (driven over its ctrl_tcp interface), and plays a WAV as its
+//! microphone. The stored record must hold the digits, and the recording that audio.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Seconds of silence before the spoken message in the microphone WAV: by then the caller has typed
+/// the DOB and the menu choice and the record prompt has played.
+const LEAD_IN_S: f64 = 16.0;
+
+struct Baresip {
+    child: Child,
+    ctrl: TcpStream,
+    _dir: tempfile::TempDir,
+    pending: Vec<u8>,
+}
+
+impl Baresip {
+    fn start(microphone: &Path) -> Baresip {
+        let dir = tempfile::tempdir().unwrap();
+        let (sip, ctrl) = (free_port(), free_port());
+        let config = format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nnet_interface 127.0.0.1\naudio_source aufile,{mic}\naudio_player aubridge,sink\naudio_alert aubridge,sink\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\n\
+             module_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
+            mic = microphone.display()
+        );
+        std::fs::write(dir.path().join("config"), config).unwrap();
+        std::fs::write(dir.path().join("accounts"), "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=manual\n").unwrap();
+        let child = Command::new("baresip").arg("-f").arg(dir.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start baresip");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ctrl = loop {
+            match TcpStream::connect(("127.0.0.1", ctrl)) {
+                Ok(stream) => break stream,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => panic!("baresip ctrl_tcp did not come up: {e}"),
+            }
+        };
+        ctrl.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        Baresip { child, ctrl, _dir: dir, pending: Vec::new() }
+    }
+
+    /// Sends one ctrl_tcp command (a netstring of JSON).
+    fn command(&mut self, command: &str, params: &str) {
+        let json = serde_json::json!({ "command": command, "params": params, "token": command }).to_string();
+        write!(self.ctrl, "{}:{},", json.len(), json).unwrap();
+    }
+
+    /// Reads netstrings until an event of `kind` arrives.
+    fn wait_event(&mut self, kind: &str, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            while let Some(message) = self.next_netstring() {
+                if message["type"] == kind {
+                    return message;
+                }
+            }
+            assert!(Instant::now() < deadline, "baresip event {kind} not seen within {timeout:?}");
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.ctrl.read(&mut buf) {
+                self.pending.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+
+    fn next_netstring(&mut self) -> Option<serde_json::Value> {
+        let colon = self.pending.iter().position(|&b| b == b':')?;
+        let len: usize = std::str::from_utf8(&self.pending[..colon]).ok()?.parse().ok()?;
+        if self.pending.len() < colon + 1 + len + 1 {
+            return None;
+        }
+        let value = serde_json::from_slice(&self.pending[colon + 1..colon + 1 + len]).unwrap_or_default();
+        self.pending.drain(..colon + 2 + len);
+        Some(value)
+    }
+
+    fn keys(&mut self, digits: &str) {
+        for digit in digits.chars() {
+            self.command("sndcode", &digit.to_string());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The microphone: `LEAD_IN_S` of silence, the spoken message, 3 s of silence.
+fn microphone_wav(dir: &Path) -> std::path::PathBuf {
+    let message = hound::WavReader::open(repo_root().join("tests/fixtures/audio/message.wav")).unwrap();
+    let spec = message.spec();
+    let speech: Vec<i16> = message.into_samples::<i16>().map(Result::unwrap).collect();
+    let path = dir.join("microphone.wav");
+    let mut out = hound::WavWriter::create(&path, spec).unwrap();
+    let silence = |s: f64| std::iter::repeat_n(0i16, (s * spec.sample_rate as f64) as usize);
+    for sample in silence(LEAD_IN_S).chain(speech).chain(silence(3.0)) {
+        out.write_sample(sample).unwrap();
+    }
+    out.finalize().unwrap();
+    path
+}
+
+#[test]
+fn baresip_call_with_dtmf_and_spoken_message() {
+    require_tool("baresip");
+    let server = Server::start("");
+    let mic = microphone_wav(server.dir.path());
+    let mut phone = Baresip::start(&mic);
+    phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    let established = Instant::now();
+
+    std::thread::sleep(Duration::from_millis(800));
+    phone.keys("07041976"); // over the greeting: barge-in
+    std::thread::sleep(Duration::from_millis(1500));
+    phone.keys("1"); // the read-back is right
+    std::thread::sleep(Duration::from_millis(1500));
+    phone.keys("4"); // test results
+
+    // Wait for the tone, then let the message play and end it with #.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let call_id = loop {
+        let calls = server.cli_json(&["calls", "list", "--json"]);
+        if let Some(call) = calls.as_array().unwrap().first().filter(|c| event_kinds(c).iter().any(|k| k == "recording_started")) {
+            break call["call_id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "recording never started:\n{calls:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(established.elapsed().as_secs_f64() < LEAD_IN_S - 0.5, "recording must start before the message is spoken (at {:?})", established.elapsed());
+    let message_s = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav")).duration_s;
+    let end_of_message = Duration::from_secs_f64(LEAD_IN_S + message_s + 1.0);
+    std::thread::sleep(end_of_message.saturating_sub(established.elapsed()));
+    phone.keys("#");
+    phone.wait_event("CALL_CLOSED", Duration::from_secs(30));
+
+    let ended = server.wait_for_calls(1, Duration::from_secs(10));
+    assert_eq!(ended.len(), 1);
+    let call = server.cli_json(&["calls", "show", &call_id, "--json"]);
+    assert_eq!(call["patient"]["birth_date"], "1976-07-04", "{call:#}");
+    assert_eq!(call["request"]["type"], "results");
+    assert_eq!(call["request"]["code"], "D");
+    let answered = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "answered").unwrap();
+    assert_eq!(answered["rfc4733"], true, "baresip sends RFC 4733 when the answer offers telephone-event");
+
+    let recording = server.data_dir().join(call["recording"].as_str().expect("recording"));
+    let got = wav_stats(&recording);
+    let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
+    assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
+    assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);
+}

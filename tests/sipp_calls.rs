@@ -1,0 +1,133 @@
+//! The call core against SIPp: whole calls with RTP audio and RFC 4733 digits, and the SIP edge
+//! cases (CANCEL, BYE mid-prompt, 488, hold, OPTIONS, malformed requests, retransmissions, lost ACK).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn start() -> Server {
+    require_tool("sipp");
+    ensure_pcaps();
+    Server::start("")
+}
+
+fn run(server: &Server, scenario: &str) -> String {
+    let (ok, out) = sipp(server, scenario, &[]);
+    assert!(ok, "SIPp {scenario} failed:\n{out}\n---- chartline ----\n{}", server.log_text());
+    out
+}
+
+#[test]
+fn full_keypad_call_leaves_digits_and_message_in_the_record() {
+    let server = start();
+    run(&server, "full_call.xml");
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    assert_eq!(calls.len(), 1, "one finished call");
+    let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
+
+    assert_eq!(call["patient"]["birth_date"], "1982-03-05", "{call:#}");
+    assert_eq!(call["patient"]["matched_by"], "dtmf");
+    assert_eq!(call["request"]["type"], "refill");
+    assert_eq!(call["request"]["code"], "A");
+    assert_eq!(call["request"]["chosen_by"], "dtmf");
+    assert!(call["from"].as_str().unwrap().contains("+15551234567"), "{call:#}");
+    let kinds = event_kinds(&call);
+    for kind in ["answered", "greeting", "dob_entered", "dob_confirmed", "patient_lookup", "request_chosen", "recording_started", "recording_stopped", "reference_given", "goodbye", "ended"] {
+        assert!(kinds.iter().any(|k| k == kind), "event {kind} missing: {kinds:?}");
+    }
+    assert!(!kinds.iter().any(|k| k == "invalid_key" || k == "no_input"), "clean call: {kinds:?}");
+
+    // The recording holds the spoken message: as much speech as the source, at a similar level.
+    let recording = server.data_dir().join(call["recording"].as_str().expect("recording path"));
+    let got = wav_stats(&recording);
+    let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
+    assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
+    assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);
+    assert!(got.duration_s < sent.duration_s + 5.0, "recording stopped at #: {:.1} s", got.duration_s);
+
+    let metrics = server.metrics();
+    assert!(metrics.contains("chartline_calls_total{outcome=\"completed\"} 1"), "{metrics}");
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
+
+#[test]
+fn caller_hangs_up_during_the_greeting() {
+    let server = start();
+    run(&server, "bye_mid_prompt.xml");
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
+    let hangup = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "hangup").expect("hangup event");
+    assert_eq!(hangup["by"], "caller");
+    assert_eq!(hangup["stage"], "greeting");
+    assert_eq!(call["patient"]["status"], "not_given");
+    wait_for_metric(&server, "chartline_calls_total{outcome=\"caller_hung_up\"} 1", Duration::from_secs(5));
+}
+
+#[test]
+fn no_common_codec_gets_488_with_warning() {
+    let server = start();
+    run(&server, "codec_mismatch.xml");
+    wait_for_metric(&server, "chartline_calls_total{outcome=\"rejected\"} 1", Duration::from_secs(5));
+    assert_eq!(server.cli_json(&["calls", "list", "--json"]).as_array().unwrap().len(), 0, "no call record for a rejected INVITE");
+}
+
+#[test]
+fn cancel_while_ringing_gets_200_and_487() {
+    require_tool("sipp");
+    let server = Server::start("[calls]\nring_ms = 3000\n");
+    run(&server, "cancel.xml");
+    wait_for_metric(&server, "chartline_calls_total{outcome=\"cancelled\"} 1", Duration::from_secs(5));
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
+
+#[test]
+fn hold_and_unhold_by_reinvite() {
+    let server = start();
+    run(&server, "hold.xml");
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    let kinds = event_kinds(&server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]));
+    let hold = kinds.iter().position(|k| k == "hold").expect("hold event");
+    let unhold = kinds.iter().position(|k| k == "unhold").expect("unhold event");
+    assert!(hold < unhold, "{kinds:?}");
+}
+
+#[test]
+fn options_malformed_and_retransmitted_invite() {
+    let server = start();
+    run(&server, "options.xml");
+    run(&server, "malformed.xml");
+    run(&server, "retransmitted_invite.xml");
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    assert_eq!(calls.len(), 1, "a retransmitted INVITE is one call");
+    assert!(server.log_text().contains("malformed SIP message"));
+}
+
+#[test]
+fn lost_ack_retransmits_the_200_then_hangs_up() {
+    require_tool("sipp");
+    ensure_pcaps();
+    // Timer H = 64·T1: 6.4 s with T1 = 100 ms.
+    let server = Server::start("[sip]\nt1_ms = 100\nt2_ms = 400\n");
+    let out = run(&server, "lost_ack.xml");
+    // The scenario screen's 200 row: messages, then retransmissions received.
+    let retrans: u32 = out.lines().find(|l| l.trim_start().starts_with("200 <---")).and_then(|l| l.split_whitespace().nth(3)).and_then(|n| n.parse().ok()).expect("200 row on the SIPp screen");
+    assert!(retrans >= 5, "the 200 was retransmitted {retrans} times:\n{out}");
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    let kinds = event_kinds(&server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]));
+    assert!(kinds.iter().any(|k| k == "sip_failure"), "{kinds:?}");
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
+
+#[test]
+fn calls_over_tcp() {
+    let server = start();
+    for scenario in ["options.xml", "bye_mid_prompt.xml"] {
+        let (ok, out) = sipp(&server, scenario, &["-t", "t1"]);
+        assert!(ok, "SIPp {scenario} over TCP failed:\n{out}\n---- chartline ----\n{}", server.log_text());
+    }
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    assert_eq!(calls.len(), 1);
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
