@@ -125,3 +125,19 @@ impl IvrConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ivr_config_errors_name_the_key() {
+        let parse = |text: &str| toml::from_str::<IvrConfig>(text).map_err(|e| e.to_string()).and_then(|c| c.validate().map_err(|(k, p)| format!("{k}: {p}")));
+        assert!(parse("").is_ok());
+        assert!(parse("emergency_transfer = \"sip:nurse@10.0.0.5\"\nspeech_timeout_ms = 5000").is_ok());
+        assert!(parse("emergency_transfer = \" \"").unwrap_err().starts_with("emergency_transfer"));
+        assert!(parse("speech_attempts = 0").unwrap_err().starts_with("speech_attempts"));
+        assert!(parse("utterance_timeout_ms = 0").unwrap_err().starts_with("utterance_timeout_ms"));
+        assert!(parse("speech_timeot_ms = 1").unwrap_err().contains("speech_timeot_ms"), "unknown keys are refused");
+    }
+}

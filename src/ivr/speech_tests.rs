@@ -226,6 +226,8 @@ fn no_to_the_heard_request_opens_the_keypad_menu() {
     let mut r = identified_by_voice(vec![chart("p1", "Ann", "Lee", None)]);
     r.say("I'm calling about my blood test results");
     assert_eq!(r.clip_names(), ["label-results", "is-that-right"]);
+    r.say("hmm maybe");
+    assert_eq!(r.clip_names(), ["not-understood", "label-results", "is-that-right", "yes-no-help"], "how to answer, after a miss");
     r.keys("2");
     assert_eq!(r.clip_names()[0], "menu-intro");
     r.keys("2");

@@ -110,6 +110,7 @@ impl Dialog {
                 }
                 let mut prompts = Self::clips(&[miss.clip()]);
                 prompts.extend(Self::dob_readback(date, self.speech));
+                prompts.extend(self.yes_no_help());
                 self.ask(State::Confirm { attempt, date, method, misses: misses + 1 }, prompts);
             }
         }

@@ -79,6 +79,7 @@ impl Dialog {
                 }
                 let mut prompts = Self::clips(&[miss.clip()]);
                 prompts.extend(Self::request_readback(kind, self.speech));
+                prompts.extend(self.yes_no_help());
                 self.ask(State::ConfirmRequest { kind, rules, misses: misses + 1 }, prompts);
             }
         }
@@ -249,7 +250,8 @@ impl Dialog {
                     self.note("medication_spoken", spoken);
                     return self.to_message(Self::clips(&["medication-noted"]));
                 }
-                let prompts = vec![PromptItem::Clip(miss.clip().into()), PromptItem::Clip("i-heard".into()), PromptItem::Clip(clip.clone()), PromptItem::Clip(if self.speech { "is-that-right" } else { "confirm-keys" }.into())];
+                let mut prompts = vec![PromptItem::Clip(miss.clip().into()), PromptItem::Clip("i-heard".into()), PromptItem::Clip(clip.clone()), PromptItem::Clip(if self.speech { "is-that-right" } else { "confirm-keys" }.into())];
+                prompts.extend(self.yes_no_help());
                 self.ask(State::ConfirmMedication { name, clip, spoken, misses: misses + 1 }, prompts);
             }
         }
