@@ -119,6 +119,18 @@ impl Sim {
         self.event(Event::Speech { text: text.into() });
     }
 
+    /// The caller answers over the prompt once it reaches `clip` (e.g. "yes" as soon as the date
+    /// has been read back): barge-in, the driver stops the prompt.
+    fn say_over(&mut self, clip: &str, text: &str, speaking_ms: u64) {
+        let (tag, names, started) = self.playing.clone().expect("a prompt plays");
+        let upto = names.iter().position(|n| n == clip).expect("clip in prompt");
+        self.run.now = started + Duration::from_millis(self.length(&names[..upto]) + 300);
+        self.event(Event::SpeechStarted);
+        self.event(Event::PromptFinished { tag, interrupted: true });
+        self.run.now += Duration::from_millis(speaking_ms + VAD_TAIL_MS + ASR_MS);
+        self.event(Event::Speech { text: text.into() });
+    }
+
     fn lookup(&mut self) {
         self.run.now += Duration::from_millis(LOOKUP_MS);
         self.event(Event::Candidates(vec![chart("p1", "Ann", "Lee", None)]));
@@ -146,6 +158,20 @@ fn typical_keypad_and_speech_calls_time_to_request() {
     keypad.listen(); // record-after-tone, tone
     let (k_request, k_recording) = keypad.report("keypad call (refill)");
 
+    // A keypad caller whose request is further down the menu (page 2: a message for the provider).
+    let mut far = Sim::new(false);
+    far.listen();
+    far.listen();
+    far.keys("03051982");
+    far.listen();
+    far.keys("1");
+    far.lookup();
+    far.key_after("menu-more", '0');
+    far.key_after("menu-provider", '2');
+    far.listen();
+    let (f_request, _) = far.report("keypad call (provider message, menu page 2)");
+    assert!(f_request > k_request);
+
     let mut speech = Sim::new(true);
     speech.listen(); // greeting
     speech.listen(); // dob-ask-speech
@@ -163,6 +189,23 @@ fn typical_keypad_and_speech_calls_time_to_request() {
     speech.say("yes", 500);
     speech.listen(); // record-after-tone, tone
     let (s_request, s_recording) = speech.report("speech call (refill + medication read-back)");
+
+    // The same call by a caller who answers each read-back as soon as it is read.
+    let mut quick = Sim::new(true);
+    quick.listen();
+    quick.listen();
+    quick.say("March fifth nineteen eighty two", 2200);
+    quick.say_over("dob-confirm-speech", "yes", 500);
+    quick.lookup();
+    quick.listen();
+    quick.say("I need a refill on my blood pressure medicine", 2800);
+    quick.say_over("is-that-right", "yes", 500);
+    quick.listen();
+    quick.say("lisinopril", 900);
+    quick.say_over("is-that-right", "yes", 500);
+    quick.listen();
+    let (q_request, q_recording) = quick.report("speech call, answering over the read-backs");
+    assert!(q_request < s_request && q_recording < s_recording, "barge-in saves time");
     println!("assumed: reaction {REACT_MS} ms, {KEY_MS} ms per key, VAD tail {VAD_TAIL_MS} ms, ASR {ASR_MS} ms, lookup {LOOKUP_MS} ms");
 
     assert!(keypad.played.contains(&"menu-refill".to_string()) && speech.played.contains(&"med-lisinopril".to_string()));

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
