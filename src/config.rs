@@ -21,6 +21,7 @@ pub struct Config {
     pub sip: crate::sip::SipConfig,
     pub media: crate::media::MediaConfig,
     pub ivr: crate::ivr::IvrConfig,
+    pub speech: crate::speech::SpeechConfig,
     pub calls: CallsConfig,
     pub metrics: MetricsConfig,
 }
@@ -34,6 +35,7 @@ impl Default for Config {
             sip: Default::default(),
             media: Default::default(),
             ivr: Default::default(),
+            speech: Default::default(),
             calls: Default::default(),
             metrics: Default::default(),
         }
@@ -134,6 +136,7 @@ impl Config {
         self.sip.validate().or_else(|(k, p)| bad(&format!("sip.{k}"), p))?;
         self.media.validate().or_else(|(k, p)| bad(&format!("media.{k}"), p))?;
         self.ivr.validate().or_else(|(k, p)| bad(&format!("ivr.{k}"), p))?;
+        self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
         Ok(())
     }
 
