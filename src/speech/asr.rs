@@ -219,17 +219,30 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
         return Ok((String::new(), duration_ms, false));
     }
     let prompt = if hints.is_empty() { shared.prompt.clone() } else { format!("{}, {}", shared.prompt, hints.join(", ")) };
-    let params = params(shared.threads, duration_ms, &prompt);
-    state.full(params, &samples).map_err(|e| AsrError::Whisper(e.to_string()))?;
+    // Context fallback: a short encoder window is fast but can leave the decoder unable to find the
+    // end of speech, and it loops ("yes, yes, yes, …"). A loop is retried with a wider window, the
+    // last try with the full 30 s window and temperature fallback.
     let mut text = String::new();
-    for segment in state.as_iter() {
-        text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
+    let margins: &[Option<u64>] = if duration_ms <= 28_000 { &[Some(128), Some(384), None] } else { &[None] };
+    for (i, margin) in margins.iter().enumerate() {
+        let last = i + 1 == margins.len();
+        let params = params(shared.threads, duration_ms, *margin, last, &prompt);
+        state.full(params, &samples).map_err(|e| AsrError::Whisper(e.to_string()))?;
+        text.clear();
+        for segment in state.as_iter() {
+            text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
+        }
+        if !looped(&text) {
+            break;
+        }
+        tracing::debug!(attempt = i + 1, "recognizer looped; widening the audio context");
     }
-    Ok((clean(&text), duration_ms, true))
+    Ok((clean(&collapse_loop(&text)), duration_ms, true))
 }
 
-fn params(threads: usize, duration_ms: u64, prompt: &str) -> FullParams<'_, '_> {
-    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 5 });
+/// Decoder parameters. `margin`: encoder positions beyond the audio (None = full 30 s window).
+fn params(threads: usize, duration_ms: u64, margin: Option<u64>, fallback: bool, prompt: &str) -> FullParams<'_, '_> {
+    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 3 });
     p.set_n_threads(threads as i32);
     p.set_language(Some("en"));
     p.set_translate(false);
@@ -241,15 +254,17 @@ fn params(threads: usize, duration_ms: u64, prompt: &str) -> FullParams<'_, '_> 
     p.set_print_timestamps(false);
     p.set_suppress_blank(true);
     p.set_suppress_nst(true);
-    // Temperature fallback: retry hotter when the greedy result looks like a loop or is unlikely.
+    // Temperature fallback (on the last try): decode again hotter when the greedy result is a
+    // repetition (low entropy) or unlikely (low average log-probability).
     p.set_temperature(0.0);
-    p.set_temperature_inc(0.2);
+    p.set_temperature_inc(if fallback { 0.2 } else { 0.0 });
     p.set_entropy_thold(2.4);
     p.set_logprob_thold(-1.0);
-    if duration_ms <= 28_000 {
-        // One segment; the encoder sees the audio (50 positions a second) plus a margin.
+    if let Some(margin) = margin {
         p.set_single_segment(true);
-        p.set_audio_ctx(audio_ctx(duration_ms));
+        p.set_audio_ctx(audio_ctx(duration_ms, margin));
+        // People say at most ~4 tokens a second; a loop stops here instead of filling 224 tokens.
+        p.set_max_tokens((12 + duration_ms * 8 / 1000) as i32);
     }
     if !prompt.is_empty() {
         p.set_initial_prompt(prompt);
@@ -257,9 +272,50 @@ fn params(threads: usize, duration_ms: u64, prompt: &str) -> FullParams<'_, '_> 
     p
 }
 
-/// Encoder positions for `duration_ms` of audio: 50 a second, plus 64, at most Whisper's 1500.
-pub fn audio_ctx(duration_ms: u64) -> i32 {
-    ((duration_ms.div_ceil(20) + 64) as i32).min(1500)
+/// Encoder positions for `duration_ms` of audio: 50 a second plus `margin`, at most 1500 (30 s).
+pub fn audio_ctx(duration_ms: u64, margin: u64) -> i32 {
+    ((duration_ms.div_ceil(20) + margin) as i32).min(1500)
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).filter(|w| !w.is_empty()).collect()
+}
+
+/// The length of a block of words repeated back to back at the end of the text (a decoder
+/// loop): one word four times, two words three times, or a block of 3+ words twice.
+fn loop_period(words: &[String]) -> Option<usize> {
+    let n = words.len();
+    (1..=n / 2).find(|&p| {
+        let times = match p {
+            1 => 4,
+            2 => 3,
+            _ => 2,
+        };
+        p * times <= n && (1..times).all(|k| words[n - p * (k + 1)..n - p * k] == words[n - p..])
+    })
+}
+
+/// A loop cut by the token limit ends in a partial word ("amlodiim, amlodiim, amlo"), so the
+/// last word is also tried without.
+fn looped(text: &str) -> bool {
+    let w = words(text);
+    loop_period(&w).is_some() || (w.len() > 1 && loop_period(&w[..w.len() - 1]).is_some())
+}
+
+/// Keeps the text up to the first repetition of a trailing loop.
+fn collapse_loop(text: &str) -> String {
+    let mut all = words(text);
+    if loop_period(&all).is_none() && all.len() > 1 {
+        all.pop();
+    }
+    let Some(p) = loop_period(&all) else { return text.to_string() };
+    // Walk back while the block keeps repeating, keep everything before plus one block.
+    let mut start = all.len() - p;
+    while start >= p && all[start - p..start] == all[start..start + p] {
+        start -= p;
+    }
+    let keep = start + p;
+    text.split_whitespace().filter(|w| w.chars().any(|c| c.is_alphanumeric())).take(keep).collect::<Vec<_>>().join(" ")
 }
 
 /// Trims, and drops what whisper.cpp prints for non-speech ("[BLANK_AUDIO]", "(silence)").
@@ -275,9 +331,25 @@ mod tests {
 
     #[test]
     fn audio_context_follows_the_utterance() {
-        assert_eq!(audio_ctx(3000), 150 + 64);
-        assert_eq!(audio_ctx(1), 1 + 64);
-        assert_eq!(audio_ctx(40_000), 1500);
+        assert_eq!(audio_ctx(3000, 128), 150 + 128);
+        assert_eq!(audio_ctx(1, 64), 1 + 64);
+        assert_eq!(audio_ctx(40_000, 128), 1500);
+    }
+
+    #[test]
+    fn decoder_loops_are_found_and_cut() {
+        assert!(looped("yes, yes, yes, yes, yes,"));
+        assert!(looped("My date of birth is March 5. My date of birth is March 5."));
+        assert!(!looped("no no"));
+        assert!(!looped("zero one one one"));
+        assert!(!looped("I need a refill of my lisinopril prescription."));
+        assert!(!looped("one two three four"));
+        assert_eq!(collapse_loop("Yes. Yes. Yes. Yes."), "Yes.");
+        assert_eq!(collapse_loop("I need a refill. I need a refill. I need a refill."), "I need a refill.");
+        assert_eq!(collapse_loop("Hello there, refill please refill please refill please"), "Hello there, refill please");
+        assert_eq!(collapse_loop("nothing repeated here"), "nothing repeated here");
+        assert!(looped("can you refill my metformin, amlodiim, amlodiim, amlodiim, amlodiim, amlo"));
+        assert_eq!(collapse_loop("can you refill my metformin, amlodiim, amlodiim, amlodiim, amlodiim, amlo"), "can you refill my metformin, amlodiim,");
     }
 
     #[test]
