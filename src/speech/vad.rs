@@ -24,7 +24,7 @@ pub use classifier::{Classifier, FRAME, Features, Thresholds};
 pub struct VadConfig {
     /// A frame must be this much louder than the tracked noise floor to count as speech.
     pub threshold_db: f32,
-    /// Frames quieter than this (dBFS, after pre-emphasis) are never speech.
+    /// Frames quieter than this (dBFS, after the 200 Hz high-pass) are never speech.
     pub min_level_dbfs: f32,
     /// Normalised autocorrelation peak (0–1) above which a frame counts as voiced.
     pub periodicity: f32,
@@ -40,7 +40,7 @@ pub struct VadConfig {
 
 impl Default for VadConfig {
     fn default() -> Self {
-        Self { threshold_db: 9.0, min_level_dbfs: -50.0, periodicity: 0.5, start_ms: 100, trailing_silence_ms: 700, max_utterance_ms: 15_000, pre_roll_ms: 200 }
+        Self { threshold_db: 6.0, min_level_dbfs: -50.0, periodicity: 0.5, start_ms: 100, trailing_silence_ms: 700, max_utterance_ms: 15_000, pre_roll_ms: 200 }
     }
 }
 
