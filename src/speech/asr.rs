@@ -86,6 +86,8 @@ struct Shared {
     capacity: usize,
     threads: usize,
     prompt: String,
+    /// Encoder positions beyond the audio on the first try.
+    margin: u64,
 }
 
 /// Closes the queue when the last pool handle goes away; workers then finish and exit.
@@ -121,6 +123,7 @@ impl AsrPool {
             capacity: config.queue,
             threads: config.thread_count(),
             prompt: config.vocabulary.join(", "),
+            margin: config.audio_ctx_margin as u64,
         });
         for (i, state) in states.into_iter().enumerate() {
             let shared = shared.clone();
@@ -223,7 +226,7 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
     // end of speech, and it loops ("yes, yes, yes, …"). A loop is retried with a wider window, the
     // last try with the full 30 s window and temperature fallback.
     let mut text = String::new();
-    let margins: &[Option<u64>] = if duration_ms <= 28_000 { &[Some(128), Some(384), None] } else { &[None] };
+    let margins: &[Option<u64>] = if duration_ms <= 28_000 { &[Some(shared.margin), Some(shared.margin.max(128) * 3), None] } else { &[None] };
     for (i, margin) in margins.iter().enumerate() {
         let last = i + 1 == margins.len();
         let params = params(shared.threads, duration_ms, *margin, last, &prompt);

@@ -26,6 +26,9 @@ pub struct SpeechConfig {
     pub queue: usize,
     /// whisper.cpp threads per utterance; 0 = cores / workers (at least 1).
     pub threads: usize,
+    /// Encoder positions (20 ms each) beyond the utterance on the first decoding try; fewer is
+    /// faster, more finds the end of speech more reliably (a loop is retried wider anyway).
+    pub audio_ctx_margin: usize,
     /// Words of the practice put in the initial prompt to steer recognition (medications, names).
     pub vocabulary: Vec<String>,
     pub vad: VadConfig,
@@ -38,6 +41,7 @@ impl Default for SpeechConfig {
             workers: 0,
             queue: 8,
             threads: 0,
+            audio_ctx_margin: 128,
             vocabulary: ["refill", "prescription", "appointment", "lisinopril", "metformin", "atorvastatin", "amlodipine", "date of birth", "doctor", "nurse"]
                 .map(String::from)
                 .to_vec(),
@@ -54,6 +58,9 @@ impl SpeechConfig {
         }
         if self.workers > 64 {
             return Err(("workers".into(), format!("{} is more than 64", self.workers)));
+        }
+        if !(32..=1500).contains(&self.audio_ctx_margin) {
+            return Err(("audio_ctx_margin".into(), format!("{} is outside 32..1500", self.audio_ctx_margin)));
         }
         if self.threads > 64 {
             return Err(("threads".into(), format!("{} is more than 64", self.threads)));
