@@ -94,9 +94,8 @@ fn through_endpointer(pool: &AsrPool, audio: &[i16]) -> Vec<String> {
     let start = Instant::now();
     let mut replies = Vec::new();
     for (i, frame) in audio.chunks(160).enumerate() {
-        match ep.push(frame, start + Duration::from_millis(20 * (i as u64 + 1))) {
-            Some(VadEvent::Utterance(a) | VadEvent::MaxLengthReached(a)) => replies.push(pool.submit(a, Priority::Interactive, &[]).unwrap()),
-            _ => {}
+        if let Some(VadEvent::Utterance(a) | VadEvent::MaxLengthReached(a)) = ep.push(frame, start + Duration::from_millis(20 * (i as u64 + 1))) {
+            replies.push(pool.submit(a, Priority::Interactive, &[]).unwrap());
         }
     }
     replies.into_iter().map(|r| r.blocking_recv().unwrap().unwrap().text).collect()

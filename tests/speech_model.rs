@@ -100,7 +100,7 @@ fn missing_and_corrupt_models_are_typed_errors() {
     let bytes = std::fs::read(ct2_tiny().join("model.bin")).unwrap();
     std::fs::write(src.join("model.bin"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::copy(ct2_tiny().join("vocabulary.txt"), src.join("vocabulary.txt")).unwrap();
-    let err = model::import(&[src.clone()], &options(dir.path())).unwrap_err();
+    let err = model::import(std::slice::from_ref(&src), &options(dir.path())).unwrap_err();
     assert!(matches!(err, ModelError::Corrupt(_)), "{err}");
     // A folder without a model.
     let empty = dir.path().join("empty");

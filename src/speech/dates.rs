@@ -197,10 +197,11 @@ fn items_at(atoms: &[Atom], i: usize) -> Vec<(Item, usize)> {
         for (high, used) in below_hundred(atoms, i) {
             let j = i + used;
             out.push((num(high, 2, false), j));
-            if let (Atom::Tens(t), Some(Atom::Ordinal(o))) = (atoms[i], atoms.get(j)) {
-                if used == 1 && *o < 10 {
-                    out.push((num(t + o, 2, true), j + 1));
-                }
+            if let (Atom::Tens(t), Some(Atom::Ordinal(o))) = (atoms[i], atoms.get(j))
+                && used == 1
+                && *o < 10
+            {
+                out.push((num(t + o, 2, true), j + 1));
             }
             match atoms.get(j) {
                 // "nineteen oh four"
@@ -226,13 +227,13 @@ fn items_at(atoms: &[Atom], i: usize) -> Vec<(Item, usize)> {
             }
         }
     }
-    if let (Atom::Digit(d), Some(Atom::Thousand)) = (atoms[i], atoms.get(i + 1)) {
-        if d > 0 {
-            let base = d * 1000;
-            out.push((num(base, 4, false), i + 2));
-            for (low, used) in below_hundred(atoms, i + 2) {
-                out.push((num(base + low, 4, false), i + 2 + used));
-            }
+    if let (Atom::Digit(d), Some(Atom::Thousand)) = (atoms[i], atoms.get(i + 1))
+        && d > 0
+    {
+        let base = d * 1000;
+        out.push((num(base, 4, false), i + 2));
+        for (low, used) in below_hundred(atoms, i + 2) {
+            out.push((num(base + low, 4, false), i + 2 + used));
         }
     }
     out

@@ -107,7 +107,7 @@ fn cardinal(n: u32) -> String {
     match n {
         0..=9 => UNITS_W[n as usize].into(),
         10..=19 => TEENS[(n - 10) as usize].into(),
-        _ if n % 10 == 0 => TENS[(n / 10 - 2) as usize].into(),
+        _ if n.is_multiple_of(10) => TENS[(n / 10 - 2) as usize].into(),
         _ => format!("{} {}", TENS[(n / 10 - 2) as usize], UNITS_W[(n % 10) as usize]),
     }
 }
@@ -128,8 +128,8 @@ fn digit_words(n: u32, width: usize, zero: &str) -> String {
 
 fn year_words(y: i32, style: u8) -> String {
     let (high, low) = ((y / 100) as u32, (y % 100) as u32);
-    if y >= 2000 && (low < 10 || style % 2 == 0) {
-        let rest = if low == 0 { String::new() } else if style % 3 == 0 { format!(" and {}", cardinal(low)) } else { format!(" {}", cardinal(low)) };
+    if y >= 2000 && (low < 10 || style.is_multiple_of(2)) {
+        let rest = if low == 0 { String::new() } else if style.is_multiple_of(3) { format!(" and {}", cardinal(low)) } else { format!(" {}", cardinal(low)) };
         return format!("two thousand{rest}");
     }
     match low {

@@ -117,11 +117,11 @@ pub fn import(inputs: &[PathBuf], options: &ImportOptions) -> Result<ImportRepor
     }
     let plan = ggml::plan(&hparams);
     let path = options.out_dir.join(format!("ggml-{}.bin", hparams.file_stem()));
-    if !options.force {
-        if let Ok(sha256) = verify_checksum(&path) {
-            tracing::info!(path = %path.display(), "speech model already imported");
-            return Ok(ImportReport { path, sha256, hparams, tensors: plan.len(), skipped: true });
-        }
+    if !options.force
+        && let Ok(sha256) = verify_checksum(&path)
+    {
+        tracing::info!(path = %path.display(), "speech model already imported");
+        return Ok(ImportReport { path, sha256, hparams, tensors: plan.len(), skipped: true });
     }
     std::fs::create_dir_all(&options.out_dir).map_err(|source| ModelError::Write { path: options.out_dir.clone(), source })?;
     let tmp = path.with_extension("bin.tmp");
@@ -227,9 +227,12 @@ pub fn check(path: &Path) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// A tensor of a ggml file: name, extents (innermost first), stored as f16.
+pub type TensorEntry = (String, Vec<usize>, bool);
+
 /// Reads the tensor directory of a ggml file (name and extents, innermost first): for tests and
 /// for `check`-style inspection.
-pub fn ggml_tensors(path: &Path) -> Result<(HParams, Vec<(String, Vec<usize>, bool)>), ModelError> {
+pub fn ggml_tensors(path: &Path) -> Result<(HParams, Vec<TensorEntry>), ModelError> {
     let bytes = read(path)?;
     let corrupt = |what: &str| ModelError::BadFile { path: path.into(), problem: what.into() };
     let mut at = 0usize;
