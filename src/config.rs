@@ -21,6 +21,7 @@ pub struct Config {
     pub sip: crate::sip::SipConfig,
     pub media: crate::media::MediaConfig,
     pub ivr: crate::ivr::IvrConfig,
+    pub speech: crate::speech::SpeechConfig,
     pub calls: CallsConfig,
     pub metrics: MetricsConfig,
     pub triage: crate::triage::TriageConfig,
@@ -36,6 +37,7 @@ impl Default for Config {
             sip: Default::default(),
             media: Default::default(),
             ivr: Default::default(),
+            speech: Default::default(),
             calls: Default::default(),
             metrics: Default::default(),
             triage: Default::default(),
@@ -161,6 +163,7 @@ impl Config {
         if let Err(e) = crate::triage::routing::Router::new(&self.routing, hours) {
             return bad(&format!("routing.{}", e.key), e.problem);
         }
+        self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
         Ok(())
     }
 

@@ -43,12 +43,40 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The speech model.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Prints what the speech recognizer hears in an audio file (WAV, MP3 or OGG, any rate).
+    Transcribe {
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Reads a spoken date of birth and prints it as YYYY-MM-DD (exit 1 when not understood).
+    Dob { text: String },
     /// EHR outbox rows and their delivery state.
     Outbox {
         #[arg(long)]
         json: bool,
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Converts a CTranslate2 Whisper model (a folder, or several holding model.bin.partN files,
+    /// concatenated in order) into a whisper.cpp file under --out. Skips when already done.
+    Import {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+        /// Convert again even when the output matches its recorded checksum.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -133,6 +161,37 @@ fn main() -> Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Model { command: ModelCommand::Import { dirs, out, force } } => {
+            let options = chartline::speech::model::ImportOptions { out_dir: out, force, progress: true };
+            let report = chartline::speech::model::import(&dirs, &options)?;
+            let verb = if report.skipped { "up to date" } else { "written" };
+            println!("{} {verb} ({} tensors, sha256 {})", report.path.display(), report.tensors, report.sha256);
+            Ok(())
+        }
+        Command::Transcribe { file, config } => {
+            let config = load_config(config.as_ref())?;
+            let (samples, rate) = chartline::media::prompts::decode_file(&file)?;
+            let audio = chartline::media::resample::resample(&samples, rate, 16000)?;
+            let speech = chartline::speech::SpeechConfig { workers: 1, ..config.speech };
+            let pool = chartline::speech::AsrPool::load(&speech)?;
+            let reply = pool.submit_16k(audio, chartline::speech::Priority::Interactive, &[])?;
+            let transcript = reply.blocking_recv().context("the recognizer stopped")??;
+            println!("{}", transcript.text);
+            Ok(())
+        }
+        Command::Dob { text } => {
+            let today = chrono::Local::now().date_naive();
+            match chartline::speech::dates::parse_date(&text, today) {
+                Ok(date) => {
+                    println!("{date}");
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("chartline dob: {e}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Outbox { json: _, config } => {
             let store = open_store(&load_config(config.as_ref())?)?;

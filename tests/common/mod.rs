@@ -294,3 +294,39 @@ pub fn wait_for_metric(server: &Server, line: &str, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Speech tests: the synthesized utterance set (scripts/make-test-utterances, made on first use)
+/// as (id, voice, date of birth said, text, phone-quality WAV path).
+pub fn speech_utterances() -> Vec<(String, String, Option<String>, String, PathBuf)> {
+    static MADE: Mutex<()> = Mutex::new(());
+    let _guard = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo_root().join("target/speech-utterances");
+    let manifest = dir.join("manifest.tsv");
+    if !manifest.is_file() {
+        let status = Command::new(repo_root().join("scripts/make-test-utterances")).arg(&dir).status().expect("run scripts/make-test-utterances");
+        assert!(status.success(), "scripts/make-test-utterances failed (piper, espeak-ng, sox: scripts/setup --test)");
+    }
+    std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            let dob = (f[2] != "-").then(|| f[2].to_string());
+            (f[0].to_string(), f[1].to_string(), dob, f[3].to_string(), dir.join(format!("{}.wav", f[0])))
+        })
+        .collect()
+}
+
+/// Speech tests: models/ggml-tiny.en.bin, imported from models/ct2-tiny.en on first use.
+pub fn speech_model() -> PathBuf {
+    static MADE: Mutex<()> = Mutex::new(());
+    let _guard = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root();
+    let model = root.join("models/ggml-tiny.en.bin");
+    if !model.is_file() {
+        assert!(root.join("models/ct2-tiny.en/model.bin").is_file(), "models/ct2-tiny.en is missing: run scripts/setup");
+        let out = Command::new(BIN).args(["model", "import", "models/ct2-tiny.en"]).current_dir(&root).output().unwrap();
+        assert!(out.status.success(), "model import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    model
+}
