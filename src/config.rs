@@ -23,6 +23,7 @@ pub struct Config {
     pub ivr: crate::ivr::IvrConfig,
     pub calls: CallsConfig,
     pub metrics: MetricsConfig,
+    pub ehr: crate::ehr::EhrConfig,
 }
 
 impl Default for Config {
@@ -36,6 +37,7 @@ impl Default for Config {
             ivr: Default::default(),
             calls: Default::default(),
             metrics: Default::default(),
+            ehr: Default::default(),
         }
     }
 }
@@ -134,6 +136,7 @@ impl Config {
         self.sip.validate().or_else(|(k, p)| bad(&format!("sip.{k}"), p))?;
         self.media.validate().or_else(|(k, p)| bad(&format!("media.{k}"), p))?;
         self.ivr.validate().or_else(|(k, p)| bad(&format!("ivr.{k}"), p))?;
+        self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
         Ok(())
     }
 
