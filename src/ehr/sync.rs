@@ -64,12 +64,14 @@ impl Worker {
     async fn run(&self, until: Option<tokio::time::Instant>) -> Result<SyncReport, StoreError> {
         let mut report = SyncReport::default();
         let mut in_flight: JoinSet<Result<Outcome, StoreError>> = JoinSet::new();
+        let mut claimed: Vec<String> = Vec::new();
         let lease = chrono::Duration::seconds(self.config.lease_s as i64);
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
         loop {
             let free = self.config.concurrency.saturating_sub(in_flight.len());
             if free > 0 {
                 for row in self.store.with(|c| outbox::claim_due(c, Utc::now(), lease, free))? {
+                    claimed.push(row.call_id.clone());
                     let (store, ehr, config) = (self.store.clone(), self.ehr.clone(), self.config.clone());
                     in_flight.spawn(async move { deliver(store, ehr, config, row).await });
                 }
@@ -81,6 +83,8 @@ impl Worker {
                 }
                 if tokio::time::Instant::now() >= until {
                     in_flight.shutdown().await;
+                    // Hand back what this run claimed but did not finish, without waiting for the lease.
+                    self.store.with(|c| claimed.iter().try_for_each(|id| outbox::release(c, id)))?;
                     report.remaining = self.store.with(|c| outbox::counts(c))?.iter().filter(|(s, _)| s == "pending" || s == "delivering").map(|(_, n)| *n as usize).sum();
                     return Ok(report);
                 }

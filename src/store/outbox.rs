@@ -120,6 +120,12 @@ pub fn mark_retry(conn: &Connection, call_id: &str, next_at: DateTime<Utc>, erro
     Ok(())
 }
 
+/// Gives back a row claimed by a worker that stops before finishing it (no-op once it is finished).
+pub fn release(conn: &Connection, call_id: &str) -> Result<(), StoreError> {
+    conn.execute("UPDATE outbox SET status = 'pending', lease_until = NULL WHERE call_id = ?1 AND status = 'delivering'", params![call_id])?;
+    Ok(())
+}
+
 /// Moves a row to the dead letter and marks the call's EHR status failed.
 pub fn mark_dead(conn: &mut Connection, call_id: &str, error: &str) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
