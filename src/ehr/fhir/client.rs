@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::Value;
 
 use super::super::error::{EhrError, operation_outcome_text};
@@ -67,14 +67,16 @@ impl FhirClient {
     pub async fn send(&self, method: Method, path: &str, body: Option<&Body>, headers: &[(&str, String)]) -> Result<Response, EhrError> {
         let url = self.url(path);
         let mut refreshed = false;
+        let mut force_refresh = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.send_once(method.clone(), &url, body, headers, refreshed && attempt > 1).await;
+            let result = self.send_once(method.clone(), &url, body, headers, std::mem::take(&mut force_refresh)).await;
             let retry_in = match &result {
                 Ok(_) => return result,
                 Err(EhrError::Http { status: 401, .. }) if self.auth.can_refresh() && !refreshed => {
                     refreshed = true;
+                    force_refresh = true;
                     tracing::debug!("EHR answered 401; refreshing the access token");
                     Some(Duration::ZERO)
                 }
@@ -121,7 +123,6 @@ impl FhirClient {
             let text = String::from_utf8_lossy(&bytes);
             (!text.trim().is_empty()).then(|| text.chars().take(300).collect())
         });
-        let _ = StatusCode::OK;
         Err(EhrError::Http { method: method.to_string(), url: strip_query(url), status: status.as_u16(), outcome, retry_after })
     }
 }
