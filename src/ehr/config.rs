@@ -153,7 +153,7 @@ impl Default for RetryConfig {
             jitter: 0.2,
             dead_letter_after_h: 72,
             concurrency: 4,
-            poll_ms: 500,
+            poll_ms: 250,
             lease_s: 60,
         }
     }
@@ -243,6 +243,15 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<EhrConfig>("[retry]\nbase_delay = 5\n").is_err());
         assert!(toml::from_str::<EhrConfig>("adapter = \"hl7v2\"\n").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_full_key_and_line() {
+        let text = "[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"http://x/fhir\"\n[ehr.fhir.auth]\nmode = \"bearer\"\ntoken = \"\"\n";
+        let err = crate::config::Config::parse(text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("ehr.fhir.auth.token") && err.contains("line 7"), "{err}");
+        let err = crate::config::Config::parse("[ehr.retry]\nbase_delay = 1\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("base_delay") && err.contains("line 2"), "{err}");
     }
 
     #[test]
