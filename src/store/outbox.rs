@@ -111,10 +111,11 @@ pub fn mark_delivered(conn: &mut Connection, call_id: &str, refs: &[String], at:
     Ok(())
 }
 
-/// Puts a row back to `pending` until `next_at`, keeping the error.
+/// Puts a claimed row back to `pending` until `next_at`, keeping the error. A row another worker
+/// delivered meanwhile (after this one's lease ran out) stays delivered.
 pub fn mark_retry(conn: &Connection, call_id: &str, next_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, last_error = ?3, lease_until = NULL WHERE call_id = ?1",
+        "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, last_error = ?3, lease_until = NULL WHERE call_id = ?1 AND status = 'delivering'",
         params![call_id, stamp(next_at), error],
     )?;
     Ok(())
@@ -129,8 +130,13 @@ pub fn release(conn: &Connection, call_id: &str) -> Result<(), StoreError> {
 /// Moves a row to the dead letter and marks the call's EHR status failed.
 pub fn mark_dead(conn: &mut Connection, call_id: &str, error: &str) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    tx.execute("UPDATE outbox SET status = 'dead_letter', last_error = ?2, lease_until = NULL WHERE call_id = ?1", params![call_id, error])?;
-    tx.execute("UPDATE calls SET record = json_set(record, '$.ehr.status', 'failed') WHERE call_id = ?1", params![call_id])?;
+    let changed = tx.execute(
+        "UPDATE outbox SET status = 'dead_letter', last_error = ?2, lease_until = NULL WHERE call_id = ?1 AND status = 'delivering'",
+        params![call_id, error],
+    )?;
+    if changed > 0 {
+        tx.execute("UPDATE calls SET record = json_set(record, '$.ehr.status', 'failed') WHERE call_id = ?1", params![call_id])?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -219,8 +225,15 @@ mod tests {
                 mark_delivered(c, "b", &["Task/1".to_string()], now)?;
                 assert!(claim_due(c, now + Duration::seconds(99), lease, 10)?.is_empty());
                 assert_eq!(next_due(c)?.unwrap(), parse_stamp(&stamp(now + Duration::seconds(100))));
+                // A stale worker cannot undo a delivery.
+                mark_retry(c, "b", now, "late failure")?;
+                assert_eq!(list(c)?[1]["status"], "delivered");
+                let claimed = claim_due(c, now + Duration::seconds(100), lease, 10)?;
+                assert_eq!(claimed.len(), 1);
                 mark_dead(c, "a", "400 invalid")?;
                 assert_eq!(next_due(c)?, None);
+                mark_retry(c, "a", now, "stale")?;
+                assert_eq!(list(c)?[0]["status"], "dead_letter");
                 assert_eq!(counts(c)?, vec![("dead_letter".to_string(), 1), ("delivered".to_string(), 1)]);
                 assert_eq!(requeue(c, None, now)?, 1);
                 assert_eq!(claim_due(c, now, lease, 10)?.len(), 1);
