@@ -133,3 +133,51 @@ async fn search_before_create_and_operation_outcomes() {
     assert!(text.contains("404") && text.contains("MedicationRequest"), "{text}");
     assert!(!err.is_transient());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_profiles_write_what_they_promise_and_attach_the_recording() {
+    use base64::prelude::*;
+    let server = FhirServer::start_fhir_server();
+    server.load_demo(1).await;
+    let patient = server.search("Patient?_count=1").await[0]["id"].as_str().unwrap().to_string();
+    let practitioner = server.search("Practitioner?_count=1").await[0]["id"].as_str().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("recordings")).unwrap();
+    let audio: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(data.path().join("recordings/msg.wav"), &audio).unwrap();
+
+    let count = |kind: &'static str, id: String| {
+        let server = &server;
+        async move { server.search(&format!("{kind}?identifier={CALL_ID_SYSTEM}|{id}")).await.len() }
+    };
+    for (profile, expect) in [
+        ("generic", ["Communication", "Task"].as_slice()),
+        ("epic", ["Communication", "DocumentReference"].as_slice()),
+        ("cerner", ["Communication", "DocumentReference"].as_slice()),
+        ("ecw", ["DocumentReference"].as_slice()),
+    ] {
+        let mut config = fhir_config(&server.base(), &format!("profile = \"{profile}\"\n"));
+        config.data_dir = data.path().to_path_buf();
+        let ehr = ehr::open(&config).unwrap();
+        let mut c = call(&patient, &practitioner, "B", "appointment");
+        c.recording = Some("recordings/msg.wav".into());
+        let refs = ehr.write_call(&c).await.unwrap();
+        let kinds: Vec<&str> = refs.iter().map(|r| r.split('/').next().unwrap()).collect();
+        assert_eq!(kinds, expect, "{profile}");
+        // Written twice (a redelivery): still one of each, found by the call identifier.
+        assert_eq!(ehr.write_call(&c).await.unwrap(), refs, "{profile}");
+        for kind in ["Communication", "Task", "DocumentReference"] {
+            let want = usize::from(expect.contains(&kind));
+            assert_eq!(count(kind, c.call_id.clone()).await, want, "{profile}: {kind}");
+        }
+        // The recording travels with the call: in the Communication, or in the note's document.
+        let first = server.get_json(&refs[0]).await;
+        let attachment = if first["resourceType"] == "Communication" {
+            first["payload"].as_array().unwrap().iter().find_map(|p| p.get("contentAttachment")).cloned()
+        } else {
+            first["content"].as_array().unwrap().iter().map(|c| c["attachment"].clone()).find(|a| a["contentType"] == "audio/wav")
+        }
+        .unwrap_or_else(|| panic!("{profile}: no audio attachment in {first}"));
+        assert_eq!(BASE64_STANDARD.decode(attachment["data"].as_str().unwrap()).unwrap(), audio, "{profile}");
+    }
+}
