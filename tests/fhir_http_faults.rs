@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use chartline::config::Config;
-use chartline::ehr::{self, Ehr};
+use chartline::ehr;
 use chartline::store::Store;
 use chartline::store::record::CallRecord;
 use parking_lot::Mutex;

@@ -68,7 +68,7 @@ async fn identify_summarise_write_and_find_by_search() {
     assert_eq!(remote.problems.len(), local.problems.len());
     assert_eq!(remote.appointments.len(), local.appointments.len());
     assert_eq!(remote.pcp.as_ref().map(|p| &p.id), local.pcp.as_ref().map(|p| &p.id));
-    assert!(remote.pcp.as_ref().unwrap().specialty.is_some() || remote.care_team.len() >= 1);
+    assert!(remote.pcp.as_ref().unwrap().specialty.is_some() || !remote.care_team.is_empty());
     let pcp = remote.pcp.clone().unwrap();
 
     // Write the call; find the Task and Communication by search.

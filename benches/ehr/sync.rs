@@ -2,6 +2,7 @@
 //!   1. latency from call end (the store's `finish_call`) to the Task being visible by FHIR search,
 //!      with the sync worker running on the shipped defaults and the FHIR server up: p50/p95;
 //!   2. throughput draining a backlog of queued results after an outage (results/s).
+//!
 //! Starts its own sekmet-fhir on a free port in a temp dir.
 //!
 //!   cargo bench --bench ehr_sync [-- LATENCY_CALLS BACKLOG]
@@ -18,6 +19,7 @@ use chartline::store::record::{CallRecord, InputMethod, MatchStatus, PatientMatc
 
 const CALL_ID_SYSTEM: &str = "https://chartline.dev/fhir/sid/call-id";
 
+#[allow(clippy::zombie_processes)] // a start that times out panics and ends the benchmark
 fn sekmet(dir: &Path, port: u16) -> Child {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin = root.join(".venv/bin/sekmet");

@@ -125,7 +125,9 @@ fn communication(input: &MappingInput<'_>, recipient_required: bool) -> PlannedR
     if let Some(owner) = mapping::owner_reference(call) {
         body["recipient"] = json!([{"reference": owner}]);
     } else if recipient_required {
-        body["note"].as_array_mut().map(|n| n.push(json!({"text": "No provider was routed; assign in the pool."})));
+        if let Some(notes) = body["note"].as_array_mut() {
+            notes.push(json!({"text": "No provider was routed; assign in the pool."}));
+        }
     }
     json_request("Communication", call, body)
 }

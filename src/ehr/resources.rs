@@ -207,11 +207,14 @@ pub fn chart_summary(parts: &ChartParts<'_>) -> ChartSummary {
     let of_type = |t: &'static str| parts.resources.iter().filter(move |r| r.get("resourceType").and_then(Value::as_str) == Some(t));
     let mut summary = ChartSummary { patient: parts.patient.and_then(patient_summary), ..Default::default() };
     summary.medications = of_type("MedicationRequest").filter_map(active_medication).collect();
-    summary.medications.sort_by(|a, b| b.last_filled.cmp(&a.last_filled));
-    summary.medications.dedup_by(|a, b| a.name == b.name);
+    // Newest first; a renewed prescription hides the one it renews.
+    summary.medications.sort_by_key(|m| std::cmp::Reverse(m.last_filled));
+    let mut seen = std::collections::HashSet::new();
+    summary.medications.retain(|m| seen.insert(m.name.clone()));
     summary.allergies = of_type("AllergyIntolerance").filter_map(active_allergy).collect();
     summary.problems = of_type("Condition").filter_map(active_problem).collect();
-    summary.problems.dedup_by(|a, b| a.name == b.name);
+    let mut seen = std::collections::HashSet::new();
+    summary.problems.retain(|p| seen.insert(p.name.clone()));
     summary.appointments = of_type("Appointment").filter_map(|a| upcoming_appointment(a, parts.now)).collect();
     summary.appointments.sort_by_key(|a| a.start);
 
@@ -277,6 +280,10 @@ mod tests {
             json!({"resourceType": "MedicationRequest", "id": "m1", "status": "active", "authoredOn": "2026-09-01T10:00:00Z",
                    "medicationCodeableConcept": {"coding": [{"code": "314076", "display": "lisinopril 10 MG Oral Tablet"}]}}),
             json!({"resourceType": "MedicationRequest", "id": "m2", "status": "stopped", "medicationCodeableConcept": {"text": "old"}}),
+            json!({"resourceType": "MedicationRequest", "id": "m3", "status": "active", "authoredOn": "2026-10-01T10:00:00Z",
+                   "medicationCodeableConcept": {"coding": [{"code": "1", "display": "metformin"}]}}),
+            json!({"resourceType": "MedicationRequest", "id": "m0", "status": "active", "authoredOn": "2025-01-01T10:00:00Z",
+                   "medicationCodeableConcept": {"coding": [{"code": "314076", "display": "lisinopril 10 MG Oral Tablet"}]}}),
             json!({"resourceType": "AllergyIntolerance", "id": "a1", "clinicalStatus": {"coding": [{"code": "active"}]}, "code": {"coding": [{"display": "Peanut"}]}}),
             json!({"resourceType": "Condition", "id": "c1", "clinicalStatus": {"coding": [{"code": "active"}]}, "code": {"text": "Hypertension"}}),
             json!({"resourceType": "Condition", "id": "c2", "clinicalStatus": {"coding": [{"code": "resolved"}]}, "code": {"text": "Flu"}}),
@@ -291,9 +298,10 @@ mod tests {
             "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "999"}]}));
         let roles = vec![json!({"practitioner": {"reference": "urn:uuid:p1"}, "specialty": [{"text": "Internal Medicine"}]})];
         let s = chart_summary(&ChartParts { patient: None, resources: &resources, practitioners: &practitioners, roles: &roles, now });
-        assert_eq!(s.medications.len(), 1);
-        assert_eq!(s.medications[0].name, "lisinopril 10 MG Oral Tablet");
-        assert_eq!(s.medications[0].last_filled, Some("2026-09-01".parse().unwrap()));
+        // Newest first, the older lisinopril prescription hidden by the newer one.
+        assert_eq!(s.medications.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m3", "m1"]);
+        assert_eq!(s.medications[1].name, "lisinopril 10 MG Oral Tablet");
+        assert_eq!(s.medications[1].last_filled, Some("2026-09-01".parse().unwrap()));
         assert_eq!(s.allergies[0].substance, "Peanut");
         assert_eq!(s.problems.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Hypertension"]);
         assert_eq!(s.appointments.len(), 1);

@@ -31,10 +31,8 @@ pub fn created_reference(request: &PlannedRequest, response: &Response) -> Resul
     }
     if let Some(location) = &response.location {
         let parts: Vec<&str> = location.split('?').next().unwrap_or("").split('/').collect();
-        if let Some(i) = parts.iter().position(|p| *p == request.resource_type) {
-            if let Some(id) = parts.get(i + 1) {
-                return Ok(format!("{}/{id}", request.resource_type));
-            }
+        if let Some(id) = parts.iter().position(|p| *p == request.resource_type).and_then(|i| parts.get(i + 1)) {
+            return Ok(format!("{}/{id}", request.resource_type));
         }
     }
     if let Some(field) = request.id_field {
