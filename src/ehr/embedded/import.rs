@@ -127,6 +127,23 @@ pub fn import_file(tx: &Transaction<'_>, path: &Path, report: &mut ImportReport)
     Ok(())
 }
 
+/// Moves a past appointment (`start`, `end`) forward by whole weeks until it starts after `now`.
+/// Returns whether it moved.
+pub fn shift_into_future(appointment: &mut Value, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let parse = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let Some(start) = parse(appointment.get("start")) else { return false };
+    if start.with_timezone(&chrono::Utc) > now {
+        return false;
+    }
+    let weeks = (now - start.with_timezone(&chrono::Utc)).num_weeks() + 1;
+    let shift = chrono::Duration::weeks(weeks);
+    appointment["start"] = Value::String((start + shift).to_rfc3339());
+    if let Some(end) = parse(appointment.get("end")) {
+        appointment["end"] = Value::String((end + shift).to_rfc3339());
+    }
+    true
+}
+
 /// The `.json` files of a directory (sorted), or the path itself when it is a file.
 pub fn bundle_files(path: &Path) -> Result<Vec<std::path::PathBuf>, EhrError> {
     let io = |source| EhrError::Io { path: path.display().to_string(), source };
@@ -156,6 +173,20 @@ mod tests {
             Some("p3")
         );
         assert_eq!(patient_of(&json!({"resourceType": "Practitioner", "id": "d"})), None);
+    }
+
+    #[test]
+    fn past_appointments_move_forward_by_whole_weeks() {
+        let now: chrono::DateTime<chrono::Utc> = "2027-06-10T12:00:00Z".parse().unwrap();
+        let mut a = json!({"start": "2027-01-05T15:00:00+00:00", "end": "2027-01-05T15:20:00+00:00"});
+        assert!(shift_into_future(&mut a, now));
+        let start = chrono::DateTime::parse_from_rfc3339(a["start"].as_str().unwrap()).unwrap();
+        assert!(start > now && start.with_timezone(&chrono::Utc) - now <= chrono::Duration::weeks(1));
+        assert_eq!(start.format("%a %H:%M").to_string(), "Tue 15:00");
+        assert_eq!(a["end"].as_str().unwrap(), (start + chrono::Duration::minutes(20)).to_rfc3339());
+        let mut future = json!({"start": "2027-07-01T15:00:00+00:00"});
+        assert!(!shift_into_future(&mut future, now));
+        assert_eq!(future["start"], "2027-07-01T15:00:00+00:00");
     }
 
     #[test]

@@ -108,8 +108,30 @@ impl EmbeddedChart {
             return Ok(None);
         }
         let report = self.import(&[demo_dir])?;
-        tracing::info!(patients = report.patients, resources = report.resources, "demo practice loaded into the embedded chart");
+        let moved = self.keep_demo_appointments_upcoming(Utc::now())?;
+        tracing::info!(patients = report.patients, resources = report.resources, moved_appointments = moved, "demo practice loaded into the embedded chart");
         Ok(Some(report))
+    }
+
+    /// The demo's appointments have fixed dates; those already past move forward by whole weeks
+    /// (same weekday and time) so the demo keeps upcoming appointments. Returns how many moved.
+    fn keep_demo_appointments_upcoming(&self, now: chrono::DateTime<Utc>) -> Result<usize, EhrError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare("SELECT id, json FROM resources WHERE type = 'Appointment'")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+        };
+        let mut moved = 0;
+        for (id, json) in rows {
+            let mut appointment: Value = serde_json::from_str(&json)?;
+            if import::shift_into_future(&mut appointment, now) {
+                tx.execute("UPDATE resources SET json = ?2 WHERE type = 'Appointment' AND id = ?1", params![id, appointment.to_string()])?;
+                moved += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(moved)
     }
 
     /// All patients, for `chartline chart patients`.
