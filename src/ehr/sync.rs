@@ -3,6 +3,7 @@
 //! idempotent on the call id), marks it delivered with the EHR references, or asks the pure retry
 //! policy ([`super::retry`]) when to try again. Restarts lose nothing: all state is in the store.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,25 +61,26 @@ enum Outcome {
 }
 
 impl Worker {
-    /// The claim/deliver loop. With `until`, returns when idle or at that instant.
+    /// The claim/deliver loop. With `until`, returns when idle or at that instant (handing back
+    /// the rows still in flight); without, runs for ever.
     async fn run(&self, until: Option<tokio::time::Instant>) -> Result<SyncReport, StoreError> {
         let mut report = SyncReport::default();
-        let mut in_flight: JoinSet<Result<Outcome, StoreError>> = JoinSet::new();
-        let mut claimed: Vec<String> = Vec::new();
+        let mut in_flight: JoinSet<(String, Result<Outcome, StoreError>)> = JoinSet::new();
+        let mut claimed: HashSet<String> = HashSet::new();
         let lease = chrono::Duration::seconds(self.config.lease_s as i64);
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
         loop {
             let free = self.config.concurrency.saturating_sub(in_flight.len());
             if free > 0 {
                 for row in self.store.with(|c| outbox::claim_due(c, Utc::now(), lease, free))? {
-                    claimed.push(row.call_id.clone());
+                    claimed.insert(row.call_id.clone());
                     let (store, ehr, config) = (self.store.clone(), self.ehr.clone(), self.config.clone());
-                    in_flight.spawn(async move { deliver(store, ehr, config, row).await });
+                    in_flight.spawn(async move { (row.call_id.clone(), deliver(store, ehr, config, row).await) });
                 }
             }
+            let next_due = self.store.with(|c| outbox::next_due(c))?;
             if let Some(until) = until {
-                let waiting = self.store.with(|c| outbox::next_due(c))?;
-                if in_flight.is_empty() && waiting.is_none() {
+                if in_flight.is_empty() && next_due.is_none() {
                     return Ok(report);
                 }
                 if tokio::time::Instant::now() >= until {
@@ -89,31 +91,30 @@ impl Worker {
                     return Ok(report);
                 }
             }
-            // Wait for a delivery to finish, or for the next row to fall due (bounded by the poll interval).
-            let sleep_for = match self.store.with(|c| outbox::next_due(c))? {
-                Some(due) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll).max(Duration::from_millis(5)),
-                None => poll,
-            };
-            if in_flight.is_empty() {
-                tokio::time::sleep(sleep_for).await;
-                continue;
-            }
-            let finished = if free == 0 || in_flight.len() >= self.config.concurrency {
-                in_flight.join_next().await
-            } else {
-                tokio::select! {
-                    done = in_flight.join_next() => done,
-                    _ = tokio::time::sleep(sleep_for) => None,
+            // Wake when a delivery finishes, when the next row may be due (bounded by the poll
+            // interval, which also picks up newly queued rows) if there is room, or at the deadline.
+            let can_claim = in_flight.len() < self.config.concurrency;
+            let sleep_for = next_due.map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)).unwrap_or(poll).clamp(Duration::from_millis(5), poll);
+            let deadline = async {
+                match until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
                 }
             };
-            if let Some(done) = finished {
-                match done {
-                    Ok(Ok(Outcome::Delivered)) => report.delivered += 1,
-                    Ok(Ok(Outcome::Retry)) => report.retried += 1,
-                    Ok(Ok(Outcome::Dead)) => report.dead_lettered += 1,
-                    Ok(Err(e)) => return Err(e),
+            tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => match done {
+                    Ok((call_id, outcome)) => {
+                        claimed.remove(&call_id);
+                        match outcome? {
+                            Outcome::Delivered => report.delivered += 1,
+                            Outcome::Retry => report.retried += 1,
+                            Outcome::Dead => report.dead_lettered += 1,
+                        }
+                    }
                     Err(e) => tracing::error!(error = %e, "EHR delivery task failed"),
-                }
+                },
+                _ = tokio::time::sleep(sleep_for), if can_claim => {}
+                _ = deadline => {}
             }
         }
     }
