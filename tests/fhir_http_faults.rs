@@ -141,3 +141,19 @@ async fn rejection_is_dead_lettered_listed_and_retried_on_request() {
     assert_eq!(record.ehr.refs.len(), 2);
     assert_eq!(fake.posts.lock().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_do_not_carry_patient_data() {
+    // Nothing listens on this port.
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let ehr = ehr::open(&Config::parse(&config_text(&format!("http://127.0.0.1:{port}/fhir"), dir.path()), "t").unwrap()).unwrap();
+    let query = chartline::ehr::PatientQuery { birth_date: "1961-07-23".parse().unwrap(), phone: Some("555-146-1616".into()), name: Some("Okafor".into()) };
+    let err = ehr.find_patients(&query).await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(err.is_transient(), "{text}");
+    assert!(text.contains("/fhir/Patient") && text.contains("connection"), "{text}");
+    for secret in ["1961-07-23", "1961", "555", "Okafor"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}

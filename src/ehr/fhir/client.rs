@@ -110,11 +110,13 @@ impl FhirClient {
             }
             None => request,
         };
-        let response = request.send().await.map_err(|e| EhrError::Network(format!("{method} {url}: {e}")))?;
+        // Search URLs carry birth dates: errors name the path only.
+        let path = strip_query(url);
+        let response = request.send().await.map_err(|e| EhrError::Network(format!("{method} {path}: {}", describe(e))))?;
         let status = response.status();
         let location = response.headers().get("location").or_else(|| response.headers().get("content-location")).and_then(|v| v.to_str().ok()).map(str::to_string);
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let bytes = response.bytes().await.map_err(|e| EhrError::Network(format!("{method} {url}: reading the body: {e}")))?;
+        let bytes = response.bytes().await.map_err(|e| EhrError::Network(format!("{method} {path}: reading the body: {}", describe(e))))?;
         let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if status.is_success() {
             return Ok(Response { status: status.as_u16(), location, body });
@@ -123,8 +125,20 @@ impl FhirClient {
             let text = String::from_utf8_lossy(&bytes);
             (!text.trim().is_empty()).then(|| text.chars().take(300).collect())
         });
-        Err(EhrError::Http { method: method.to_string(), url: strip_query(url), status: status.as_u16(), outcome, retry_after })
+        Err(EhrError::Http { method: method.to_string(), url: path, status: status.as_u16(), outcome, retry_after })
     }
+}
+
+/// A transport error without its URL, with its cause (connection refused, timed out, ...).
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+    let mut text = kind.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 /// Search parameters can hold patient data (birth dates): errors and logs carry the path only.
