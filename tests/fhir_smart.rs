@@ -187,3 +187,21 @@ async fn wrong_key_and_bad_key_files_give_clear_errors() {
     let err = ehr::open(&smart_config(&base, &dir.path().join("missing.pem"), "RS384", 10)).err().unwrap();
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_bearer_token_is_sent_and_a_refusal_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_key, public) = keypair(dir.path(), "unused", Algorithm::RS384);
+    let (server, base) = start(Algorithm::RS384, &public, 60).await;
+    server.issued.lock().insert("static-secret".into(), Instant::now() + Duration::from_secs(600));
+    let bearer = |token: &str| {
+        Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}/fhir\"\n[ehr.fhir.auth]\nmode = \"bearer\"\ntoken = \"{token}\"\n"), "test").unwrap()
+    };
+    ehr::open(&bearer("static-secret")).unwrap().find_patients(&query()).await.unwrap();
+    let err = ehr::open(&bearer("wrong")).unwrap().find_patients(&query()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("401") && text.contains("token expired or unknown"), "{text}");
+    // A static token cannot be refreshed: one refused request, no token endpoint traffic.
+    assert_eq!(server.unauthorized.load(Ordering::SeqCst), 1);
+    assert_eq!(server.tokens_issued.load(Ordering::SeqCst), 0);
+}
