@@ -140,3 +140,15 @@ fn cli_lists_demo_patients_and_rejects_bad_bundles() {
     let after: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(after.as_array().unwrap().len(), count);
 }
+
+#[tokio::test]
+async fn unverified_callers_are_not_filed_on_a_chart() {
+    let (_dir, chart) = loaded();
+    let someone = chart.patients().unwrap().remove(0);
+    let mut call = refill_call(&someone.id, "nobody");
+    call.patient.status = MatchStatus::Ambiguous;
+    chart.write_call(&call).await.unwrap();
+    let task = chart.task(&call.call_id).unwrap().unwrap();
+    assert!(task["for"].is_null(), "{task}");
+    assert_eq!(task["businessStatus"]["text"], "verify-patient");
+}

@@ -108,7 +108,7 @@ async fn outage_then_recovery_delivers_each_result_once() {
     server.stop();
 
     let ids = queue_calls(&s.data, &patient, 20);
-    let report = deliver(&s.config, 10);
+    let report = deliver(&s.config, 15);
     assert_eq!(report["delivered"], 0);
     assert_eq!(report["remaining"], 20, "{report}");
     let rows = outbox_rows(&s.data);

@@ -8,19 +8,21 @@ use serde_json::{Value, json};
 use super::super::error::EhrError;
 use super::super::mapping;
 use super::super::types::*;
-use crate::store::record::CallRecord;
+use crate::store::record::{CallRecord, MatchStatus};
 
 pub fn write_call(conn: &mut Connection, call: &CallRecord, now: DateTime<Utc>) -> Result<Vec<String>, EhrError> {
     let kind = mapping::request_type(call);
     let priority = mapping::priority(call);
     let owner = mapping::owner_reference(call).map(|r| super::ref_id(&r).to_string());
+    // Only a verified match is filed on a chart; the rest wait in the pool for a human.
+    let patient = call.patient.id.as_deref().filter(|_| call.patient.status == MatchStatus::Identified);
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO communications (id, call_id, patient_id, category, priority, text, recording, sent)
          VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
         params![
             call.call_id,
-            call.patient.id,
+            patient,
             kind.name(),
             priority,
             call.transcript,
@@ -31,7 +33,7 @@ pub fn write_call(conn: &mut Connection, call: &CallRecord, now: DateTime<Utc>) 
     tx.execute(
         "INSERT INTO tasks (call_id, patient_id, owner, status, business_status, code, priority, authored_on, updated_at)
          VALUES (?1, ?2, ?3, 'requested', ?4, ?5, ?6, ?7, ?7) ON CONFLICT(call_id) DO NOTHING",
-        params![call.call_id, call.patient.id, owner, mapping::business_status(call).0, kind.name(), priority, now.to_rfc3339()],
+        params![call.call_id, patient, owner, mapping::business_status(call).0, kind.name(), priority, now.to_rfc3339()],
     )?;
     tx.commit()?;
     Ok(vec![format!("Communication/{}", call.call_id), format!("Task/{}", call.call_id)])
