@@ -26,6 +26,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub triage: crate::triage::TriageConfig,
     pub routing: crate::triage::routing::RoutingConfig,
+    pub ehr: crate::ehr::EhrConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             metrics: Default::default(),
             triage: Default::default(),
             routing: Default::default(),
+            ehr: Default::default(),
         }
     }
 }
@@ -164,6 +166,7 @@ impl Config {
             return bad(&format!("routing.{}", e.key), e.problem);
         }
         self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
+        self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
         Ok(())
     }
 

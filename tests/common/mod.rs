@@ -330,3 +330,98 @@ pub fn speech_model() -> PathBuf {
     }
     model
 }
+
+// ---- FHIR server (sekmet-fhir) for the EHR tests ---------------------------------------------
+
+/// A real FHIR R4 server (`sekmet serve`) on a free loopback port, keeping its SQLite data in a
+/// temp dir, so it can be stopped and started again on the same data.
+pub struct FhirServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl FhirServer {
+    pub fn start_fhir_server() -> FhirServer {
+        let mut server = FhirServer { child: None, port: free_port(), dir: tempfile::tempdir().unwrap() };
+        server.restart();
+        server
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/fhir", self.port)
+    }
+
+    fn sekmet() -> PathBuf {
+        let local = repo_root().join(".venv/bin/sekmet");
+        if local.exists() { local } else { PathBuf::from("sekmet") }
+    }
+
+    /// Starts (again) on the same port and data; waits until `/fhir/metadata` answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(Self::sekmet())
+            .args(["serve", "--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sekmet (run scripts/setup --test)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = write!(s, "GET /fhir/metadata HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+                let mut head = [0u8; 12];
+                if s.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("sekmet did not start on port {}", self.port);
+    }
+
+    /// Kills the server (SIGKILL); its committed data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// POSTs the demo practice's shared bundle and the first `patients` patient bundles.
+    pub async fn load_demo(&self, patients: usize) -> Vec<PathBuf> {
+        let dir = repo_root().join("demo/practice");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        files.sort();
+        let chosen: Vec<PathBuf> = files.into_iter().take(patients + 1).collect();
+        let http = reqwest::Client::new();
+        for file in &chosen {
+            let body = std::fs::read(file).unwrap();
+            let r = http.post(self.base()).header("Content-Type", "application/fhir+json").body(body).send().await.unwrap();
+            assert!(r.status().is_success(), "loading {}: {}", file.display(), r.text().await.unwrap_or_default());
+        }
+        chosen
+    }
+
+    /// GET a path below the base and return the JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = reqwest::Client::new().get(format!("{}/{path}", self.base())).header("Accept", "application/fhir+json").send().await.unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// The resources of a search.
+    pub async fn search(&self, query: &str) -> Vec<serde_json::Value> {
+        let bundle = self.get_json(query).await;
+        bundle["entry"].as_array().map(|e| e.iter().map(|e| e["resource"].clone()).collect()).unwrap_or_default()
+    }
+}
+
+impl Drop for FhirServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
