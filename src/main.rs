@@ -332,7 +332,25 @@ async fn serve(config: Config) -> Result<()> {
             }
         });
     }
+    let triage = Arc::new(chartline::triage::Triage::from_config(&config.triage).context("loading the triage rules ([triage])")?);
+    let hours = chartline::triage::hours::PracticeHours::from_practice(&config.practice)?;
+    let router = Arc::new(chartline::triage::routing::Router::new(&config.routing, hours.clone())?);
+    let asr = match chartline::speech::AsrPool::load(&config.speech) {
+        Ok(pool) => {
+            tracing::info!(workers = pool.workers(), "speech recognition ready");
+            Some(pool)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "no speech recognition: calls run on the keypad only. To enable it, run `scripts/setup` then `chartline model import models/ct2-tiny.en`");
+            None
+        }
+    };
     let services = Arc::new(CallServices {
+        ehr,
+        asr,
+        triage,
+        hours,
+        router,
         store,
         prompts: Arc::new(prompts),
         ports: PortPool::new(config.media.rtp_port_min, config.media.rtp_port_max),

@@ -127,7 +127,7 @@ fn baresip_call_with_dtmf_and_spoken_message() {
     std::thread::sleep(Duration::from_millis(1500));
     phone.keys("1"); // the read-back is right
     std::thread::sleep(Duration::from_millis(1500));
-    phone.keys("4"); // test results
+    phone.keys("6"); // billing: straight to the message
 
     // Wait for the tone, then let the message play and end it with #.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -150,11 +150,14 @@ fn baresip_call_with_dtmf_and_spoken_message() {
     assert_eq!(ended.len(), 1);
     let call = server.cli_json(&["calls", "show", &call_id, "--json"]);
     assert_eq!(call["patient"]["birth_date"], "1976-07-04", "{call:#}");
-    assert_eq!(call["request"]["type"], "results");
-    assert_eq!(call["request"]["code"], "D");
+    assert_eq!(call["request"]["type"], "billing");
+    assert_eq!(call["request"]["code"], "F");
     let answered = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "answered").unwrap();
     assert_eq!(answered["rfc4733"], true, "baresip sends RFC 4733 when the answer offers telephone-event");
 
+    // Speech recognition is on: the message is transcribed on the box.
+    let transcript = call["transcript"].as_str().expect("transcript").to_lowercase();
+    assert!(transcript.contains("refill") && transcript.contains("blood pressure"), "{transcript}");
     let recording = server.data_dir().join(call["recording"].as_str().expect("recording"));
     let got = wav_stats(&recording);
     let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));

@@ -12,7 +12,7 @@ use common::*;
 fn invite_flood_is_dropped_while_a_live_call_proceeds() {
     require_tool("sipp");
     ensure_pcaps();
-    let server = Server::start("");
+    let server = Server::start("[speech]\nmodel_path = \"models/not-imported.bin\"\n");
     let (flood_calls, flood_rate) = (3000, 600);
     let (call, flood_elapsed) = std::thread::scope(|scope| {
         let call = scope.spawn(|| sipp(&server, "full_call.xml", &[]));

@@ -1,20 +1,25 @@
 //! Calls: the dispatcher that turns SIP events into one task per call (`session`), enforcing the
-//! concurrent-call limit, and the services every call shares.
+//! concurrent-call limit, and the services every call shares; `listener` turns a call's audio into
+//! speech events.
 
+pub mod listener;
 pub mod session;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::media::{MediaCounters, PortPool, PromptLibrary};
 use crate::sip::{CallId, UaCommand, UaEvent};
+use crate::ehr::Ehr;
+use crate::speech::AsrPool;
 use crate::store::Store;
-use crate::store::record::MatchStatus;
+use crate::triage::Triage;
+use crate::triage::hours::PracticeHours;
+use crate::triage::routing::Router;
 use crate::web::metrics::{CallOutcome, Metrics};
 
 /// What every call shares.
@@ -28,15 +33,13 @@ pub struct CallServices {
     pub sip: mpsc::UnboundedSender<UaCommand>,
     /// Our address for RTP (the one advertised in SDP).
     pub local_ip: IpAddr,
-}
-
-impl CallServices {
-    /// Finds the caller in the chart by date of birth.
-    // The chart adapters come with the EHR work; until one is configured every caller is
-    // `not_found` and the message reaches staff with the date they entered.
-    pub async fn find_patient(&self, _birth_date: NaiveDate) -> (MatchStatus, Option<String>) {
-        (MatchStatus::NotFound, None)
-    }
+    /// The chart: patient lookup and chart context for the dialog.
+    pub ehr: Arc<dyn Ehr>,
+    /// Speech recognition; `None` runs every call on the keypad.
+    pub asr: Option<AsrPool>,
+    pub triage: Arc<Triage>,
+    pub hours: PracticeHours,
+    pub router: Arc<Router>,
 }
 
 /// Routes SIP events to call tasks until the event stream ends, or, once `draining` turns true,

@@ -11,7 +11,12 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, info, warn};
 
 use super::CallServices;
+use super::listener::{Heard, Listener};
+use crate::ehr::{ChartSummary, PatientQuery};
 use crate::ivr::{Action, CallSetup, Candidate, Dialog, Event};
+use crate::speech::Priority;
+use crate::triage::RequestType;
+use crate::triage::routing::RouteInput;
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
 use crate::sip::sdp::{self, MediaCaps, SdpError};
 use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
@@ -43,7 +48,15 @@ struct Call {
     media: MediaHandle,
     dialog: Dialog,
     sip_events: mpsc::UnboundedReceiver<UaEvent>,
-    lookups: (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+    /// Answers of work done off the call task (chart lookups, recognition).
+    replies: (mpsc::UnboundedSender<Reply>, mpsc::UnboundedReceiver<Reply>),
+    listener: Listener,
+    /// Words for the recognizer's prompt in the current speech turn.
+    hints: Vec<String>,
+    /// The prompt playing may be interrupted by the caller's voice.
+    barge_in_playing: bool,
+    /// The patient's own provider, once the chart summary is in (for routing).
+    pcp: Option<String>,
     recording_path: std::path::PathBuf,
 }
 
@@ -119,19 +132,19 @@ impl Call {
             }
         };
         let (media, media_events) = session.start(params, &services.config.media, services.media_counters.clone());
-        // Keypad-only until the driver is rewired to speech, triage and the chart (issue 4).
-        let setup = CallSetup { after_hours: false, reference, caller_phone: None, speech: false, today: Utc::now().date_naive() };
-        let triage = match crate::triage::Triage::from_config(&services.config.triage) {
-            Ok(triage) => Arc::new(triage),
-            Err(e) => {
-                warn!(error = %e, "triage rules do not load: hanging up");
-                let _ = services.sip.send(UaCommand::Hangup { call: incoming.call.clone() });
-                return CallOutcome::Failed;
-            }
+        let now = Utc::now();
+        record.after_hours = services.hours.is_after_hours(now);
+        let setup = CallSetup {
+            after_hours: record.after_hours,
+            reference,
+            caller_phone: caller_number(&record.from),
+            speech: services.asr.is_some(),
+            today: now.with_timezone(&services.hours.time_zone()).date_naive(),
         };
-        let dialog = Dialog::new(services.config.ivr.clone(), setup, triage, |_, _| None);
+        let dialog = Dialog::new(services.config.ivr.clone(), setup, services.triage.clone(), |text, today| crate::speech::dates::parse_date(text, today).ok());
         let recording_path = services.config.recordings_dir().join(format!("{call_id}.wav"));
-        let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, lookups: mpsc::unbounded_channel(), recording_path };
+        let listener = Listener::new(&services.config.speech.vad);
+        let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, replies: mpsc::unbounded_channel(), listener, hints: Vec::new(), barge_in_playing: false, pcp: None, recording_path };
         call.run(media_events).await
     }
 
@@ -150,8 +163,11 @@ impl Call {
             tokio::select! {
                 Some(event) = media_events.recv() => match event {
                     MediaEvent::Digit { digit, .. } => self.dialog.handle(Event::Digit(digit), Instant::now()),
-                    MediaEvent::PlaybackFinished { tag, interrupted } => self.dialog.handle(Event::PromptFinished { tag, interrupted }, Instant::now()),
-                    MediaEvent::Audio(_) => {}
+                    MediaEvent::PlaybackFinished { tag, interrupted } => {
+                        self.barge_in_playing = false;
+                        self.dialog.handle(Event::PromptFinished { tag, interrupted }, Instant::now());
+                    }
+                    MediaEvent::Audio(frame) => self.heard(&frame),
                     MediaEvent::InactivityTimeout => {
                         push_event(&mut self.record, "rtp_timeout", serde_json::json!({}));
                         self.dialog.handle(Event::Hangup, Instant::now());
@@ -180,7 +196,7 @@ impl Call {
                     Some(UaEvent::DtmfInfo { digit, .. }) => self.media.sip_info_digit(digit),
                     Some(_) => {}
                 },
-                Some(event) = self.lookups.1.recv() => self.dialog.handle(event, Instant::now()),
+                Some(reply) = self.replies.1.recv() => self.reply(reply),
                 _ = sleep_until(deadline) => self.dialog.handle_timeout(Instant::now()),
                 _ = &mut max_duration => {
                     push_event(&mut self.record, "max_duration", serde_json::json!({}));
@@ -202,23 +218,50 @@ impl Call {
         while let Some(action) = self.dialog.poll_action() {
             changed = true;
             match action {
-                Action::Play { prompts, barge_in, tag } => self.media.play(self.services.prompts.expand(&prompts), tag, barge_in),
+                Action::Play { prompts, barge_in, tag } => {
+                    self.barge_in_playing = barge_in;
+                    self.media.play(self.services.prompts.expand(&prompts), tag, barge_in);
+                }
+                Action::Listen { hints } => {
+                    self.hints = hints;
+                    self.listener.turn();
+                }
+                Action::StopListening => self.listener.stop(),
                 Action::StartRecording => {
                     self.media.start_recording(self.recording_path.clone());
                     self.record.recording = Some(format!("recordings/{}.wav", self.record.call_id));
+                    if self.services.asr.is_some() {
+                        self.listener.message();
+                    }
                 }
                 Action::StopRecording => {
+                    self.listener.stop();
                     let (duration_ms, rms) = self.media.stop_recording().await.map(|i| (i.duration_ms, i.rms)).unwrap_or((0, 0.0));
                     self.dialog.handle(Event::RecordingStopped { duration_ms, rms }, Instant::now());
                 }
                 Action::Lookup { birth_date } => {
-                    let services = self.services.clone();
-                    let reply = self.lookups.0.clone();
+                    let (ehr, reply) = (self.services.ehr.clone(), self.replies.0.clone());
                     tokio::spawn(async move {
-                        let (_, patient_id) = services.find_patient(birth_date).await;
-                        let candidates = patient_id.map(|id| Candidate { id, given: String::new(), family: String::new(), phone: None });
-                        let _ = reply.send(Event::Candidates(candidates.into_iter().collect()));
+                        let found = ehr.find_patients(&PatientQuery { birth_date, phone: None, name: None }).await;
+                        let _ = reply.send(Reply::Candidates(found.map_err(|e| e.to_string())));
                     });
+                }
+                Action::ChartSummary { patient_id } => {
+                    let (ehr, reply) = (self.services.ehr.clone(), self.replies.0.clone());
+                    tokio::spawn(async move {
+                        let summary = ehr.chart_summary(&patient_id).await;
+                        let _ = reply.send(Reply::Chart(summary.map_err(|e| e.to_string())));
+                    });
+                }
+                Action::AlertOnCall => {
+                    // The outbound alert call to the on-call provider is placed by the provider
+                    // side (issue 5); the record says it is owed.
+                    self.record.routing.on_call = true;
+                    push_event(&mut self.record, "on_call_alert", serde_json::json!({ "status": "pending" }));
+                }
+                Action::Transfer { target } => {
+                    warn!("transfer requested but not available: the caller stays with the dialog");
+                    push_event(&mut self.record, "transfer_unavailable", serde_json::json!({ "target": target }));
                 }
                 Action::Hangup => {
                     let _ = self.services.sip.send(UaCommand::Hangup { call: self.sip_call.clone() });
@@ -240,14 +283,90 @@ impl Call {
                     tracing::debug!(key, value, "follow-up note");
                     push_event(&mut self.record, "note", serde_json::json!({ "key": key, "value": value }));
                 }
-                // Speech, chart summary, on-call alert and transfer arrive with the driver rewiring.
-                Action::Listen { .. } | Action::StopListening | Action::ChartSummary { .. } | Action::AlertOnCall | Action::Transfer { .. } => {}
             }
         }
+        self.media.listen(self.listener.wants_audio());
         if changed {
             if let Err(e) = self.services.store.save_progress(&self.record) {
                 warn!(error = %e, "cannot save call progress");
             }
+        }
+    }
+
+    /// A frame of the caller's audio while listening.
+    fn heard(&mut self, frame: &[i16]) {
+        match self.listener.frame(frame, Instant::now()) {
+            Some(Heard::Started) => {
+                if self.barge_in_playing {
+                    self.media.stop_playback();
+                }
+                self.dialog.handle(Event::SpeechStarted, Instant::now());
+            }
+            Some(Heard::Utterance(audio)) => self.recognize(audio),
+            Some(Heard::MessageEnded) => self.dialog.handle(Event::SpeechEnded, Instant::now()),
+            None => {}
+        }
+    }
+
+    /// Sends an utterance to the recognizer; the text comes back as a `Reply::Speech`. A full
+    /// queue tells the dialog at once, so the caller is moved to the keypad instead of waiting.
+    fn recognize(&mut self, audio: Vec<i16>) {
+        let Some(asr) = &self.services.asr else { return self.dialog.handle(Event::SpeechUnavailable, Instant::now()) };
+        match asr.submit(audio, Priority::Interactive, &self.hints) {
+            Ok(pending) => {
+                let reply = self.replies.0.clone();
+                // The utterance ended one trailing silence before the endpointer said so.
+                let ended_ms = self.services.config.speech.vad.trailing_silence_ms;
+                let heard_at = Instant::now();
+                tokio::spawn(async move {
+                    let heard = match pending.await {
+                        Ok(Ok(transcript)) => Some((transcript.text, ended_ms + heard_at.elapsed().as_millis() as u64)),
+                        Ok(Err(e)) => {
+                            warn!(error = %e, "recognition failed");
+                            None
+                        }
+                        Err(_) => None,
+                    };
+                    let _ = reply.send(Reply::Speech(heard));
+                });
+            }
+            Err(saturated) => {
+                warn!(%saturated, "recognizer saturated: keypad from here on");
+                push_event(&mut self.record, "asr_saturated", serde_json::json!({}));
+                self.dialog.handle(Event::SpeechUnavailable, Instant::now());
+            }
+        }
+    }
+
+    fn reply(&mut self, reply: Reply) {
+        let now = Instant::now();
+        match reply {
+            Reply::Speech(Some((text, after_end_ms))) => {
+                tracing::debug!(%text, "heard");
+                push_event(&mut self.record, "utterance_recognized", serde_json::json!({ "after_end_ms": after_end_ms }));
+                self.dialog.handle(Event::Speech { text }, now);
+            }
+            Reply::Speech(None) => self.dialog.handle(Event::SpeechUnavailable, now),
+            Reply::Candidates(found) => {
+                let found = found.unwrap_or_else(|e| {
+                    warn!(error = %e, "chart lookup failed: the caller goes on unidentified");
+                    push_event(&mut self.record, "ehr_error", serde_json::json!({ "during": "lookup" }));
+                    Vec::new()
+                });
+                let candidates = found.into_iter().map(|p| Candidate { id: p.id, given: p.given, family: p.family, phone: p.phone }).collect();
+                self.dialog.handle(Event::Candidates(candidates), now);
+            }
+            Reply::Chart(summary) => match summary {
+                Ok(summary) => {
+                    self.pcp = summary.pcp.map(|p| format!("Practitioner/{}", p.id));
+                    self.dialog.handle(Event::Medications(summary.medications.into_iter().map(|m| m.name).collect()), now);
+                }
+                Err(e) => {
+                    warn!(error = %e, "chart summary failed");
+                    push_event(&mut self.record, "ehr_error", serde_json::json!({ "during": "chart_summary" }));
+                    self.dialog.handle(Event::Medications(Vec::new()), now);
+                }
+            },
         }
     }
 
@@ -258,11 +377,67 @@ impl Call {
             self.record.patient.status = MatchStatus::NotFound;
         }
         push_event(&mut self.record, "ended", serde_json::json!({ "rtp_in": stats.packets_in, "rtp_out": stats.packets_out, "lost": stats.lost, "send_jitter_p99_us": stats.send_jitter_p99_us }));
+        self.transcribe_message().await;
+        let request = self.record.request.as_ref().and_then(|r| RequestType::from_name(&r.kind)).unwrap_or(RequestType::Provider);
+        let alerted = self.record.routing.on_call;
+        let input = RouteInput { request, urgent: self.record.urgent, dialed: &self.record.to, care_team: self.pcp.as_deref(), at: self.record.started_at };
+        self.record.routing = self.services.router.route(&input);
+        self.record.routing.on_call |= alerted;
         match self.services.store.finish_call(&self.record) {
             Ok(()) => info!(events = self.record.events.len(), "call stored"),
             Err(e) => warn!(error = %e, "cannot store the finished call"),
         }
     }
+
+    /// Transcribes the recorded message (behind interactive turns) and screens it for red flags: a
+    /// message that describes an emergency makes the call urgent even if the caller never said so
+    /// to a question.
+    async fn transcribe_message(&mut self) {
+        let (Some(asr), Some(_)) = (&self.services.asr, &self.record.recording) else { return };
+        let audio = match hound::WavReader::open(&self.recording_path) {
+            Ok(reader) => reader.into_samples::<i16>().filter_map(Result::ok).collect::<Vec<i16>>(),
+            Err(e) => return warn!(error = %e, "cannot read the recording to transcribe it"),
+        };
+        if audio.len() < 8000 / 2 {
+            return;
+        }
+        let started = Instant::now();
+        let transcript = match asr.submit(audio, Priority::Message, &self.hints) {
+            Ok(pending) => match tokio::time::timeout(Duration::from_secs(300), pending).await {
+                Ok(Ok(Ok(transcript))) => transcript,
+                _ => return push_event(&mut self.record, "transcription_failed", serde_json::json!({})),
+            },
+            Err(_) => return push_event(&mut self.record, "transcription_failed", serde_json::json!({ "reason": "saturated" })),
+        };
+        let screening = self.services.triage.classify(&transcript.text);
+        push_event(&mut self.record, "message_transcribed", serde_json::json!({ "ms": started.elapsed().as_millis() as u64, "emergency": screening.is_emergency() }));
+        if screening.is_emergency() && !self.record.urgent {
+            self.record.urgent = true;
+            push_event(&mut self.record, "message_emergency", serde_json::json!({ "red_flags": screening.red_flag_ids() }));
+        }
+        for flag in screening.red_flag_ids() {
+            if !self.record.red_flags.contains(&flag) {
+                self.record.red_flags.push(flag);
+            }
+        }
+        self.record.transcript = Some(transcript.text).filter(|t| !t.is_empty());
+    }
+}
+
+/// Work done off the call task, answered back to it.
+enum Reply {
+    /// What the caller said and how long after the end of speech it was known; `None` when
+    /// recognition failed.
+    Speech(Option<(String, u64)>),
+    Candidates(Result<Vec<crate::ehr::PatientSummary>, String>),
+    Chart(Result<ChartSummary, String>),
+}
+
+/// The caller's number from a From URI (`sip:+15551234567@host` → `+15551234567`).
+fn caller_number(from: &str) -> Option<String> {
+    let user = from.trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:");
+    let user = user.split(['@', ';']).next()?;
+    user.chars().any(|c| c.is_ascii_digit()).then(|| user.to_string())
 }
 
 fn push_event(record: &mut CallRecord, kind: &str, detail: serde_json::Value) {

@@ -157,6 +157,9 @@ fn atoms(text: &str) -> Vec<Atom> {
             out.push(atom);
         }
     }
+    // A recognizer caught in a short loop writes the year twice ("August 9, 1945, 1945"): a
+    // written four-digit number repeated at once is one year, not two numbers.
+    out.dedup_by(|next, prev| matches!(prev, Atom::Written { width: 4, .. }) && next == prev);
     out
 }
 

@@ -21,6 +21,7 @@ fn month_name_forms() {
     assert_eq!(parse("the fifth of March 82"), want);
     assert_eq!(parse("the 5th of March, nineteen eighty-two"), want);
     assert_eq!(parse("My date of birth is March 5, 1982."), want);
+    assert_eq!(parse("March 5, 1982, 1982,"), want, "a year the recognizer wrote twice");
     assert_eq!(parse("Mar 5 82"), want);
 }
 

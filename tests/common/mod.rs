@@ -115,7 +115,7 @@ impl Server {
             });
         }
         let server = Server { child, sip_port, metrics_port, dir, config_path, log };
-        server.wait_for_log("ready", Duration::from_secs(60));
+        server.wait_for_log("chartline ready", Duration::from_secs(60));
         server
     }
 

