@@ -72,8 +72,8 @@ impl Listener {
             (VadEvent::SpeechStarted, Mode::Turn) => Some(Heard::Started),
             (VadEvent::SpeechStarted, _) => None,
             (VadEvent::Utterance(audio) | VadEvent::MaxLengthReached(audio), Mode::Turn) => {
-                // One utterance a turn: the dialog's next Listen opens the next one.
-                self.stop();
+                // Listening stays on until the dialog says otherwise: the next answer may follow.
+                self.endpointer.listen();
                 Some(Heard::Utterance(audio))
             }
             (VadEvent::Utterance(_), Mode::Message) => {
@@ -123,7 +123,10 @@ mod tests {
         heard.extend(feed(&mut listener, &mut now, 1500, 20.0));
         assert_eq!(heard.first(), Some(&Heard::Started), "{heard:?}");
         assert!(matches!(heard.last(), Some(Heard::Utterance(audio)) if audio.len() >= 8 * 1000), "{heard:?}");
-        assert!(!listener.wants_audio(), "one utterance per turn");
+        assert!(listener.wants_audio(), "listening goes on until the dialog stops it");
+        let mut again = feed(&mut listener, &mut now, 800, 8000.0);
+        again.extend(feed(&mut listener, &mut now, 1500, 20.0));
+        assert!(matches!(again.last(), Some(Heard::Utterance(_))), "a second answer in the same turn: {again:?}");
 
         listener.message();
         let mut heard = feed(&mut listener, &mut now, 1000, 20.0);

@@ -158,6 +158,8 @@ struct Task {
     listening: bool,
     on_hold: bool,
     last_rx: Instant,
+    /// How long without caller packets before the listener is fed silence.
+    silence_after: Duration,
     inactivity: Duration,
     inactivity_reported: bool,
     rtcp_interval: Duration,
@@ -190,6 +192,7 @@ impl Task {
             listening: false,
             on_hold: false,
             last_rx: Instant::now(),
+            silence_after: Duration::from_millis(u64::from(config.jitter_ms) + 2 * u64::from(ptime)),
             inactivity: Duration::from_secs(config.inactivity_timeout_s),
             inactivity_reported: false,
             rtcp_interval: Duration::from_secs(config.rtcp_interval_s.max(1)),
@@ -340,7 +343,9 @@ impl Task {
     async fn on_tick(&mut self) {
         let now = Instant::now();
         // Caller → us.
+        let mut heard = false;
         while let Some(packet) = self.jitter.pop(now) {
+            heard = true;
             let before = self.stats.lost;
             self.stats.lost = self.jitter.stats.lost;
             self.counters.packets_lost.fetch_add(self.stats.lost - before, Relaxed);
@@ -359,6 +364,12 @@ impl Task {
             if self.listening {
                 self.emit(MediaEvent::Audio(frame.into()));
             }
+        }
+        // A caller whose phone stops sending during pauses (silence suppression, DTX) is silent,
+        // not frozen: the listener hears silence frames on our clock once the stream has been
+        // quiet for longer than the jitter buffer could explain.
+        if self.listening && !heard && now.duration_since(self.last_rx) > self.silence_after {
+            self.emit(MediaEvent::Audio(vec![0i16; self.samples_per_packet].into()));
         }
         if !self.inactivity.is_zero() && !self.on_hold && !self.inactivity_reported && now.duration_since(self.last_rx) > self.inactivity {
             self.inactivity_reported = true;
