@@ -25,6 +25,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub triage: crate::triage::TriageConfig,
     pub routing: crate::triage::routing::RoutingConfig,
+    pub web: crate::web::WebConfig,
 }
 
 impl Default for Config {
@@ -40,6 +41,7 @@ impl Default for Config {
             metrics: Default::default(),
             triage: Default::default(),
             routing: Default::default(),
+            web: Default::default(),
         }
     }
 }
@@ -154,6 +156,7 @@ impl Config {
         self.sip.validate().or_else(|(k, p)| bad(&format!("sip.{k}"), p))?;
         self.media.validate().or_else(|(k, p)| bad(&format!("media.{k}"), p))?;
         self.ivr.validate().or_else(|(k, p)| bad(&format!("ivr.{k}"), p))?;
+        self.web.validate().or_else(|(k, p)| bad(&format!("web.{k}"), p))?;
         let hours = match crate::triage::hours::PracticeHours::from_practice(&self.practice) {
             Ok(hours) => hours,
             Err(e) => return bad(&format!("practice.{}", e.key), e.problem),
