@@ -67,7 +67,7 @@ fn refill_flow_on_a_phone_screen() {
     let worst = server_ms.iter().cloned().fold(0.0, f64::max);
     assert!(worst < 1000.0, "slowest request {worst} ms");
     assert!(report["played_s"].as_f64().unwrap() > 0.3);
-    for name in ["login", "queue", "urgent", "refill", "approved"] {
+    for name in ["login", "queue", "urgent", "refill", "approved", "practice"] {
         assert!(shots.join(format!("{name}.png")).exists());
     }
     let audit = server.cli_json(&["audit", "list", "--object", &urgent_id]);

@@ -76,7 +76,7 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
     }
     for task in &open {
         let flags: String = task.red_flags.iter().map(|f| format!("<span class=\"badge red\">{}</span>", esc(&label(f)))).collect();
-        let owner = task.practitioner.as_deref().map(|p| format!("Practitioner {p}")).or_else(|| task.department.as_deref().map(label)).unwrap_or_default();
+        let owner = task.practitioner.as_deref().map(|p| format!("Practitioner {p}")).or_else(|| task.department.as_deref().map(label)).unwrap_or_else(|| "Unassigned".into());
         let _ = write!(
             body,
             "<a class=\"card task{}\" href=\"/tasks/{}\"><div class=\"row\"><strong>{}</strong>{}{}{}</div>\

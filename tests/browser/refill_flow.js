@@ -79,6 +79,11 @@ const check = (ok, message) => { if (!ok) throw new Error(`check failed: ${messa
     result.elapsed_ms = Date.now() - started;
     await layout('approved');
     check(result.notice.startsWith('Refill approved'), `notice: ${result.notice}`);
+
+    // The practice view: three server-drawn plots, no horizontal scroll either.
+    await page.goto(`${BASE}/practice`);
+    check((await page.locator('svg').count()) === 3, 'three plots on the practice view');
+    await layout('practice');
   } finally {
     await browser.close();
   }
