@@ -44,11 +44,9 @@ impl TaskItem {
     pub fn new(record: &CallRecord, state: Option<&TaskState>) -> Self {
         let mut practitioner = record.routing.practitioner.as_deref().map(normalize_practitioner);
         let mut department = record.routing.department.clone();
-        if let Some(state) = state {
-            if state.assigned_practitioner.is_some() || state.assigned_department.is_some() {
-                practitioner = state.assigned_practitioner.as_deref().map(normalize_practitioner);
-                department = state.assigned_department.clone();
-            }
+        if let Some(state) = state.filter(|s| s.assigned_practitioner.is_some() || s.assigned_department.is_some()) {
+            practitioner = state.assigned_practitioner.as_deref().map(normalize_practitioner);
+            department = state.assigned_department.clone();
         }
         TaskItem {
             call_id: record.call_id.clone(),

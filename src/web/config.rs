@@ -64,3 +64,28 @@ impl WebConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn embedded_defaults_serve_https_on_8443() {
+        let web = Config::embedded().unwrap().web;
+        assert_eq!(web.listen, "0.0.0.0:8443");
+        assert!(web.tls);
+        assert_eq!(web.lockout_failures, 5);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_line() {
+        let err = Config::parse("[web]\nlisten = \"nowhere\"\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("web.listen") && err.contains("line 2"), "{err}");
+        let err = Config::parse("[web]\ntls_cert = \"/etc/cert.pem\"\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("web.tls_key"), "{err}");
+        let err = Config::parse("[web]\nlockout_failures = 1\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("web.lockout_failures"), "{err}");
+        let err = Config::parse("[web]\nsession_minutes = 5\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("session_minutes"), "unknown keys are refused: {err}");
+    }
+}

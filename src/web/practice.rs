@@ -37,7 +37,7 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
         "<h1>Practice, last {DAYS} days</h1><div class=\"stats\"><div class=\"stat\"><b>{total}</b>calls</div><div class=\"stat\"><b>{}%</b>after hours</div><div class=\"stat\"><b>{median}</b>median response</div></div>\
 <h2>Calls per day by request type</h2><div class=\"card\">{}</div><h2>After-hours share</h2><div class=\"card\">{}</div>\
 <h2>Time from call to provider response</h2><div class=\"card\">{}<p class=\"muted\">{} answered of {} calls</p></div>",
-        if total == 0 { 0 } else { 100 * after / total },
+        (100 * after).checked_div(total).unwrap_or(0),
         plots::calls_per_day_svg(&days),
         plots::after_hours_svg(&days),
         plots::response_svg(&responses),
