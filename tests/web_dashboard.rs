@@ -220,3 +220,19 @@ async fn practice_view_draws_svg_plots() {
     assert!(page.body.contains("<b>2</b>calls"), "{}", page.body);
     assert!(page.body.len() < 100_000, "{} bytes", page.body.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_page_is_for_admins() {
+    let (server, base) = start();
+    add_user(&server, "nina", "nurse", None, &[]);
+    add_user(&server, "boss", "admin", None, &[]);
+    let mut nina = Browser::new(&base);
+    assert_eq!(nina.login("nina", PASSWORD).await.status, 303);
+    assert_eq!(nina.get("/audit").await.status, 403);
+    let mut boss = Browser::new(&base);
+    assert_eq!(boss.login("boss", PASSWORD).await.status, 303);
+    let page = boss.get("/audit").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Chain intact"), "{}", page.body);
+    assert!(page.body.contains("view_audit") && page.body.contains("denied"), "nina's refusal is listed");
+}

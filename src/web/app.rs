@@ -21,7 +21,7 @@ use crate::store::{Store, StoreError};
 
 use super::lockout::LockoutPolicy;
 use super::session::{COOKIE, LOGIN_COOKIE, Session, SessionTable, constant_time_eq};
-use super::{actions, audio, detail, html, login, practice, queue};
+use super::{actions, audio, audit_page, detail, html, login, practice, queue};
 
 /// Largest form body accepted (a reply is a few hundred characters).
 const MAX_FORM: usize = 64 * 1024;
@@ -141,6 +141,7 @@ pub fn router(app: App) -> Router {
         .route("/tasks/{id}/reassign", post(actions::reassign))
         .route("/tasks/{id}/done", post(actions::done))
         .route("/practice", get(practice::page))
+        .route("/audit", get(audit_page::page))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }

@@ -61,8 +61,9 @@ pub fn page(title: &str, session: Option<&Session>, body: &str) -> String {
     if let Some(s) = session {
         let _ = write!(
             out,
-            "<a href=\"/\">Queue</a><a href=\"/practice\">Practice</a><span class=\"who\">{} ({})</span>\
+            "<a href=\"/\">Queue</a><a href=\"/practice\">Practice</a>{}<span class=\"who\">{} ({})</span>\
 <form class=\"inline\" method=\"post\" action=\"/logout\">{}<button class=\"plain\" style=\"min-height:32px;padding:.2rem .6rem\">Log out</button></form>",
+            if s.role == crate::store::users::Role::Admin { "<a href=\"/audit\">Audit</a>" } else { "" },
             esc(&s.display_name),
             s.role.as_str().replace('_', " "),
             csrf_field(s)

@@ -5,6 +5,7 @@ pub mod access;
 pub mod actions;
 pub mod app;
 pub mod audio;
+pub mod audit_page;
 pub mod chart;
 pub mod config;
 pub mod detail;
