@@ -21,11 +21,13 @@ pub struct Config {
     pub sip: crate::sip::SipConfig,
     pub media: crate::media::MediaConfig,
     pub ivr: crate::ivr::IvrConfig,
+    pub speech: crate::speech::SpeechConfig,
     pub calls: CallsConfig,
     pub metrics: MetricsConfig,
     pub triage: crate::triage::TriageConfig,
     pub routing: crate::triage::routing::RoutingConfig,
     pub web: crate::web::WebConfig,
+    pub ehr: crate::ehr::EhrConfig,
 }
 
 impl Default for Config {
@@ -37,11 +39,13 @@ impl Default for Config {
             sip: Default::default(),
             media: Default::default(),
             ivr: Default::default(),
+            speech: Default::default(),
             calls: Default::default(),
             metrics: Default::default(),
             triage: Default::default(),
             routing: Default::default(),
             web: Default::default(),
+            ehr: Default::default(),
         }
     }
 }
@@ -164,6 +168,8 @@ impl Config {
         if let Err(e) = crate::triage::routing::Router::new(&self.routing, hours) {
             return bad(&format!("routing.{}", e.key), e.problem);
         }
+        self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
+        self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
         Ok(())
     }
 

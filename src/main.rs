@@ -43,8 +43,24 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The speech model.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Prints what the speech recognizer hears in an audio file (WAV, MP3 or OGG, any rate).
+    Transcribe {
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Reads a spoken date of birth and prints it as YYYY-MM-DD (exit 1 when not understood).
+    Dob { text: String },
     /// EHR outbox rows and their delivery state.
+    /// EHR outbox rows and their delivery state (including the dead letter).
     Outbox {
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
         #[arg(long)]
         json: bool,
         #[arg(long)]
@@ -59,6 +75,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The embedded chart.
+    Chart {
+        #[command(subcommand)]
+        command: ChartCommand,
     },
 }
 
@@ -91,6 +112,25 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum OutboxCommand {
+    /// Delivers queued call results through the configured EHR until none is left (or --timeout-s).
+    Deliver {
+        #[arg(long, default_value_t = 300)]
+        timeout_s: u64,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Sends dead-lettered results again (one call, or all with --all).
+    Retry {
+        call_id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Walks the chain: exit 0 with the entry count, or exit 1 naming the first edited or missing entry.
     Verify {
@@ -106,6 +146,39 @@ enum AuditCommand {
         object: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChartCommand {
+    /// Loads FHIR R4 bundles (files or directories of .json) into the embedded chart.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Patients in the embedded chart (loads the demo practice when it is empty).
+    Patients {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Converts a CTranslate2 Whisper model (a folder, or several holding model.bin.partN files,
+    /// concatenated in order) into a whisper.cpp file under --out. Skips when already done.
+    Import {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+        /// Convert again even when the output matches its recorded checksum.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -191,10 +264,92 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Outbox { json: _, config } => {
+        Command::Model { command: ModelCommand::Import { dirs, out, force } } => {
+            let options = chartline::speech::model::ImportOptions { out_dir: out, force, progress: true };
+            let report = chartline::speech::model::import(&dirs, &options)?;
+            let verb = if report.skipped { "up to date" } else { "written" };
+            println!("{} {verb} ({} tensors, sha256 {})", report.path.display(), report.tensors, report.sha256);
+            Ok(())
+        }
+        Command::Transcribe { file, config } => {
+            let config = load_config(config.as_ref())?;
+            let (samples, rate) = chartline::media::prompts::decode_file(&file)?;
+            let audio = chartline::media::resample::resample(&samples, rate, 16000)?;
+            let speech = chartline::speech::SpeechConfig { workers: 1, ..config.speech };
+            let pool = chartline::speech::AsrPool::load(&speech)?;
+            let reply = pool.submit_16k(audio, chartline::speech::Priority::Interactive, &[])?;
+            let transcript = reply.blocking_recv().context("the recognizer stopped")??;
+            println!("{}", transcript.text);
+            Ok(())
+        }
+        Command::Dob { text } => {
+            let today = chrono::Local::now().date_naive();
+            match chartline::speech::dates::parse_date(&text, today) {
+                Ok(date) => {
+                    println!("{date}");
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("chartline dob: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Outbox { command: None, json, config } => {
             let store = open_store(&load_config(config.as_ref())?)?;
             let rows = store.with(|conn| chartline::store::outbox::list(conn))?;
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in &rows {
+                    println!("{}  {:<12} attempts {:<3} {}", r["call_id"].as_str().unwrap_or(""), r["status"].as_str().unwrap_or(""), r["attempts"], r["last_error"].as_str().unwrap_or(""));
+                }
+            }
+            Ok(())
+        }
+        Command::Outbox { command: Some(OutboxCommand::Deliver { timeout_s, config }), .. } => {
+            let config = load_config(config.as_ref())?;
+            init_logging();
+            let store = open_store(&config)?;
+            let ehr = chartline::ehr::open(&config).context("opening the EHR adapter")?;
+            let report = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(chartline::ehr::sync::deliver_until_idle(
+                store,
+                ehr,
+                config.ehr.retry.clone(),
+                std::time::Duration::from_secs(timeout_s),
+            ))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Outbox { command: Some(OutboxCommand::Retry { call_id, all, config }), .. } => {
+            anyhow::ensure!(call_id.is_some() || all, "name a call id or pass --all");
+            let store = open_store(&load_config(config.as_ref())?)?;
+            let n = store.with(|conn| chartline::store::outbox::requeue(conn, call_id.as_deref(), chrono::Utc::now()))?;
+            println!("{n} result(s) queued again");
+            Ok(())
+        }
+        Command::Chart { command: ChartCommand::Import { paths, config } } => {
+            let config = load_config(config.as_ref())?;
+            let path = chartline::ehr::chart_path(&config);
+            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path).with_context(|| format!("opening the chart {}", path.display()))?;
+            let report = chart.import(&paths)?;
+            println!("{}", serde_json::to_string(&report)?);
+            anyhow::ensure!(report.errors.is_empty(), "{} file(s) not imported:\n{}", report.errors.len(), report.errors.join("\n"));
+            Ok(())
+        }
+        Command::Chart { command: ChartCommand::Patients { json, config } } => {
+            let config = load_config(config.as_ref())?;
+            let path = chartline::ehr::chart_path(&config);
+            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path).with_context(|| format!("opening the chart {}", path.display()))?;
+            chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
+            let patients = chart.patients()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&patients)?);
+            } else {
+                for p in patients {
+                    println!("{}  {}  {} {}  {}", p.id, p.birth_date, p.given, p.family, p.phone.unwrap_or_default());
+                }
+            }
             Ok(())
         }
         Command::User { command: UserCommand::Add { username, display_name, role, practitioner, password_file, totp, config } } => {
@@ -261,6 +416,9 @@ async fn serve(config: Config) -> Result<()> {
         }
     };
     tracing::info!(prompts = prompts.len(), "prompt audio loaded");
+    let ehr = chartline::ehr::open(&config).context("opening the EHR adapter ([ehr])")?;
+    let _sync = chartline::ehr::sync::spawn(store.clone(), ehr.clone(), config.ehr.retry.clone());
+    tracing::info!(ehr = %ehr.name(), "EHR sync worker started");
     let metrics = Arc::new(Metrics::default());
     let media_counters = Arc::new(MediaCounters::default());
     let sip = chartline::sip::start(&config.sip).await.with_context(|| format!("starting SIP on {}", config.sip.listen))?;
@@ -275,7 +433,7 @@ async fn serve(config: Config) -> Result<()> {
             }
         });
     }
-    match chartline::web::bind(config.clone(), store.clone(), ()).await {
+    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone())).await {
         Ok(Some(dashboard)) => {
             tracing::info!(url = %dashboard.url, sha256 = dashboard.fingerprint.as_deref().unwrap_or("-"), "dashboard listening");
             tokio::spawn(async move {

@@ -31,6 +31,10 @@ data_dir = "$work/data"
 sounds_dir = "$root/sounds/en"
 [sip]
 listen = "127.0.0.1:15060"
+[sip.limits]
+# One source places every call here: lift the per-source flood limits.
+invite_per_s = 5000
+invite_burst = 5000
 [media]
 rtp_port_min = 20000
 rtp_port_max = 29999

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, info, warn};
 
 use super::CallServices;
-use crate::ivr::{Action, Dialog, Event};
+use crate::ivr::{Action, CallSetup, Candidate, Dialog, Event};
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
 use crate::sip::sdp::{self, MediaCaps, SdpError};
 use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
@@ -119,7 +119,17 @@ impl Call {
             }
         };
         let (media, media_events) = session.start(params, &services.config.media, services.media_counters.clone());
-        let dialog = Dialog::new(services.config.ivr.clone(), false, reference);
+        // Keypad-only until the driver is rewired to speech, triage and the chart (issue 4).
+        let setup = CallSetup { after_hours: false, reference, caller_phone: None, speech: false, today: Utc::now().date_naive() };
+        let triage = match crate::triage::Triage::from_config(&services.config.triage) {
+            Ok(triage) => Arc::new(triage),
+            Err(e) => {
+                warn!(error = %e, "triage rules do not load: hanging up");
+                let _ = services.sip.send(UaCommand::Hangup { call: incoming.call.clone() });
+                return CallOutcome::Failed;
+            }
+        };
+        let dialog = Dialog::new(services.config.ivr.clone(), setup, triage, |_, _| None);
         let recording_path = services.config.recordings_dir().join(format!("{call_id}.wav"));
         let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, lookups: mpsc::unbounded_channel(), recording_path };
         call.run(media_events).await
@@ -205,8 +215,9 @@ impl Call {
                     let services = self.services.clone();
                     let reply = self.lookups.0.clone();
                     tokio::spawn(async move {
-                        let (status, patient_id) = services.find_patient(birth_date).await;
-                        let _ = reply.send(Event::LookupResult { status, patient_id });
+                        let (_, patient_id) = services.find_patient(birth_date).await;
+                        let candidates = patient_id.map(|id| Candidate { id, given: String::new(), family: String::new(), phone: None });
+                        let _ = reply.send(Event::Candidates(candidates.into_iter().collect()));
                     });
                 }
                 Action::Hangup => {
@@ -221,6 +232,16 @@ impl Call {
                     self.record.urgent |= kind == crate::triage::RequestType::Urgent;
                     self.record.request = Some(RequestChoice { kind: kind.name().into(), code: kind.code().to_string(), chosen_by });
                 }
+                Action::Urgent { red_flags } => {
+                    self.record.urgent = true;
+                    self.record.red_flags.extend(red_flags);
+                }
+                Action::Note { key, value } => {
+                    tracing::debug!(key, value, "follow-up note");
+                    push_event(&mut self.record, "note", serde_json::json!({ "key": key, "value": value }));
+                }
+                // Speech, chart summary, on-call alert and transfer arrive with the driver rewiring.
+                Action::Listen { .. } | Action::StopListening | Action::ChartSummary { .. } | Action::AlertOnCall | Action::Transfer { .. } => {}
             }
         }
         if changed {

@@ -1,70 +1,217 @@
-//! The patient line's keypad flow as a pure state machine: events and the current time in, actions
-//! out. Greeting → date of birth (8 digits, read back, confirmed, 3 tries) → chart lookup → request
-//! menu → message after the tone → reference number → goodbye. Silence and wrong keys are
-//! re-prompted, then the caller goes on with the message left for staff: never stuck, never silent.
+//! The patient line's conversation as a pure state machine: events and the current time in,
+//! actions out. Greeting → date of birth (keypad or speech, read back, confirmed, 3 tries) → chart
+//! match (caller ID, then a spoken name) → the request (spoken and confirmed, or the keypad menu)
+//! → a follow-up per request type → message after the tone → reference number → goodbye.
+//!
+//! Every utterance is screened for red flags: an emergency interrupts whatever plays with the 911
+//! prompt (or a transfer), marks the call urgent and alerts the on-call provider. When speech
+//! recognition is off or goes away, the keypad flow carries the rest of the call. Silence and
+//! garbage are re-prompted, then the caller goes on with the message left for staff: never stuck,
+//! never silent.
+//!
+//! The steps live in `identify` (date of birth, chart), `request` (request and follow-ups) and
+//! `closing` (emergency, message, goodbye), `turns` (listening, answers, losing the recogniser);
+//! this file holds the types and the event plumbing.
+
+mod closing;
+mod identify;
+mod request;
+mod turns;
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use serde_json::json;
 
 use super::IvrConfig;
-use super::keypad_date::parse_keypad_date;
 use crate::media::PromptItem;
 use crate::store::record::{InputMethod, MatchStatus};
-use crate::triage::RequestType;
+use crate::triage::{Classification, RequestType, Triage};
+
+/// Parses a spoken date of birth (`speech::dates::parse_date(text, today).ok()` in the server).
+pub type DateParser = fn(&str, NaiveDate) -> Option<NaiveDate>;
+
+/// What the driver knows when the call is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSetup {
+    /// Outside the practice schedule (`triage::hours`).
+    pub after_hours: bool,
+    /// The call's reference number, read back at the end.
+    pub reference: String,
+    /// Caller ID as received (any format).
+    pub caller_phone: Option<String>,
+    /// A speech model is loaded: speech turns are offered.
+    pub speech: bool,
+    /// The practice's local date (birth dates after it are refused).
+    pub today: NaiveDate,
+}
+
+/// A chart with the birth date the caller gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: String,
+    pub given: String,
+    pub family: String,
+    pub phone: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Digit(char),
     PromptFinished { tag: u64, interrupted: bool },
+    /// The caller started talking (barge-in: the driver already stopped a barge-in prompt).
+    SpeechStarted,
+    /// Final transcript of one utterance heard while listening.
+    Speech { text: String },
+    /// Trailing silence while recording the message.
+    SpeechEnded,
+    /// No model, or the recogniser pool is saturated: keypad for the rest of the call.
+    SpeechUnavailable,
+    /// The answer to `Action::Lookup`: charts with that birth date.
+    Candidates(Vec<Candidate>),
+    /// The answer to `Action::ChartSummary`: the patient's active medications (display texts).
+    Medications(Vec<String>),
     RecordingStopped { duration_ms: u64, rms: f32 },
-    LookupResult { status: MatchStatus, patient_id: Option<String> },
     Hangup,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Play { prompts: Vec<PromptItem>, barge_in: bool, tag: u64 },
+    /// Turn speech recognition on for this turn (hints = words for the recogniser's prompt); it
+    /// stays on until `StopListening` or the next `Listen`.
+    Listen { hints: Vec<String> },
+    StopListening,
     StartRecording,
     StopRecording,
-    /// Find the patient; answer with `Event::LookupResult`.
+    /// Find the charts with this birth date; answer with `Event::Candidates`.
     Lookup { birth_date: NaiveDate },
+    /// Fetch the identified patient's active medications; answer with `Event::Medications`.
+    ChartSummary { patient_id: String },
+    /// The call is urgent (red flags by id).
+    Urgent { red_flags: Vec<String> },
+    /// Page the provider on call now.
+    AlertOnCall,
+    /// Transfer the call (emergency, when `ivr.emergency_transfer` is set); the dialog ends.
+    Transfer { target: String },
     Hangup,
     /// A step for the call record's timeline.
     Log { kind: &'static str, detail: serde_json::Value },
     Patient { birth_date: Option<NaiveDate>, status: MatchStatus, patient_id: Option<String>, matched_by: Option<InputMethod> },
     Request { kind: RequestType, chosen_by: InputMethod },
+    /// A follow-up answer for the record (`medication`, `medication_spoken`, `appointment`,
+    /// `test`, `symptom`).
+    Note { key: &'static str, value: String },
+}
+
+/// The follow-up question after the request type is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FollowUp {
+    Medication,
+    Appointment,
+    Test,
+    Symptom,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Greeting,
-    Dob { attempt: u32, digits: String, prompting: bool },
-    Confirm { attempt: u32, date: NaiveDate, misses: u32, prompting: bool },
-    Lookup { date: NaiveDate },
-    Menu { page: u8, misses: u32, prompting: bool },
+    Dob { attempt: u32, digits: String },
+    Confirm { attempt: u32, date: NaiveDate, method: InputMethod, misses: u32 },
+    Lookup { date: NaiveDate, method: InputMethod },
+    Name { date: NaiveDate, method: InputMethod, candidates: Vec<Candidate>, misses: u32 },
+    AskRequest { misses: u32 },
+    ConfirmRequest { kind: RequestType, rules: Vec<String>, misses: u32 },
+    Menu { page: u8, misses: u32 },
+    FollowUp { step: FollowUp, misses: u32 },
+    ConfirmMedication { name: String, clip: String, spoken: String, misses: u32 },
     Beep,
     Recording,
     Closing,
     Done,
 }
 
+/// Why a turn is asked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    NoInput,
+    NotUnderstood,
+    InvalidKey,
+}
+
+impl Miss {
+    fn clip(self) -> &'static str {
+        match self {
+            Miss::NoInput => "no-input",
+            Miss::NotUnderstood => "not-understood",
+            Miss::InvalidKey => "invalid-key",
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Miss::NoInput => "no_input",
+            Miss::NotUnderstood => "not_understood",
+            Miss::InvalidKey => "invalid_key",
+        }
+    }
+}
+
+/// An answer to a yes/no question, by key or by voice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Yes(InputMethod),
+    No(InputMethod),
+    Unclear(Miss),
+}
+
 pub struct Dialog {
     config: IvrConfig,
-    after_hours: bool,
-    reference: String,
+    setup: CallSetup,
+    triage: Arc<Triage>,
+    parse_date: DateParser,
+    /// Speech turns are offered (false from the start without a model, or after
+    /// `SpeechUnavailable`).
+    speech: bool,
+    listening: bool,
+    /// The caller is talking: a transcript is on its way.
+    hearing: bool,
     urgent: bool,
+    /// The emergency path ran (once per call).
+    alerted: bool,
+    request: Option<RequestType>,
+    medications: Vec<String>,
     state: State,
     deadline: Option<Instant>,
+    /// The time of the event being handled (none before `start`).
+    now: Option<Instant>,
     tag: u64,
     actions: VecDeque<Action>,
 }
 
 impl Dialog {
-    pub fn new(config: IvrConfig, after_hours: bool, reference: String) -> Self {
-        Self { config, after_hours, reference, urgent: false, state: State::Greeting, deadline: None, tag: 0, actions: VecDeque::new() }
+    pub fn new(config: IvrConfig, setup: CallSetup, triage: Arc<Triage>, parse_date: DateParser) -> Self {
+        let speech = setup.speech;
+        Self {
+            config,
+            setup,
+            triage,
+            parse_date,
+            speech,
+            listening: false,
+            hearing: false,
+            urgent: false,
+            alerted: false,
+            request: None,
+            medications: Vec::new(),
+            state: State::Greeting,
+            deadline: None,
+            now: None,
+            tag: 0,
+            actions: VecDeque::new(),
+        }
     }
 
     pub fn is_done(&self) -> bool {
@@ -93,26 +240,84 @@ impl Dialog {
         names.iter().map(|n| PromptItem::Clip(n.to_string())).collect()
     }
 
-    pub fn start(&mut self, _now: Instant) {
-        let mut names = vec!["greeting", "disclaimer-911"];
-        if self.after_hours {
+    /// A deadline `wait` after the event being handled.
+    fn after(&self, wait: std::time::Duration) -> Option<Instant> {
+        self.now.map(|now| now + wait)
+    }
+
+    fn listen(&mut self, hints: Vec<String>) {
+        self.listening = true;
+        self.actions.push_back(Action::Listen { hints });
+    }
+
+    fn stop_listening(&mut self) {
+        self.hearing = false;
+        if self.listening {
+            self.listening = false;
+            self.actions.push_back(Action::StopListening);
+        }
+    }
+
+    /// Enters a turn: plays its prompt (barge-in) and listens when the turn takes speech.
+    fn ask(&mut self, state: State, prompts: Vec<PromptItem>) {
+        self.state = state;
+        self.hearing = false;
+        match self.hints() {
+            Some(hints) if self.speech => self.listen(hints),
+            _ => self.stop_listening(),
+        }
+        self.play(prompts, true);
+    }
+
+    pub fn start(&mut self, now: Instant) {
+        self.now = Some(now);
+        let practice = self.config.practice_prompt.clone();
+        let mut names = vec!["greeting", practice.as_str(), "disclaimer-911"];
+        if self.setup.after_hours {
             names.push("after-hours");
         }
-        self.log("greeting", json!({ "after_hours": self.after_hours }));
-        self.play(Self::clips(&names), true);
+        let prompts = Self::clips(&names);
+        self.log("greeting", json!({ "after_hours": self.setup.after_hours, "speech": self.speech }));
+        self.play(prompts, true);
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) {
         if self.state == State::Done {
             return;
         }
+        self.now = Some(now);
         match event {
             Event::Hangup => self.hangup(),
             Event::PromptFinished { tag, interrupted } if tag == self.tag => self.prompt_finished(interrupted, now),
             Event::PromptFinished { .. } => {}
-            Event::Digit(digit) => self.digit(digit, now),
+            Event::Digit(digit) => {
+                self.hearing = false;
+                self.digit(digit, now)
+            }
+            Event::SpeechStarted => {
+                if self.listening && self.speech {
+                    self.hearing = true;
+                    self.deadline = Some(now + self.config.utterance_timeout());
+                }
+            }
+            Event::Speech { text } => {
+                if self.listening && self.speech {
+                    self.hearing = false;
+                    self.deadline = None;
+                    self.speech_heard(text.trim());
+                }
+            }
+            Event::SpeechEnded => {
+                if self.state == State::Recording {
+                    self.log("message_silence", json!({}));
+                    self.actions.push_back(Action::StopRecording);
+                    self.deadline = None;
+                }
+            }
+            Event::SpeechUnavailable => self.speech_lost(),
+            Event::Candidates(candidates) => self.candidates(candidates),
+            Event::Medications(list) => self.medications = list,
             Event::RecordingStopped { duration_ms, rms } => self.recording_stopped(duration_ms, rms),
-            Event::LookupResult { status, patient_id } => self.lookup_result(status, patient_id),
         }
     }
 
@@ -132,7 +337,11 @@ impl Dialog {
             State::Dob { .. } => "dob",
             State::Confirm { .. } => "dob_confirm",
             State::Lookup { .. } => "lookup",
+            State::Name { .. } => "name",
+            State::AskRequest { .. } => "request",
+            State::ConfirmRequest { .. } => "request_confirm",
             State::Menu { .. } => "menu",
+            State::FollowUp { .. } | State::ConfirmMedication { .. } => "follow_up",
             State::Beep | State::Recording => "message",
             State::Closing => "closing",
             State::Done => "done",
@@ -140,19 +349,13 @@ impl Dialog {
     }
 
     fn prompt_finished(&mut self, interrupted: bool, now: Instant) {
-        match &mut self.state {
+        match &self.state {
             State::Greeting => self.ask_dob(1),
-            State::Dob { prompting, .. } | State::Confirm { prompting, .. } | State::Menu { prompting, .. } => {
-                *prompting = false;
-                if !interrupted {
-                    self.deadline = Some(now + self.config.first_digit_timeout());
-                }
-            }
             State::Beep => {
                 self.state = State::Recording;
                 self.actions.push_back(Action::StartRecording);
                 self.log("recording_started", json!({}));
-                self.deadline = Some(now + Duration::from_secs(self.config.max_message_s));
+                self.deadline = Some(now + std::time::Duration::from_secs(self.config.max_message_s));
             }
             State::Closing => {
                 self.log("goodbye", json!({}));
@@ -160,58 +363,38 @@ impl Dialog {
                 self.state = State::Done;
             }
             State::Lookup { .. } | State::Recording | State::Done => {}
+            _ => {
+                // A turn: wait for the answer (unless a key or the caller's voice cut the prompt).
+                if !interrupted && !self.hearing {
+                    let wait = if self.listening { self.config.speech_timeout() } else { self.config.first_digit_timeout() };
+                    self.deadline = Some(now + wait);
+                }
+            }
         }
-    }
-
-    fn ask_dob(&mut self, attempt: u32) {
-        if attempt > self.config.dob_attempts {
-            self.log("fallback_staff", json!({ "stage": "dob" }));
-            self.actions.push_back(Action::Patient { birth_date: None, status: MatchStatus::NotGiven, patient_id: None, matched_by: None });
-            self.state = State::Menu { page: 1, misses: 0, prompting: true };
-            let mut prompts = Self::clips(&["dob-giveup"]);
-            prompts.extend(self.menu_prompts(1));
-            return self.play(prompts, true);
-        }
-        self.state = State::Dob { attempt, digits: String::new(), prompting: true };
-        self.play(Self::clips(&["enter-dob"]), true);
     }
 
     fn digit(&mut self, digit: char, now: Instant) {
         match self.state.clone() {
             State::Greeting => {
                 // Typing during the greeting starts the date of birth at once.
-                self.state = State::Dob { attempt: 1, digits: String::new(), prompting: false };
+                self.state = State::Dob { attempt: 1, digits: String::new() };
                 self.tag += 1; // the greeting's end no longer matters
                 self.digit(digit, now);
             }
-            State::Dob { attempt, mut digits, .. } => {
-                if digit == '#' || digit == '*' {
-                    if digits.is_empty() && digit == '*' {
-                        return self.ask_dob(attempt);
-                    }
-                    return self.dob_entered(attempt, &digits);
-                }
-                digits.push(digit);
-                if digits.len() == 8 {
-                    return self.dob_entered(attempt, &digits);
-                }
-                self.state = State::Dob { attempt, digits, prompting: false };
-                self.deadline = Some(now + self.config.inter_digit_timeout());
+            State::Dob { attempt, digits } => self.dob_digit(attempt, digits, digit, now),
+            State::Confirm { attempt, date, method, misses } => {
+                let answer = Self::key_answer(digit);
+                self.confirm_answer(attempt, date, method, misses, answer)
             }
-            State::Confirm { attempt, date, misses, .. } => match digit {
-                '1' => {
-                    self.log("dob_confirmed", json!({ "method": "dtmf" }));
-                    self.state = State::Lookup { date };
-                    self.actions.push_back(Action::Lookup { birth_date: date });
-                    self.deadline = Some(now + Duration::from_millis(self.config.lookup_timeout_ms));
-                }
-                '2' => {
-                    self.log("dob_retry", json!({ "attempt": attempt }));
-                    self.ask_dob(attempt + 1);
-                }
-                _ => self.confirm_miss(attempt, date, misses, "invalid-key"),
-            },
-            State::Menu { page, misses, .. } => self.menu_key(page, misses, digit),
+            State::Name { date, method, candidates, .. } => {
+                self.log("name_skipped", json!({ "method": "dtmf" }));
+                self.settle_patient(date, method, MatchStatus::Ambiguous, None, candidates.len());
+            }
+            State::AskRequest { misses } => self.request_key(misses, digit),
+            State::ConfirmRequest { kind, rules, misses } => self.request_answer(kind, rules, misses, Self::key_answer(digit)),
+            State::Menu { page, misses } => self.menu_key(page, misses, digit),
+            State::FollowUp { step, misses } => self.follow_up_key(step, misses, digit),
+            State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Self::key_answer(digit)),
             State::Recording if digit == '#' => {
                 self.actions.push_back(Action::StopRecording);
                 self.deadline = None;
@@ -220,142 +403,38 @@ impl Dialog {
         }
     }
 
-    fn dob_entered(&mut self, attempt: u32, digits: &str) {
-        let today = chrono::Utc::now().date_naive();
-        match parse_keypad_date(digits, today) {
-            Ok(date) => {
-                self.log("dob_entered", json!({ "method": "dtmf", "attempt": attempt }));
-                self.state = State::Confirm { attempt, date, misses: 0, prompting: true };
-                let mut prompts = Self::clips(&["i-heard"]);
-                prompts.push(PromptItem::Date(date));
-                prompts.push(PromptItem::Clip("dob-confirm".into()));
-                self.play(prompts, true);
-            }
-            Err(problem) => {
-                self.log("dob_invalid", json!({ "attempt": attempt, "problem": problem.to_string() }));
-                self.retry_dob(attempt, "dob-invalid");
-            }
-        }
-    }
-
-    fn retry_dob(&mut self, attempt: u32, apology: &str) {
-        if attempt >= self.config.dob_attempts {
-            return self.ask_dob(attempt + 1);
-        }
-        self.state = State::Dob { attempt: attempt + 1, digits: String::new(), prompting: true };
-        self.play(Self::clips(&[apology, "enter-dob"]), true);
-    }
-
-    fn confirm_miss(&mut self, attempt: u32, date: NaiveDate, misses: u32, apology: &str) {
-        self.log(if apology == "no-input" { "no_input" } else { "invalid_key" }, json!({ "stage": "dob_confirm" }));
-        if misses + 1 >= self.config.key_retries {
-            return self.ask_dob(attempt + 1);
-        }
-        self.state = State::Confirm { attempt, date, misses: misses + 1, prompting: true };
-        let mut prompts = Self::clips(&[apology, "i-heard"]);
-        prompts.push(PromptItem::Date(date));
-        prompts.push(PromptItem::Clip("dob-confirm".into()));
-        self.play(prompts, true);
-    }
-
-    fn lookup_result(&mut self, status: MatchStatus, patient_id: Option<String>) {
-        let State::Lookup { date } = self.state else { return };
-        self.log("patient_lookup", json!({ "status": status }));
-        self.actions.push_back(Action::Patient { birth_date: Some(date), status, patient_id, matched_by: Some(InputMethod::Dtmf) });
-        self.state = State::Menu { page: 1, misses: 0, prompting: true };
-        let prompts = self.menu_prompts(1);
-        self.play(prompts, true);
-    }
-
-    fn menu_prompts(&self, page: u8) -> Vec<PromptItem> {
-        let mut names: Vec<&str> = vec!["menu-intro"];
-        names.extend(self.config.menu.iter().filter(|e| e.page == page).map(|e| e.prompt.as_str()));
-        if page == 1 {
-            names.push("menu-more");
-        }
-        names.push("menu-repeat");
-        names.iter().map(|n| PromptItem::Clip(n.to_string())).collect()
-    }
-
-    fn menu_key(&mut self, page: u8, misses: u32, digit: char) {
-        if digit == '#' {
-            self.state = State::Menu { page, misses, prompting: true };
-            let prompts = self.menu_prompts(page);
-            return self.play(prompts, true);
-        }
-        if digit == '0' && page == 1 {
-            self.state = State::Menu { page: 2, misses, prompting: true };
-            let prompts = self.menu_prompts(2);
-            return self.play(prompts, true);
-        }
-        let choice = self.config.menu.iter().find(|e| e.page == page && e.key == digit).and_then(|e| RequestType::from_code(e.code));
-        match choice {
-            Some(kind) => {
-                self.log("request_chosen", json!({ "type": kind.name(), "code": kind.code().to_string(), "method": "dtmf" }));
-                self.urgent = kind == RequestType::Urgent;
-                self.actions.push_back(Action::Request { kind, chosen_by: InputMethod::Dtmf });
-                self.to_message();
-            }
-            None => self.menu_miss(page, misses, "invalid-key"),
-        }
-    }
-
-    fn menu_miss(&mut self, page: u8, misses: u32, apology: &str) {
-        self.log(if apology == "no-input" { "no_input" } else { "invalid_key" }, json!({ "stage": "menu" }));
-        if misses + 1 >= self.config.key_retries {
-            self.log("fallback_staff", json!({ "stage": "menu" }));
-            let mut prompts = Self::clips(&["staff-default"]);
-            prompts.extend(Self::clips(&["record-after-tone", "tone"]));
-            self.state = State::Beep;
-            return self.play(prompts, false);
-        }
-        self.state = State::Menu { page, misses: misses + 1, prompting: true };
-        let mut prompts = Self::clips(&[apology]);
-        prompts.extend(self.menu_prompts(page));
-        self.play(prompts, true);
-    }
-
-    fn to_message(&mut self) {
-        self.state = State::Beep;
-        self.play(Self::clips(&["record-after-tone", "tone"]), false);
-    }
-
-    fn recording_stopped(&mut self, duration_ms: u64, rms: f32) {
-        if !matches!(self.state, State::Recording | State::Done) {
-            return;
-        }
-        let empty = duration_ms < 700 || rms < 0.002;
-        self.log("recording_stopped", json!({ "duration_ms": duration_ms, "empty": empty }));
-        if self.state == State::Done {
-            return;
-        }
-        self.state = State::Closing;
-        let mut prompts = Self::clips(&[if empty { "message-empty" } else { "message-saved" }, "reference-number"]);
-        prompts.push(PromptItem::Digits(self.reference.clone()));
-        prompts.push(PromptItem::Clip(if self.urgent { "next-steps-urgent" } else { "next-steps" }.into()));
-        prompts.push(PromptItem::Clip("goodbye".into()));
-        let reference = self.reference.clone();
-        self.log("reference_given", json!({ "reference": reference }));
-        self.play(prompts, false);
+    fn note(&mut self, key: &'static str, value: String) {
+        self.actions.push_back(Action::Note { key, value });
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.deadline.is_none_or(|d| d > now) {
             return;
         }
+        self.now = Some(now);
         self.deadline = None;
+        let miss = if self.hearing { Miss::NotUnderstood } else { Miss::NoInput };
+        self.hearing = false;
         match self.state.clone() {
-            State::Dob { attempt, digits, .. } => {
+            State::Dob { attempt, digits } => {
                 if digits.is_empty() {
-                    self.log("no_input", json!({ "stage": "dob" }));
-                    self.retry_dob(attempt, "no-input");
+                    self.log(miss.kind(), json!({ "stage": "dob" }));
+                    self.retry_dob(attempt, miss.clip());
                 } else {
                     self.dob_entered(attempt, &digits);
                 }
             }
-            State::Confirm { attempt, date, misses, .. } => self.confirm_miss(attempt, date, misses, "no-input"),
-            State::Lookup { .. } => self.lookup_result(MatchStatus::NotFound, None),
-            State::Menu { page, misses, .. } => self.menu_miss(page, misses, "no-input"),
+            State::Confirm { attempt, date, method, misses } => self.confirm_answer(attempt, date, method, misses, Answer::Unclear(miss)),
+            State::Lookup { .. } => {
+                self.log("lookup_timeout", json!({}));
+                self.candidates(Vec::new())
+            }
+            State::Name { date, method, candidates, misses } => self.name_miss(date, method, candidates, misses, miss),
+            State::AskRequest { misses } => self.request_miss(misses, miss),
+            State::ConfirmRequest { kind, rules, misses } => self.request_answer(kind, rules, misses, Answer::Unclear(miss)),
+            State::Menu { page, misses } => self.menu_miss(page, misses, miss),
+            State::FollowUp { step, misses } => self.follow_up_miss(step, misses, miss),
+            State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Answer::Unclear(miss)),
             State::Recording => {
                 self.log("message_max_length", json!({ "max_s": self.config.max_message_s }));
                 self.actions.push_back(Action::StopRecording);
@@ -365,6 +444,26 @@ impl Dialog {
     }
 }
 
+/// The explanation of a classification for the call record.
+fn explain(c: &Classification) -> serde_json::Value {
+    json!({
+        "type": c.request.name(),
+        "code": c.request.code().to_string(),
+        "detected_type": c.detected.map(RequestType::name),
+        "rules": c.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        "red_flags": c.red_flag_ids(),
+        "severity": c.severity,
+    })
+}
+
 #[cfg(test)]
 #[path = "dialog_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "speech_tests.rs"]
+mod speech_tests;
+
+#[cfg(test)]
+#[path = "timing_tests.rs"]
+mod timing_tests;

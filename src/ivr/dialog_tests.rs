@@ -1,44 +1,81 @@
-//! Every branch of the keypad flow, with simulated time.
+//! Every branch of the keypad flow, with simulated time; `Run` is the harness the speech tests
+//! share.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::*;
 
-struct Run {
-    dialog: Dialog,
-    now: Instant,
-    log: Vec<Action>,
+pub(super) struct Run {
+    pub dialog: Dialog,
+    pub now: Instant,
+    pub log: Vec<Action>,
+}
+
+/// The embedded triage rules, compiled once for all tests.
+pub(super) fn triage() -> Arc<Triage> {
+    static TRIAGE: OnceLock<Arc<Triage>> = OnceLock::new();
+    TRIAGE.get_or_init(|| Arc::new(Triage::embedded().expect("embedded rules"))).clone()
+}
+
+/// A stand-in for the speech engine's date parser: a few fixed phrases.
+pub(super) fn test_dates(text: &str, _today: NaiveDate) -> Option<NaiveDate> {
+    let text = text.to_lowercase();
+    let known = [("march fifth nineteen eighty two", (1982, 3, 5)), ("march 5th 1982", (1982, 3, 5)), ("july fourth nineteen ninety", (1990, 7, 4)), ("december first twenty thirty", (2030, 12, 1))];
+    known.iter().find(|(phrase, _)| text.contains(phrase)).and_then(|(_, (y, m, d))| NaiveDate::from_ymd_opt(*y, *m, *d))
+}
+
+pub(super) fn setup(speech: bool) -> CallSetup {
+    CallSetup { after_hours: false, reference: "100042".into(), caller_phone: Some("+1 555-146-1616".into()), speech, today: date(2026, 11, 25) }
 }
 
 impl Run {
     fn new() -> Self {
-        let mut run = Self { dialog: Dialog::new(IvrConfig::default(), false, "100042".into()), now: Instant::now(), log: Vec::new() };
+        Self::with(IvrConfig::default(), setup(false))
+    }
+
+    pub(super) fn with(config: IvrConfig, setup: CallSetup) -> Self {
+        let mut run = Self { dialog: Dialog::new(config, setup, triage(), test_dates), now: Instant::now(), log: Vec::new() };
         run.dialog.start(run.now);
         run.drain();
         run
     }
 
-    fn drain(&mut self) -> Vec<Action> {
+    /// The chart lookup answers with these charts.
+    pub(super) fn charts(&mut self, candidates: Vec<Candidate>) -> Vec<Action> {
+        self.dialog.handle(Event::Candidates(candidates), self.now);
+        self.drain()
+    }
+
+    pub(super) fn say(&mut self, text: &str) -> Vec<Action> {
+        self.now += Duration::from_millis(500);
+        self.dialog.handle(Event::SpeechStarted, self.now);
+        self.now += Duration::from_millis(1500);
+        self.dialog.handle(Event::Speech { text: text.into() }, self.now);
+        self.drain()
+    }
+
+    pub(super) fn drain(&mut self) -> Vec<Action> {
         let actions: Vec<Action> = std::iter::from_fn(|| self.dialog.poll_action()).collect();
         self.log.extend(actions.clone());
         actions
     }
 
-    fn tag(&self) -> u64 {
+    pub(super) fn tag(&self) -> u64 {
         self.log.iter().rev().find_map(|a| if let Action::Play { tag, .. } = a { Some(*tag) } else { None }).unwrap()
     }
 
-    fn last_prompts(&self) -> Vec<PromptItem> {
+    pub(super) fn last_prompts(&self) -> Vec<PromptItem> {
         self.log.iter().rev().find_map(|a| if let Action::Play { prompts, .. } = a { Some(prompts.clone()) } else { None }).unwrap()
     }
 
-    fn finish_prompt(&mut self) -> Vec<Action> {
+    pub(super) fn finish_prompt(&mut self) -> Vec<Action> {
         let tag = self.tag();
         self.dialog.handle(Event::PromptFinished { tag, interrupted: false }, self.now);
         self.drain()
     }
 
-    fn keys(&mut self, keys: &str) -> Vec<Action> {
+    pub(super) fn keys(&mut self, keys: &str) -> Vec<Action> {
         for k in keys.chars() {
             self.now += Duration::from_millis(300);
             self.dialog.handle(Event::Digit(k), self.now);
@@ -46,29 +83,33 @@ impl Run {
         self.drain()
     }
 
-    fn wait(&mut self, by: Duration) -> Vec<Action> {
+    pub(super) fn wait(&mut self, by: Duration) -> Vec<Action> {
         self.now += by;
         self.dialog.handle_timeout(self.now);
         self.drain()
     }
 
-    fn kinds(&self) -> Vec<&'static str> {
+    pub(super) fn kinds(&self) -> Vec<&'static str> {
         self.log.iter().filter_map(|a| if let Action::Log { kind, .. } = a { Some(*kind) } else { None }).collect()
     }
 
-    fn clip_names(&self) -> Vec<String> {
+    pub(super) fn clip_names(&self) -> Vec<String> {
         self.last_prompts().iter().filter_map(|p| if let PromptItem::Clip(n) = p { Some(n.clone()) } else { None }).collect()
     }
 }
 
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(super) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+pub(super) fn chart(id: &str, given: &str, family: &str, phone: Option<&str>) -> Candidate {
+    Candidate { id: id.into(), given: given.into(), family: family.into(), phone: phone.map(String::from) }
 }
 
 #[test]
 fn happy_path_keypad_call() {
     let mut r = Run::new();
-    assert_eq!(r.clip_names(), ["greeting", "disclaimer-911"]);
+    assert_eq!(r.clip_names(), ["greeting", "practice-name", "disclaimer-911"]);
     r.finish_prompt();
     assert_eq!(r.clip_names(), ["enter-dob"]);
     r.finish_prompt();
@@ -76,8 +117,7 @@ fn happy_path_keypad_call() {
     assert_eq!(r.last_prompts(), vec![PromptItem::Clip("i-heard".into()), PromptItem::Date(date(1982, 3, 5)), PromptItem::Clip("dob-confirm".into())]);
     let actions = r.keys("1");
     assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }));
-    r.dialog.handle(Event::LookupResult { status: MatchStatus::Identified, patient_id: Some("p1".into()) }, r.now);
-    let actions = r.drain();
+    let actions = r.charts(vec![chart("p1", "Ann", "Lee", None)]);
     assert!(actions.contains(&Action::Patient { birth_date: Some(date(1982, 3, 5)), status: MatchStatus::Identified, patient_id: Some("p1".into()), matched_by: Some(InputMethod::Dtmf) }));
     assert_eq!(r.clip_names()[0], "menu-intro");
     assert!(r.clip_names().contains(&"menu-refill".to_string()));
@@ -167,8 +207,7 @@ fn invalid_keys_and_repeat_in_menu_and_page_two() {
     let mut r = Run::new();
     r.keys("03051982");
     r.keys("1");
-    r.dialog.handle(Event::LookupResult { status: MatchStatus::NotFound, patient_id: None }, r.now);
-    r.drain();
+    r.charts(vec![]);
     r.keys("#");
     assert_eq!(r.clip_names()[0], "menu-intro", "# repeats");
     r.keys("0");
@@ -213,7 +252,7 @@ fn hangup_at_each_stage_stops_cleanly() {
             &|r| { r.finish_prompt(); },
             &|r| { r.keys("03051982"); },
             &|r| { r.keys("1"); },
-            &|r| { r.dialog.handle(Event::LookupResult { status: MatchStatus::Identified, patient_id: None }, r.now); r.drain(); },
+            &|r| { r.charts(vec![chart("p1", "Ann", "Lee", None)]); },
             &|r| { r.keys("1"); r.finish_prompt(); },
         ];
         for step in script.iter().take(steps) {

@@ -1,14 +1,16 @@
 //! Dialogs as pure state machines (`dialog`), driven by the per-call task; their timing, retries
-//! and keypad menu are configuration (`[ivr]` in config/chartline.toml).
+//! and keypad menu are configuration (`[ivr]` in config/chartline.toml). `matching` holds the pure
+//! helpers the patient line uses to pick a chart (caller ID, spoken name) and a read-back clip.
 
 pub mod dialog;
 pub mod keypad_date;
+pub mod matching;
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use dialog::{Action, Dialog, Event};
+pub use dialog::{Action, CallSetup, Candidate, DateParser, Dialog, Event};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,6 +25,17 @@ pub struct IvrConfig {
     pub key_retries: u32,
     pub max_message_s: u64,
     pub lookup_timeout_ms: u64,
+    /// Wait for the caller to start talking after a prompt ends (speech turns).
+    pub speech_timeout_ms: u64,
+    /// Wait for the transcript once the caller started talking; then the turn counts as missed.
+    pub utterance_timeout_ms: u64,
+    /// Tries at saying the request, a name or a follow-up answer before moving on.
+    pub speech_attempts: u32,
+    /// Where an emergency call is transferred (a SIP URI or extension); unset = the caller hears
+    /// the 911 prompt and may leave an urgent message.
+    pub emergency_transfer: Option<String>,
+    /// Prompt naming the practice, played after `greeting`.
+    pub practice_prompt: String,
     /// The keypad menu: page, key, request code (A–L) and the prompt naming it.
     pub menu: Vec<MenuEntry>,
 }
@@ -46,6 +59,11 @@ impl Default for IvrConfig {
             key_retries: 3,
             max_message_s: 120,
             lookup_timeout_ms: 3000,
+            speech_timeout_ms: 7000,
+            utterance_timeout_ms: 15000,
+            speech_attempts: 2,
+            emergency_transfer: None,
+            practice_prompt: "practice-name".into(),
             menu: vec![
                 entry(1, '1', 'A', "menu-refill"),
                 entry(1, '2', 'B', "menu-appointment"),
@@ -73,9 +91,28 @@ impl IvrConfig {
         Duration::from_millis(self.inter_digit_timeout_ms)
     }
 
+    pub fn speech_timeout(&self) -> Duration {
+        Duration::from_millis(self.speech_timeout_ms)
+    }
+
+    pub fn utterance_timeout(&self) -> Duration {
+        Duration::from_millis(self.utterance_timeout_ms)
+    }
+
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.dob_attempts == 0 || self.key_retries == 0 {
             return Err(("dob_attempts".into(), "dob_attempts and key_retries must be at least 1".into()));
+        }
+        if self.speech_attempts == 0 {
+            return Err(("speech_attempts".into(), "must be at least 1".into()));
+        }
+        for (key, value) in [("speech_timeout_ms", self.speech_timeout_ms), ("utterance_timeout_ms", self.utterance_timeout_ms), ("first_digit_timeout_ms", self.first_digit_timeout_ms)] {
+            if value == 0 {
+                return Err((key.into(), "must be more than 0".into()));
+            }
+        }
+        if self.emergency_transfer.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(("emergency_transfer".into(), "is empty: remove the key or name a target".into()));
         }
         for entry in &self.menu {
             if crate::triage::RequestType::from_code(entry.code).is_none() {
@@ -86,5 +123,21 @@ impl IvrConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ivr_config_errors_name_the_key() {
+        let parse = |text: &str| toml::from_str::<IvrConfig>(text).map_err(|e| e.to_string()).and_then(|c| c.validate().map_err(|(k, p)| format!("{k}: {p}")));
+        assert!(parse("").is_ok());
+        assert!(parse("emergency_transfer = \"sip:nurse@10.0.0.5\"\nspeech_timeout_ms = 5000").is_ok());
+        assert!(parse("emergency_transfer = \" \"").unwrap_err().starts_with("emergency_transfer"));
+        assert!(parse("speech_attempts = 0").unwrap_err().starts_with("speech_attempts"));
+        assert!(parse("utterance_timeout_ms = 0").unwrap_err().starts_with("utterance_timeout_ms"));
+        assert!(parse("speech_timeot_ms = 1").unwrap_err().contains("speech_timeot_ms"), "unknown keys are refused");
     }
 }

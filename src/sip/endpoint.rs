@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::acl::{Acl, Cidr, Verdict};
+use super::rate_limit::{self, Class, RateLimitConfig, RateLimiter};
 use super::dialog::Dialog;
 use super::message::{self, Message, Reply};
 use super::sdp::{self, Sdp};
@@ -58,12 +59,23 @@ pub struct Endpoint {
     denied: u64,
     denied_logged: HashSet<IpAddr>,
     trunk: Option<Trunk>,
+    limiter: RateLimiter,
+    /// Requests dropped as floods or from scanners.
+    rate_limited: u64,
 }
 
 impl Endpoint {
     /// `local` is the address we advertise in Via and Contact.
     pub fn new(timers: Timers, local: SocketAddr) -> Self {
-        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None }
+        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), rate_limited: 0 }
+    }
+
+    pub fn set_rate_limits(&mut self, config: RateLimitConfig) {
+        self.limiter = RateLimiter::new(config);
+    }
+
+    pub fn rate_limited_requests(&self) -> u64 {
+        self.rate_limited
     }
 
     pub fn live_dialogs(&self) -> usize {
@@ -137,8 +149,29 @@ impl Endpoint {
             }
         };
         match message.method().map(str::to_string) {
-            Some(method) => self.handle_request(message, &method, source, transport, now),
+            Some(method) => {
+                let class = self.rate_class(&message, &method);
+                let verdict = self.limiter.check(source.ip(), class, message.header("User-Agent"), now);
+                if verdict != rate_limit::Verdict::Allow {
+                    self.rate_limited += 1;
+                    tracing::debug!(%source, %method, ?verdict, "request dropped");
+                    return;
+                }
+                self.handle_request(message, &method, source, transport, now)
+            }
             None => self.handle_response(message, now),
+        }
+    }
+
+    /// New call, other out-of-dialog request, or part of a call we already have (never limited:
+    /// retransmissions, ACK, CANCEL, BYE and re-INVITEs of live legs).
+    fn rate_class(&self, request: &Message, method: &str) -> Class {
+        if method == "ACK" || request.to_tag.is_some() || self.legs.contains_key(&CallId(request.call_id.clone())) {
+            Class::InDialog
+        } else if method == "INVITE" {
+            Class::NewCall
+        } else {
+            Class::Request
         }
     }
 

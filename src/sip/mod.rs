@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod rate_limit;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;
@@ -81,11 +82,13 @@ pub struct SipConfig {
     pub t4_ms: u64,
     /// `[sip.trunk]`: source trust, registration and keepalive toward the provider.
     pub trunk: TrunkConfig,
+    /// `[sip.limits]`: per-source flood limits and scanner User-Agents.
+    pub limits: rate_limit::RateLimitConfig,
 }
 
 impl Default for SipConfig {
     fn default() -> Self {
-        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default() }
+        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default(), limits: Default::default() }
     }
 }
 
@@ -120,6 +123,7 @@ impl SipConfig {
             return Err(("t2_ms".into(), "must be at least t1_ms, and t1_ms above 0".into()));
         }
         self.trunk.validate().map_err(|(key, problem)| (format!("trunk.{key}"), problem))?;
+        self.limits.validate().map_err(|(key, problem)| (format!("limits.{key}"), problem))?;
         Ok(())
     }
 }

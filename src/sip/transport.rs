@@ -44,6 +44,7 @@ pub async fn start(config: &SipConfig) -> std::io::Result<SipHandle> {
         }
     }
     endpoint.set_acl(config.trunk.acl().map_err(invalid)?);
+    endpoint.set_rate_limits(config.limits.clone());
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let live_dialogs = Arc::new(AtomicI64::new(0));
@@ -136,6 +137,7 @@ impl Driver {
             self.trunk.up.store(i64::from(status.up), Ordering::Relaxed);
         }
         self.trunk.denied_requests.store(self.endpoint.denied_requests(), Ordering::Relaxed);
+        self.trunk.rate_limited.store(self.endpoint.rate_limited_requests(), Ordering::Relaxed);
     }
 }
 

@@ -60,11 +60,13 @@ pub struct TrunkGauges {
     pub up: AtomicI64,
     /// Requests refused or dropped by the source ACL.
     pub denied_requests: AtomicU64,
+    /// Requests dropped by the flood limits or as scanners (`[sip.limits]`).
+    pub rate_limited: AtomicU64,
 }
 
 impl Default for TrunkGauges {
     fn default() -> Self {
-        Self { registered: AtomicI64::new(-1), up: AtomicI64::new(-1), denied_requests: AtomicU64::new(0) }
+        Self { registered: AtomicI64::new(-1), up: AtomicI64::new(-1), denied_requests: AtomicU64::new(0), rate_limited: AtomicU64::new(0) }
     }
 }
 

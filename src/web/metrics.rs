@@ -99,6 +99,7 @@ impl Metrics {
                 gauge(&mut out, "chartline_trunk_up", "1 while the trunk is registered (register mode) and answers keepalives.", up);
             }
             counter(&mut out, "chartline_sip_denied_requests_total", "SIP messages refused or dropped by sip.trunk.allowed_sources.", trunk.denied_requests.load(Relaxed));
+            counter(&mut out, "chartline_sip_rate_limited_total", "SIP requests dropped by sip.limits (floods, scanners).", trunk.rate_limited.load(Relaxed));
         }
         out
     }

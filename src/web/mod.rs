@@ -31,8 +31,8 @@ pub use config::WebConfig;
 use crate::config::Config;
 use crate::store::Store;
 
-/// What the dashboard reads the chart through (none until the EHR module is wired in).
-pub type Chart = ();
+/// What the dashboard reads and writes the chart through; `None` runs it on the local store only.
+pub type Chart = Option<Arc<dyn crate::ehr::Ehr>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebStartError {

@@ -294,3 +294,134 @@ pub fn wait_for_metric(server: &Server, line: &str, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Speech tests: the synthesized utterance set (scripts/make-test-utterances, made on first use)
+/// as (id, voice, date of birth said, text, phone-quality WAV path).
+pub fn speech_utterances() -> Vec<(String, String, Option<String>, String, PathBuf)> {
+    static MADE: Mutex<()> = Mutex::new(());
+    let _guard = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo_root().join("target/speech-utterances");
+    let manifest = dir.join("manifest.tsv");
+    if !manifest.is_file() {
+        let status = Command::new(repo_root().join("scripts/make-test-utterances")).arg(&dir).status().expect("run scripts/make-test-utterances");
+        assert!(status.success(), "scripts/make-test-utterances failed (piper, espeak-ng, sox: scripts/setup --test)");
+    }
+    std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            let dob = (f[2] != "-").then(|| f[2].to_string());
+            (f[0].to_string(), f[1].to_string(), dob, f[3].to_string(), dir.join(format!("{}.wav", f[0])))
+        })
+        .collect()
+}
+
+/// Speech tests: models/ggml-tiny.en.bin, imported from models/ct2-tiny.en on first use.
+pub fn speech_model() -> PathBuf {
+    static MADE: Mutex<()> = Mutex::new(());
+    let _guard = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let root = repo_root();
+    let model = root.join("models/ggml-tiny.en.bin");
+    if !model.is_file() {
+        assert!(root.join("models/ct2-tiny.en/model.bin").is_file(), "models/ct2-tiny.en is missing: run scripts/setup");
+        let out = Command::new(BIN).args(["model", "import", "models/ct2-tiny.en"]).current_dir(&root).output().unwrap();
+        assert!(out.status.success(), "model import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    model
+}
+
+// ---- FHIR server (sekmet-fhir) for the EHR tests ---------------------------------------------
+
+/// A real FHIR R4 server (`sekmet serve`) on a free loopback port, keeping its SQLite data in a
+/// temp dir, so it can be stopped and started again on the same data.
+pub struct FhirServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl FhirServer {
+    pub fn start_fhir_server() -> FhirServer {
+        let mut server = FhirServer { child: None, port: free_port(), dir: tempfile::tempdir().unwrap() };
+        server.restart();
+        server
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/fhir", self.port)
+    }
+
+    fn sekmet() -> PathBuf {
+        let local = repo_root().join(".venv/bin/sekmet");
+        if local.exists() { local } else { PathBuf::from("sekmet") }
+    }
+
+    /// Starts (again) on the same port and data; waits until `/fhir/metadata` answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(Self::sekmet())
+            .args(["serve", "--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sekmet (run scripts/setup --test)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = write!(s, "GET /fhir/metadata HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+                let mut head = [0u8; 12];
+                if s.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("sekmet did not start on port {}", self.port);
+    }
+
+    /// Kills the server (SIGKILL); its committed data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// POSTs the demo practice's shared bundle and the first `patients` patient bundles.
+    pub async fn load_demo(&self, patients: usize) -> Vec<PathBuf> {
+        let dir = repo_root().join("demo/practice");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        files.sort();
+        let chosen: Vec<PathBuf> = files.into_iter().take(patients + 1).collect();
+        let http = reqwest::Client::new();
+        for file in &chosen {
+            let body = std::fs::read(file).unwrap();
+            let r = http.post(self.base()).header("Content-Type", "application/fhir+json").body(body).send().await.unwrap();
+            assert!(r.status().is_success(), "loading {}: {}", file.display(), r.text().await.unwrap_or_default());
+        }
+        chosen
+    }
+
+    /// GET a path below the base and return the JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = reqwest::Client::new().get(format!("{}/{path}", self.base())).header("Accept", "application/fhir+json").send().await.unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// The resources of a search.
+    pub async fn search(&self, query: &str) -> Vec<serde_json::Value> {
+        let bundle = self.get_json(query).await;
+        bundle["entry"].as_array().map(|e| e.iter().map(|e| e["resource"].clone()).collect()).unwrap_or_default()
+    }
+}
+
+impl Drop for FhirServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
