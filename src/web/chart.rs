@@ -144,3 +144,9 @@ pub async fn reassign(app: &App, call_id: &str, practitioner: Option<&str>) -> R
 pub async fn complete(app: &App, call_id: &str) -> Result<(), WebError> {
     update(app, call_id, TaskUpdate { status: Some(TaskStatus::Completed), ..Default::default() }).await.map(|_| ())
 }
+
+/// A practitioner's name from the patient's care team, when the chart knows them.
+pub fn practitioner_name(chart: &Summary, id: &str) -> Option<String> {
+    let c = chart.as_ref()?;
+    c.care_team.iter().chain(c.pcp.iter()).find(|p| p.id == id).map(|p| p.name.clone())
+}

@@ -80,7 +80,7 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
             MatchStatus::NotGiven => "no date of birth given",
         },
         esc(&caller_number(&record.from)),
-        esc(&[task.practitioner.as_deref().map(|p| format!("Practitioner {p}")), task.department.as_deref().map(label), task.location.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")),
+        esc(&[task.practitioner.as_deref().map(|p| super::chart::practitioner_name(&chart, p).unwrap_or_else(|| format!("Practitioner {p}"))), task.department.as_deref().map(label), task.location.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")),
     );
 
     // Refill: medication, last fill and allergies on the same screen as the decision.

@@ -1,7 +1,7 @@
 // Drives Debian's chromium through the dashboard on a 375x812 phone screen:
 // log in, open the urgent task, play its recording, open a refill task and approve it.
 // Prints one JSON line with what it measured; exits non-zero on any failed check.
-// Env: BASE (https://127.0.0.1:PORT), USERNAME, PASSWORD, REFILL_ID, URGENT_ID, MEDICATION, SHOTS (dir).
+// Env: BASE (https://127.0.0.1:PORT), USERNAME, PASSWORD, REFILL_ID, URGENT_ID, SIPP_ID, SHOTS (dir).
 'use strict';
 const path = require('path');
 const { chromium } = require(path.join(process.cwd(), 'node_modules', 'playwright-core'));
@@ -47,6 +47,9 @@ const check = (ok, message) => { if (!ok) throw new Error(`check failed: ${messa
     await page.waitForURL(`${BASE}/`);
     await layout('queue');
 
+    // The real SIPp call is in the queue too.
+    check((await page.locator(`a[href="/tasks/${env('SIPP_ID')}"]`).count()) === 1, 'the SIPp call is not in the queue');
+
     // The urgent task is on top; open it and play the recording.
     const first = page.locator('a.task').first();
     check((await first.getAttribute('href')) === `/tasks/${env('URGENT_ID')}`, 'urgent task is not first in the queue');
@@ -68,11 +71,10 @@ const check = (ok, message) => { if (!ok) throw new Error(`check failed: ${messa
     const box = await approve.boundingBox();
     check(box && box.x >= 0 && box.x + box.width <= 375 && box.y + box.height <= 812, `approve button outside the first screen: ${JSON.stringify(box)}`);
     await layout('refill');
-    const medicationField = page.locator('#med');
-    if (await medicationField.count()) {
-      await medicationField.tap(); result.taps++;
-      await medicationField.fill(env('MEDICATION'));
-    }
+    // The chart's medications, last fill and allergies are on the same screen as the buttons.
+    check((await page.locator('#med').count()) === 0, 'refill form asks for a medication although the chart has them');
+    check((await page.textContent('main')).includes('Last filled'), 'last fill not shown');
+    check((await page.textContent('main')).includes('Allergies'), 'allergies not shown');
     await approve.tap(); result.taps++;
     await page.waitForSelector('#notice');
     result.notice = (await page.textContent('#notice')).trim();

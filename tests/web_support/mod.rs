@@ -37,6 +37,11 @@ pub fn add_user(server: &Server, username: &str, role: &str, practitioner: Optio
 
 /// A finished call, stored as the call core stores it (begin, then finish with the outbox row).
 pub fn seed_call(server: &Server, kind: &str, urgent: bool, practitioner: Option<&str>, minutes_ago: i64) -> String {
+    seed_call_for(server, "pat-1", chrono::NaiveDate::from_ymd_opt(1982, 3, 5).unwrap(), kind, urgent, practitioner, minutes_ago)
+}
+
+/// As [`seed_call`], for a given patient id (e.g. one of the demo chart's).
+pub fn seed_call_for(server: &Server, patient: &str, birth_date: chrono::NaiveDate, kind: &str, urgent: bool, practitioner: Option<&str>, minutes_ago: i64) -> String {
     let store = Store::open(&server.data_dir().join("chartline.db")).unwrap();
     let started = Utc::now() - Duration::minutes(minutes_ago);
     let call_id = format!("test-{}-{}", kind, rand_suffix());
@@ -48,7 +53,7 @@ pub fn seed_call(server: &Server, kind: &str, urgent: bool, practitioner: Option
         started_at: started,
         from: "sip:+15551234567@127.0.0.1".into(),
         to: "sip:ivr@127.0.0.1".into(),
-        patient: PatientMatch { id: Some("pat-1".into()), birth_date: chrono::NaiveDate::from_ymd_opt(1982, 3, 5), matched_by: Some(InputMethod::Dtmf), status: MatchStatus::Identified },
+        patient: PatientMatch { id: Some(patient.into()), birth_date: Some(birth_date), matched_by: Some(InputMethod::Dtmf), status: MatchStatus::Identified },
         request: Some(RequestChoice { kind: kind.into(), code: code.into(), chosen_by: InputMethod::Dtmf }),
         urgent,
         red_flags: if urgent { vec!["chest_pain".into()] } else { vec![] },
@@ -153,5 +158,18 @@ impl Browser {
         let form = self.get("/login").await;
         let csrf = Self::csrf(&form);
         self.post("/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await
+    }
+}
+
+/// Waits until the server's sync worker has delivered a call's result to the chart.
+pub fn wait_delivered(server: &Server, call_id: &str, timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let rows = server.cli_json(&["outbox", "--json"]);
+        if rows.as_array().unwrap().iter().any(|r| r["call_id"] == call_id && r["status"] == "delivered") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "call {call_id} not delivered to the chart: {rows:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
