@@ -236,3 +236,26 @@ async fn audit_page_is_for_admins() {
     assert!(page.body.contains("Chain intact"), "{}", page.body);
     assert!(page.body.contains("view_audit") && page.body.contains("denied"), "nina's refusal is listed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_becomes_a_communication_in_the_chart() {
+    let (server, base) = start();
+    let chart = chartline::ehr::embedded::EmbeddedChart::open(&server.data_dir().join("chart.db")).unwrap();
+    let patient = chart.patients().unwrap().into_iter().next().expect("demo chart loaded");
+    let id = seed_call_for(&server, &patient.id, patient.birth_date, "results", false, None, 15);
+    tokio::task::block_in_place(|| wait_delivered(&server, &id, std::time::Duration::from_secs(30)));
+    add_user(&server, "nina", "nurse", None, &[]);
+    let mut b = Browser::new(&base);
+    assert_eq!(b.login("nina", PASSWORD).await.status, 303);
+    let page = b.get(&format!("/tasks/{id}")).await;
+    assert!(page.body.contains(&patient.family), "chart name shown");
+    let csrf = Browser::csrf(&page);
+    let sent = b.post(&format!("/tasks/{id}/reply"), &[("csrf", &csrf), ("text", "Your results are normal.")]).await;
+    assert_eq!(sent.status, 303);
+    let thread = b.get(&format!("/tasks/{id}")).await;
+    assert!(thread.body.contains("Your results are normal."));
+    let communications = chart.communications(&id).unwrap();
+    assert!(communications.iter().any(|c| c.to_string().contains("Your results are normal.")), "{communications:#?}");
+    let empty = b.post(&format!("/tasks/{id}/reply"), &[("csrf", &csrf), ("text", "   ")]).await;
+    assert_eq!(empty.status, 400, "an empty reply is refused");
+}
