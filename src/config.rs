@@ -26,6 +26,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub triage: crate::triage::TriageConfig,
     pub routing: crate::triage::routing::RoutingConfig,
+    pub web: crate::web::WebConfig,
     pub ehr: crate::ehr::EhrConfig,
 }
 
@@ -43,6 +44,7 @@ impl Default for Config {
             metrics: Default::default(),
             triage: Default::default(),
             routing: Default::default(),
+            web: Default::default(),
             ehr: Default::default(),
         }
     }
@@ -158,6 +160,7 @@ impl Config {
         self.sip.validate().or_else(|(k, p)| bad(&format!("sip.{k}"), p))?;
         self.media.validate().or_else(|(k, p)| bad(&format!("media.{k}"), p))?;
         self.ivr.validate().or_else(|(k, p)| bad(&format!("ivr.{k}"), p))?;
+        self.web.validate().or_else(|(k, p)| bad(&format!("web.{k}"), p))?;
         let hours = match crate::triage::hours::PracticeHours::from_practice(&self.practice) {
             Ok(hours) => hours,
             Err(e) => return bad(&format!("practice.{}", e.key), e.problem),

@@ -66,10 +66,48 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Dashboard accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The hash-chained audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// The embedded chart.
     Chart {
         #[command(subcommand)]
         command: ChartCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Adds an account; the password is read from stdin (first line) or --password-file.
+    Add {
+        username: String,
+        #[arg(long = "name")]
+        display_name: String,
+        /// provider, nurse, front_desk or admin.
+        #[arg(long)]
+        role: String,
+        /// Practitioner id (required for providers).
+        #[arg(long)]
+        practitioner: Option<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Also require an authenticator code (TOTP); prints the secret to enrol.
+        #[arg(long)]
+        totp: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Lists accounts (no secrets).
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -87,6 +125,25 @@ enum OutboxCommand {
         call_id: Option<String>,
         #[arg(long)]
         all: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walks the chain: exit 0 with the entry count, or exit 1 naming the first edited or missing entry.
+    Verify {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Recent entries, newest first, as JSON.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only entries about this object (a call id).
+        #[arg(long)]
+        object: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -295,6 +352,50 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::User { command: UserCommand::Add { username, display_name, role, practitioner, password_file, totp, config } } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            let role = chartline::store::users::Role::parse(&role).with_context(|| format!("unknown role {role:?}: use provider, nurse, front_desk or admin"))?;
+            let password = match password_file {
+                Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+                    line
+                }
+            };
+            let password_hash = chartline::web::password::hash(password.trim_end_matches(['\n', '\r']))?;
+            let totp_secret = totp.then(chartline::web::totp::new_secret);
+            let user = store.add_user(&chartline::store::users::NewUser { username, display_name, role, practitioner, password_hash, totp_secret: totp_secret.clone() })?;
+            println!("added {} ({})", user.username, user.role.as_str());
+            if let Some(secret) = totp_secret {
+                println!("authenticator secret: {secret}");
+                println!("{}", chartline::web::totp::otpauth_uri("Chartline", &user.username, &secret));
+            }
+            Ok(())
+        }
+        Command::User { command: UserCommand::List { config } } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            println!("{}", serde_json::to_string_pretty(&store.users()?)?);
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify { config } } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            match store.verify_audit()? {
+                chartline::store::audit::Verification::Intact { count } => {
+                    println!("audit trail intact: {count} entries");
+                    Ok(())
+                }
+                chartline::store::audit::Verification::Broken { seq, problem } => {
+                    eprintln!("audit trail broken at entry {seq}: {problem}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Audit { command: AuditCommand::List { limit, object, config } } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            println!("{}", serde_json::to_string_pretty(&store.audit_entries(object.as_deref(), limit)?)?);
+            Ok(())
+        }
     }
 }
 
@@ -345,6 +446,19 @@ async fn serve(config: Config) -> Result<()> {
             None
         }
     };
+    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone())).await {
+        Ok(Some(dashboard)) => {
+            tracing::info!(url = %dashboard.url, sha256 = dashboard.fingerprint.as_deref().unwrap_or("-"), "dashboard listening");
+            tokio::spawn(async move {
+                if let Err(e) = dashboard.run().await {
+                    tracing::error!(error = %e, "dashboard stopped");
+                }
+            });
+        }
+        Ok(None) => tracing::info!("dashboard disabled (web.listen is empty)"),
+        // The phone line matters more than the dashboard: keep answering calls.
+        Err(e) => tracing::error!(error = %e, "dashboard not started; calls are still answered"),
+    }
     let services = Arc::new(CallServices {
         ehr,
         asr,

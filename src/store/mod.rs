@@ -2,9 +2,12 @@
 //! A finished call's record and its outbox row are written in one transaction, so a result is either
 //! both stored and queued for the EHR, or neither.
 
+pub mod audit;
 pub mod calls;
 pub mod outbox;
 pub mod record;
+pub mod tasks;
+pub mod users;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +28,8 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("no call with id {0}")]
     NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A cheaply cloneable handle on the store's connection.
@@ -50,7 +55,10 @@ impl Store {
 
     fn migrate(conn: &Connection) -> Result<(), StoreError> {
         calls::migrate(conn)?;
-        outbox::migrate(conn)
+        outbox::migrate(conn)?;
+        users::migrate(conn)?;
+        tasks::migrate(conn)?;
+        audit::migrate(conn)
     }
 
     /// An in-memory store for tests.

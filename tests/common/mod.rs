@@ -59,8 +59,9 @@ impl Server {
         let metrics_port = free_port();
         let (rtp_min, rtp_max) = free_rtp_range(40);
         let root = repo_root();
+        let web_port = free_port();
         let config = format!(
-            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n{extra}\n",
+            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[web]\nlisten = \"127.0.0.1:{web_port}\"\n{extra}\n",
             data = dir.path().join("data"),
             sounds = root.join("sounds/en"),
         );
