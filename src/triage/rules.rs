@@ -3,10 +3,9 @@
 //! chartline.toml can point at a practice's own copy.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use super::pattern::{Classes, Negation, Pattern};
 use super::text::tokens;
@@ -15,15 +14,8 @@ use super::RequestType;
 /// The rules compiled into the binary.
 pub const EMBEDDED_RULES: &str = include_str!("../../config/triage.toml");
 
-#[derive(Debug, Error)]
-pub enum RulesError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{origin}: {message}")]
-    Syntax { origin: String, message: String },
-    #[error("{origin}, line {line}: `{key}` {problem}")]
-    Invalid { origin: String, line: usize, key: String, problem: String },
-}
+/// A rules file is a TOML file like the main configuration, and fails the same ways.
+pub type RulesError = crate::config::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
