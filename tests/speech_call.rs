@@ -25,7 +25,7 @@ fn utterance(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
     use std::io::Write;
     piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     assert!(piper.wait().unwrap().success(), "piper failed");
-    assert!(Command::new("sox").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
+    assert!(Command::new("sox").arg("-D").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
     let pcap = dir.join(format!("{name}.pcap"));
     let status = Command::new("python3").arg(root.join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
     assert!(status.success());
