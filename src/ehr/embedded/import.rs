@@ -51,6 +51,16 @@ pub fn resources_of(doc: Value) -> Vec<Value> {
 }
 
 /// The patient a resource belongs to (subject / patient / participant actor), if any.
+/// Writes (or replaces) one FHIR resource row of the chart.
+pub fn store_resource(tx: &Transaction<'_>, kind: &str, id: &str, patient: Option<&str>, resource: &Value) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO resources (type, id, patient_id, json) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(type, id) DO UPDATE SET patient_id = excluded.patient_id, json = excluded.json",
+        params![kind, id, patient, resource.to_string()],
+    )?;
+    Ok(())
+}
+
 pub fn patient_of(resource: &Value) -> Option<String> {
     if resource.get("resourceType").and_then(Value::as_str) == Some("Patient") {
         return resource.get("id").and_then(Value::as_str).map(str::to_string);
@@ -96,11 +106,7 @@ pub fn import_file(tx: &Transaction<'_>, path: &Path, report: &mut ImportReport)
             continue;
         }
         let patient = patient_of(&resource).filter(|p| kind == "Patient" || types.get(p).is_none_or(|t| t == "Patient"));
-        tx.execute(
-            "INSERT INTO resources (type, id, patient_id, json) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(type, id) DO UPDATE SET patient_id = excluded.patient_id, json = excluded.json",
-            params![kind, id, patient, resource.to_string()],
-        )?;
+        store_resource(tx, &kind, &id, patient.as_deref(), &resource)?;
         if kind == "Patient" {
             let summary = patient_summary(&resource).ok_or_else(|| EhrError::Import {
                 path: path.display().to_string(),

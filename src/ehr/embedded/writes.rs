@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::super::error::EhrError;
 use super::super::mapping;
 use super::super::types::*;
+use super::import::store_resource;
 use crate::store::record::{CallRecord, MatchStatus};
 
 pub fn write_call(conn: &mut Connection, call: &CallRecord, now: DateTime<Utc>) -> Result<Vec<String>, EhrError> {
@@ -89,11 +90,7 @@ pub fn record_refill(conn: &mut Connection, call_id: &str, decision: &RefillDeci
         renewed["authoredOn"] = json!(at);
         renewed["requester"] = json!({"reference": format!("Practitioner/{}", decision.by)});
         renewed["priorPrescription"] = json!({"reference": format!("MedicationRequest/{}", decision.medication_id)});
-        tx.execute(
-            "INSERT INTO resources (type, id, patient_id, json) VALUES ('MedicationRequest', ?1, ?2, ?3)
-             ON CONFLICT(type, id) DO UPDATE SET json = excluded.json",
-            params![id, patient, renewed.to_string()],
-        )?;
+        store_resource(&tx, "MedicationRequest", &id, patient.as_deref(), &renewed)?;
         refs.push(format!("MedicationRequest/{id}"));
         targets.push(json!({"reference": format!("MedicationRequest/{id}")}));
     }
@@ -106,11 +103,7 @@ pub fn record_refill(conn: &mut Connection, call_id: &str, decision: &RefillDeci
         "agent": [{"who": {"reference": format!("Practitioner/{}", decision.by)}}],
         "reason": decision.note.as_ref().map(|n| vec![json!({"text": n})]),
     });
-    tx.execute(
-        "INSERT INTO resources (type, id, patient_id, json) VALUES ('Provenance', ?1, ?2, ?3)
-         ON CONFLICT(type, id) DO UPDATE SET json = excluded.json",
-        params![provenance_id, patient, provenance.to_string()],
-    )?;
+    store_resource(&tx, "Provenance", &provenance_id, patient.as_deref(), &provenance)?;
     refs.push(format!("Provenance/{provenance_id}"));
     tx.commit()?;
     Ok(refs)
