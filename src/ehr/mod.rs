@@ -24,6 +24,7 @@ pub use error::EhrError;
 pub use types::*;
 
 use crate::config::Config;
+use crate::schedule::{BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 
 /// One chart, local or remote. Object safe: held as `Arc<dyn Ehr>`.
@@ -49,6 +50,30 @@ pub trait Ehr: Send + Sync {
     /// Records a refill decision (a new MedicationRequest when approved), completes the call's task
     /// and records who decided (Provenance). Returns the references written.
     async fn record_refill(&self, call_id: &str, decision: &RefillDecision) -> Result<Vec<String>, EhrError>;
+
+    /// Free slots matching the query, earliest first, at most `query.limit`.
+    async fn free_slots(&self, query: &SlotQuery) -> Result<Vec<Slot>, EhrError> {
+        let _ = query;
+        Err(EhrError::Protocol(format!("{} has no schedules", self.name())))
+    }
+
+    /// Books a slot; `BookError::SlotTaken` when another caller got it first. Never books a slot twice.
+    async fn book(&self, request: &BookingRequest) -> Result<Booked, BookError> {
+        let _ = request;
+        Err(BookError::Unsupported(self.name()))
+    }
+
+    /// The patient's booked appointments from `from` on, earliest first.
+    async fn upcoming_appointments(&self, patient_id: &str, from: chrono::DateTime<chrono::Utc>) -> Result<Vec<Upcoming>, EhrError> {
+        let _ = (patient_id, from);
+        Ok(Vec::new())
+    }
+
+    /// Cancels the patient's appointment and frees its slot.
+    async fn cancel_appointment(&self, patient_id: &str, appointment_id: &str, call_id: &str) -> Result<(), BookError> {
+        let _ = (patient_id, appointment_id, call_id);
+        Err(BookError::Unsupported(self.name()))
+    }
 }
 
 /// The adapter `[ehr]` selects. The embedded chart is opened (created when missing) and, when it
