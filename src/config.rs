@@ -28,6 +28,7 @@ pub struct Config {
     pub routing: crate::triage::routing::RoutingConfig,
     pub web: crate::web::WebConfig,
     pub ehr: crate::ehr::EhrConfig,
+    pub scheduling: crate::schedule::SchedulingConfig,
 }
 
 impl Default for Config {
@@ -46,6 +47,7 @@ impl Default for Config {
             routing: Default::default(),
             web: Default::default(),
             ehr: Default::default(),
+            scheduling: Default::default(),
         }
     }
 }
@@ -170,6 +172,7 @@ impl Config {
         }
         self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
         self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
+        self.scheduling.validate().or_else(|(k, p)| bad(&format!("scheduling.{k}"), p))?;
         Ok(())
     }
 

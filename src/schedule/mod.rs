@@ -6,11 +6,13 @@
 //! (`ivr::dialog`). Times are UTC instants; "morning", weekdays and dates are read in the
 //! practice's time zone (`[practice] time_zone`).
 
+pub mod config;
 pub mod spoken;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
+pub use config::SchedulingConfig;
 pub use spoken::{parse_choice, SpokenChoice};
 
 /// One bookable slot of a practitioner's schedule at a location.
