@@ -44,6 +44,7 @@ fn full_keypad_call_leaves_digits_and_message_in_the_record() {
         assert!(kinds.iter().any(|k| k == kind), "event {kind} missing: {kinds:?}");
     }
     assert!(!kinds.iter().any(|k| k == "invalid_key" || k == "no_input"), "clean call: {kinds:?}");
+    eprintln!("keypad call: answer -> request complete {:.1} s", seconds_between(&call, "answered", "request_chosen"));
 
     // The recording holds the spoken message: as much speech as the source, at a similar level.
     let recording = server.data_dir().join(call["recording"].as_str().expect("recording path"));

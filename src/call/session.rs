@@ -297,12 +297,16 @@ impl Call {
     fn heard(&mut self, frame: &[i16]) {
         match self.listener.frame(frame, Instant::now()) {
             Some(Heard::Started) => {
+                tracing::debug!(barge_in = self.barge_in_playing, "speech started");
                 if self.barge_in_playing {
                     self.media.stop_playback();
                 }
                 self.dialog.handle(Event::SpeechStarted, Instant::now());
             }
-            Some(Heard::Utterance(audio)) => self.recognize(audio),
+            Some(Heard::Utterance(audio)) => {
+                tracing::debug!(ms = audio.len() / 8, "utterance ended");
+                self.recognize(audio)
+            }
             Some(Heard::MessageEnded) => self.dialog.handle(Event::SpeechEnded, Instant::now()),
             None => {}
         }

@@ -1,6 +1,11 @@
 //! A pure jitter buffer for one RTP stream: reorders by sequence number (with 16-bit wrap), drops
 //! late and duplicate packets, resets on an SSRC change, and releases packets once `depth` packets
 //! are waiting or the oldest has waited `depth` packet times.
+//!
+//! A sender that restarts its sequence numbers without changing the SSRC (a PBX switching media
+//! sources, a phone resuming after hold) is followed as RFC 3550 appendix A.1 does: a packet far
+//! outside the expected window is held on probation, and when the next one continues it, the
+//! buffer resynchronises on the new sequence instead of dropping the rest of the call as late.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,7 +17,14 @@ pub struct JitterStats {
     pub late: u64,
     pub duplicate: u64,
     pub ssrc_changes: u64,
+    /// Sequence restarts followed (same SSRC).
+    pub resyncs: u64,
 }
+
+/// Farther back than this is not reordering but a restart (RFC 3550 A.1 `MAX_MISORDER`).
+const MAX_MISORDER: u64 = 100;
+/// Farther ahead than this is not loss but a restart (RFC 3550 A.1 `MAX_DROPOUT`).
+const MAX_DROPOUT: u64 = 3000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
@@ -33,6 +45,8 @@ pub struct JitterBuffer {
     /// Extended sequence number of the next packet to release.
     next: Option<u64>,
     highest: Option<u64>,
+    /// The 16-bit sequence number that would confirm a restart (the one after a stray packet).
+    probation: Option<u16>,
     pub stats: JitterStats,
 }
 
@@ -47,6 +61,7 @@ impl JitterBuffer {
             waiting: BTreeMap::new(),
             next: None,
             highest: None,
+            probation: None,
             stats: JitterStats::default(),
         }
     }
@@ -65,11 +80,22 @@ impl JitterBuffer {
                 self.stats.ssrc_changes += 1;
             }
             self.ssrc = Some(ssrc);
-            self.waiting.clear();
-            self.next = None;
-            self.highest = None;
+            self.restart();
         }
-        let ext = self.extend(packet.seq);
+        let mut ext = self.extend(packet.seq);
+        let far_back = self.next.is_some_and(|next| ext + MAX_MISORDER < next);
+        let far_ahead = self.highest.is_some_and(|highest| ext > highest + MAX_DROPOUT);
+        if far_back || far_ahead {
+            if self.probation != Some(packet.seq) {
+                self.probation = Some(packet.seq.wrapping_add(1));
+                self.stats.late += 1;
+                return;
+            }
+            self.stats.resyncs += 1;
+            self.restart();
+            ext = self.extend(packet.seq);
+        }
+        self.probation = None;
         if self.next.is_some_and(|next| ext < next) {
             self.stats.late += 1;
             return;
@@ -82,6 +108,13 @@ impl JitterBuffer {
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
         self.next.get_or_insert(ext);
         self.waiting.insert(ext, (now, packet));
+    }
+
+    fn restart(&mut self) {
+        self.waiting.clear();
+        self.next = None;
+        self.highest = None;
+        self.probation = None;
     }
 
     /// The next packet to play, if one is due: in order, skipping gaps (counted as lost) once the
@@ -168,5 +201,41 @@ mod tests {
         jb.push(2, packet(900), t);
         assert_eq!(drain(&mut jb, t), vec![900], "new source starts fresh");
         assert_eq!(jb.stats.ssrc_changes, 1);
+    }
+
+    #[test]
+    fn a_sequence_restart_is_followed_after_one_packet() {
+        let t = Instant::now();
+        let mut jb = JitterBuffer::new(60, 20);
+        for seq in 20_000..20_010 {
+            jb.push(1, packet(seq), t);
+        }
+        assert_eq!(drain(&mut jb, t).len(), 10);
+        // The same source starts again from a lower number: not 20 000 late packets.
+        for seq in 5_000..5_010 {
+            jb.push(1, packet(seq), t);
+        }
+        assert_eq!(drain(&mut jb, t), (5_001..5_010).collect::<Vec<_>>(), "the first packet is the probation");
+        assert_eq!((jb.stats.resyncs, jb.stats.late), (1, 1));
+        // ... and forward by more than a dropout is a restart too, not 30 000 lost packets.
+        for seq in 40_000..40_005 {
+            jb.push(1, packet(seq), t);
+        }
+        assert_eq!(drain(&mut jb, t), (40_001..40_005).collect::<Vec<_>>());
+        assert_eq!((jb.stats.resyncs, jb.stats.lost), (2, 0));
+    }
+
+    #[test]
+    fn one_stray_old_packet_does_not_restart() {
+        let t = Instant::now();
+        let mut jb = JitterBuffer::new(60, 20);
+        for seq in 1000..1005 {
+            jb.push(1, packet(seq), t);
+        }
+        drain(&mut jb, t);
+        jb.push(1, packet(10), t);
+        jb.push(1, packet(1005), t);
+        assert_eq!(drain(&mut jb, t), vec![1005]);
+        assert_eq!((jb.stats.resyncs, jb.stats.late), (0, 1));
     }
 }

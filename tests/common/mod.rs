@@ -283,6 +283,15 @@ pub fn event_kinds(call: &serde_json::Value) -> Vec<String> {
     call["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
 }
 
+/// Seconds from the first `from` event to the first `to` event of a call record's timeline.
+pub fn seconds_between(call: &serde_json::Value, from: &str, to: &str) -> f64 {
+    let at = |kind: &str| {
+        let event = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind).unwrap_or_else(|| panic!("no {kind} event: {:?}", event_kinds(call)));
+        chrono::DateTime::parse_from_rfc3339(event["at"].as_str().unwrap()).unwrap()
+    };
+    (at(to) - at(from)).num_milliseconds() as f64 / 1000.0
+}
+
 /// Polls `/metrics` until `line` appears (e.g. `chartline_live_dialogs 0`).
 pub fn wait_for_metric(server: &Server, line: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
