@@ -277,7 +277,7 @@ impl Call {
                 }
                 Action::Urgent { red_flags } => {
                     self.record.urgent = true;
-                    self.record.red_flags.extend(red_flags);
+                    add_red_flags(&mut self.record, red_flags);
                 }
                 Action::Note { key, value } => {
                     tracing::debug!(key, value, "follow-up note");
@@ -394,8 +394,8 @@ impl Call {
     }
 
     /// Transcribes the recorded message (behind interactive turns) and screens it for red flags: a
-    /// message that describes an emergency makes the call urgent even if the caller never said so
-    /// to a question.
+    /// message that describes an emergency or an urgent symptom makes the call urgent even if the
+    /// caller never said so to a question.
     async fn transcribe_message(&mut self) {
         let (Some(asr), Some(_)) = (&self.services.asr, &self.record.recording) else { return };
         let audio = match hound::WavReader::open(&self.recording_path) {
@@ -415,15 +415,12 @@ impl Call {
         };
         let screening = self.services.triage.classify(&transcript.text);
         push_event(&mut self.record, "message_transcribed", serde_json::json!({ "ms": started.elapsed().as_millis() as u64, "emergency": screening.is_emergency() }));
-        if screening.is_emergency() && !self.record.urgent {
+        if screening.severity.is_some() && !self.record.urgent {
             self.record.urgent = true;
-            push_event(&mut self.record, "message_emergency", serde_json::json!({ "red_flags": screening.red_flag_ids() }));
+            let kind = if screening.is_emergency() { "message_emergency" } else { "message_urgent" };
+            push_event(&mut self.record, kind, serde_json::json!({ "red_flags": screening.red_flag_ids() }));
         }
-        for flag in screening.red_flag_ids() {
-            if !self.record.red_flags.contains(&flag) {
-                self.record.red_flags.push(flag);
-            }
-        }
+        add_red_flags(&mut self.record, screening.red_flag_ids());
         self.record.transcript = Some(transcript.text).filter(|t| !t.is_empty());
     }
 }
@@ -435,6 +432,15 @@ enum Reply {
     Speech(Option<(String, u64)>),
     Candidates(Result<Vec<crate::ehr::PatientSummary>, String>),
     Chart(Result<ChartSummary, String>),
+}
+
+/// Adds red flags to the record once each.
+fn add_red_flags(record: &mut CallRecord, flags: Vec<String>) {
+    for flag in flags {
+        if !record.red_flags.contains(&flag) {
+            record.red_flags.push(flag);
+        }
+    }
 }
 
 /// The caller's number from a From URI (`sip:+15551234567@host` → `+15551234567`).

@@ -199,6 +199,25 @@ fn emergency_in_a_symptom_description() {
 }
 
 #[test]
+fn an_urgent_symptom_marks_the_call_urgent_without_the_911_prompt() {
+    let mut r = identified_by_voice(vec![chart("p1", "Ann", "Lee", None)]);
+    r.keys("3");
+    let actions = r.say("my fever is one oh four and it keeps getting worse");
+    assert!(actions.iter().any(|a| matches!(a, Action::Urgent { red_flags } if red_flags.contains(&"high_fever".to_string()) && red_flags.contains(&"worsening".to_string()))), "{actions:?}");
+    assert!(!actions.contains(&Action::AlertOnCall), "no page during the call: routing decides");
+    assert!(!plays(&actions).iter().flatten().any(|clip| clip == "emergency"), "no 911 prompt");
+    assert_eq!(logged(&r, "urgent_flags")[0]["stage"], "follow_up");
+    assert_eq!(r.clip_names(), ["record-after-tone", "tone"], "the conversation goes on");
+    r.finish_prompt();
+    r.now += Duration::from_secs(4);
+    r.dialog.handle(Event::SpeechEnded, r.now);
+    r.drain();
+    r.dialog.handle(Event::RecordingStopped { duration_ms: 4000, rms: 0.1 }, r.now);
+    r.drain();
+    assert!(r.clip_names().contains(&"next-steps-urgent".to_string()), "{:?}", r.clip_names());
+}
+
+#[test]
 fn a_calm_symptom_is_noted_and_screened() {
     let mut r = identified_by_voice(vec![chart("p1", "Ann", "Lee", None)]);
     r.say("I have a rash on my arm");

@@ -10,6 +10,16 @@ use crate::store::record::InputMethod;
 use crate::triage::{Classification, RequestType};
 
 impl Dialog {
+    /// Red flags of urgent severity (high fever, worsening, a medication reaction): no 911 prompt,
+    /// the conversation goes on, but the call is marked urgent for same-day (or on-call) handling.
+    pub(super) fn urgent_flags(&mut self, c: &Classification) {
+        self.urgent = true;
+        let mut detail = explain(c);
+        detail["stage"] = json!(self.stage());
+        self.log("urgent_flags", detail);
+        self.actions.push_back(Action::Urgent { red_flags: c.red_flag_ids() });
+    }
+
     /// A red flag of emergency severity in what the caller said: the 911 prompt at once
     /// (interrupting what plays) or the configured transfer, the call marked urgent, the on-call
     /// provider alerted. Without a transfer the caller may stay and leave a message.

@@ -47,6 +47,9 @@ impl Dialog {
         if classification.is_emergency() && !self.alerted {
             return self.emergency(&classification);
         }
+        if classification.severity == Some(crate::triage::Severity::Urgent) {
+            self.urgent_flags(&classification);
+        }
         match self.state.clone() {
             State::Dob { attempt, digits } if digits.is_empty() => self.dob_spoken(attempt, text),
             State::Confirm { attempt, date, method, misses } => self.confirm_answer(attempt, date, method, misses, Self::spoken_answer(text)),
