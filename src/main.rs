@@ -416,6 +416,11 @@ async fn serve(config: Config) -> Result<()> {
         }
     };
     tracing::info!(prompts = prompts.len(), "prompt audio loaded");
+    if let Some(said) = chartline::media::prompts::rendered_text(&config.sounds_dir, &config.ivr.practice_prompt)
+        && !said.to_lowercase().contains(&config.practice.name.to_lowercase())
+    {
+        tracing::warn!(clip = %config.ivr.practice_prompt, said = %said, name = %config.practice.name, "the greeting does not say the practice's name: run `scripts/make-sounds --practice CONFIG` or record your own clip");
+    }
     let ehr = chartline::ehr::open(&config).context("opening the EHR adapter ([ehr])")?;
     let _sync = chartline::ehr::sync::spawn(store.clone(), ehr.clone(), config.ehr.retry.clone());
     tracing::info!(ehr = %ehr.name(), "EHR sync worker started");

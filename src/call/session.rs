@@ -298,7 +298,7 @@ impl Call {
         match self.listener.frame(frame, Instant::now()) {
             Some(Heard::Started) => {
                 tracing::debug!(barge_in = self.barge_in_playing, "speech started");
-                if self.barge_in_playing {
+                if self.barge_in_playing && self.dialog.voice_barge_in() {
                     self.media.stop_playback();
                 }
                 self.dialog.handle(Event::SpeechStarted, Instant::now());

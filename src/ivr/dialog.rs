@@ -278,7 +278,18 @@ impl Dialog {
         }
         let prompts = Self::clips(&names);
         self.log("greeting", json!({ "after_hours": self.setup.after_hours, "speech": self.speech }));
+        // Listen from the first word: a caller may give the date of birth (or an emergency) over
+        // the greeting, which still plays to its end.
+        if let Some(hints) = self.hints().filter(|_| self.speech) {
+            self.listen(hints);
+        }
         self.play(prompts, true);
+    }
+
+    /// Whether the caller's voice should stop the prompt playing now (keys always do when the
+    /// prompt allows barge-in). Not during the greeting: its 911 disclaimer is always heard.
+    pub fn voice_barge_in(&self) -> bool {
+        self.state != State::Greeting
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) {

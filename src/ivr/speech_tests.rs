@@ -314,10 +314,31 @@ fn barge_in_then_no_transcript_counts_as_not_understood() {
 }
 
 #[test]
-fn speech_is_ignored_when_not_listening() {
+fn the_greeting_listens_for_a_date_or_an_emergency_without_being_cut() {
     let mut r = speech_run();
-    r.dialog.handle(Event::Speech { text: "I can't breathe".into() }, r.now);
-    assert!(r.drain().is_empty(), "greeting does not listen");
+    assert!(listens(&r.log), "listening from the first word");
+    assert!(!r.dialog.voice_barge_in(), "the 911 disclaimer is not cut by the caller's voice");
+    assert!(plays(&r.say("hello hi")).is_empty(), "small talk waits for the question");
+    assert_eq!(logged(&r, "greeting_speech_ignored").len(), 1);
+    assert_eq!(r.finish_prompt().iter().filter(|a| matches!(a, Action::Play { .. })).count(), 1);
+    assert_eq!(r.clip_names(), ["dob-ask-speech"]);
+    assert!(r.dialog.voice_barge_in());
+
+    let mut r = speech_run();
+    r.say("March fifth nineteen eighty two");
+    assert_eq!(r.last_prompts(), vec![PromptItem::Clip("i-heard".into()), PromptItem::Date(date(1982, 3, 5)), PromptItem::Clip("dob-confirm-speech".into())]);
+    assert_eq!(logged(&r, "dob_entered")[0]["during"], "greeting");
+    let actions = r.say("yes");
+    assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }));
+
+    let mut r = speech_run();
+    let actions = r.say("my husband collapsed and he is not breathing");
+    assert_eq!(plays(&actions)[0][0], "emergency", "an emergency over the greeting is answered at once");
+    assert!(actions.contains(&Action::AlertOnCall));
+}
+
+#[test]
+fn speech_is_ignored_when_not_listening() {
     let mut r = Run::with(IvrConfig::default(), setup(false));
     r.finish_prompt();
     r.dialog.handle(Event::Speech { text: "march fifth nineteen eighty two".into() }, r.now);

@@ -27,6 +27,13 @@ pub enum PromptError {
     Dir { path: PathBuf, source: std::io::Error },
 }
 
+/// The text a clip was rendered from (`manifest.tsv` in the sounds folder, written by
+/// `scripts/make-sounds`); `None` for clips recorded by hand or without a manifest.
+pub fn rendered_text(dir: &Path, clip: &str) -> Option<String> {
+    let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).ok()?;
+    manifest.lines().find_map(|line| line.split_once('\t').filter(|(name, _)| *name == clip).map(|(_, text)| text.to_string()))
+}
+
 /// Decodes any audio file symphonia knows to mono f32 and its sample rate.
 pub fn decode_file(path: &Path) -> Result<(Vec<f32>, u32), PromptError> {
     let fail = |message: String| PromptError::Decode { path: path.into(), message };

@@ -77,6 +77,20 @@ impl Dialog {
         }
     }
 
+    /// Words heard over the greeting: a date of birth is taken at once (its read-back replaces
+    /// the rest of the greeting); anything else waits for the question.
+    pub(super) fn dob_over_greeting(&mut self, text: &str) {
+        let today = self.setup.today;
+        match (self.parse_date)(text, today).filter(|d| *d <= today && d.year() >= 1900) {
+            Some(date) => {
+                self.tag += 1; // the greeting's end no longer matters
+                self.log("dob_entered", json!({ "method": "speech", "attempt": 1, "during": "greeting" }));
+                self.confirm_dob(1, date, InputMethod::Speech);
+            }
+            None => self.log("greeting_speech_ignored", json!({ "empty": text.is_empty() })),
+        }
+    }
+
     pub(super) fn dob_readback(date: NaiveDate, speech: bool) -> Vec<PromptItem> {
         let mut prompts = Self::clips(&["i-heard"]);
         prompts.push(PromptItem::Date(date));
