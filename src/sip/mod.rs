@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod message;
 pub mod rate_limit;
 pub mod sdp;
+pub mod sdes;
 pub mod tls;
 pub mod transaction;
 pub mod transport;
