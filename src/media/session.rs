@@ -258,10 +258,10 @@ impl Task {
                     self.on_tick().await;
                 }
                 received = self.session.rtp.recv_from(&mut buf) => {
-                    if let Ok((len, source)) = received {
-                        if let Some(packet) = self.unprotect(&buf[..len], false) {
-                            self.on_rtp(&packet, source);
-                        }
+                    if let Ok((len, source)) = received
+                        && let Some(packet) = self.unprotect(&buf[..len], false)
+                    {
+                        self.on_rtp(&packet, source);
                     }
                 }
                 received = self.session.rtcp.recv_from(&mut rtcp_buf) => {
@@ -435,12 +435,12 @@ impl Task {
             header: rtp::header::Header { version: 2, payload_type: self.params.codec.payload_type(), sequence_number: self.seq, timestamp: self.timestamp, ssrc: self.ssrc, marker: self.stats.packets_out == 0, ..Default::default() },
             payload: Bytes::from(payload),
         };
-        if let Some(bytes) = packet.marshal().ok().and_then(|b| self.protect(b.to_vec(), false)) {
-            if self.session.rtp.send_to(&bytes, self.remote).await.is_ok() {
-                self.stats.packets_out += 1;
-                self.octets_out = self.octets_out.wrapping_add(packet.payload.len() as u32);
-                self.counters.packets_out.fetch_add(1, Relaxed);
-            }
+        if let Some(bytes) = packet.marshal().ok().and_then(|b| self.protect(b.to_vec(), false))
+            && self.session.rtp.send_to(&bytes, self.remote).await.is_ok()
+        {
+            self.stats.packets_out += 1;
+            self.octets_out = self.octets_out.wrapping_add(packet.payload.len() as u32);
+            self.counters.packets_out.fetch_add(1, Relaxed);
         }
         if now.duration_since(self.last_rtcp) >= self.rtcp_interval {
             self.last_rtcp = now;
