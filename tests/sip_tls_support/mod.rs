@@ -32,13 +32,15 @@ impl TlsSipClient {
         let config = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots).with_no_client_auth();
         let connection = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").unwrap()).unwrap();
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
-        tcp.set_read_timeout(Some(Duration::from_millis(200)))?;
+        // Generous while handshaking (a loaded machine), short afterwards for polling reads.
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
         let local = tcp.local_addr()?;
         let mut stream = rustls::StreamOwned::new(connection, tcp);
         // Complete the handshake now so a certificate problem shows here.
         while stream.conn.is_handshaking() {
             stream.conn.complete_io(&mut stream.sock)?;
         }
+        stream.sock.set_read_timeout(Some(Duration::from_millis(200)))?;
         Ok(TlsSipClient { stream, framer: Framer::default(), local })
     }
 
