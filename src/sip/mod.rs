@@ -139,6 +139,9 @@ impl SipConfig {
         self.trunk.validate().map_err(|(key, problem)| (format!("trunk.{key}"), problem))?;
         self.limits.validate().map_err(|(key, problem)| (format!("limits.{key}"), problem))?;
         self.tls.validate().map_err(|(key, problem)| (format!("tls.{key}"), problem))?;
+        if self.tls.enabled && self.tls.listen_addr().ok() == self.listen_addr().ok() {
+            return Err(("tls.listen".into(), format!("must differ from sip.listen ({}): TCP is served there", self.listen)));
+        }
         Ok(())
     }
 }

@@ -132,6 +132,19 @@ mod tests {
     }
 
     #[test]
+    fn config_file_errors_name_the_key_and_line() {
+        let text = "[sip]\nlisten = \"127.0.0.1:5060\"\n\n[sip.tls]\nenabled = true\ncert = \"/etc/chartline/sip.pem\"\n";
+        let err = crate::config::Config::parse(text, "test.toml").unwrap_err().to_string();
+        assert!(err.contains("sip.tls.key"), "{err}");
+        let same_port = "[sip]\nlisten = \"127.0.0.1:5060\"\n\n[sip.tls]\nenabled = true\nlisten = \"127.0.0.1:5060\"\n";
+        let err = crate::config::Config::parse(same_port, "test.toml").unwrap_err().to_string();
+        assert!(err.contains("sip.tls.listen") && err.contains("line 6"), "{err}");
+        let typo = "[sip.tls]\nenable = true\n";
+        let err = crate::config::Config::parse(typo, "test.toml").unwrap_err().to_string();
+        assert!(err.contains("enable") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn generated_certificate_is_kept_and_serves() {
         let dir = tempfile::tempdir().unwrap();
         let first = server(&TlsConfig::default(), dir.path()).unwrap();
