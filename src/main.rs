@@ -426,7 +426,7 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!(ehr = %ehr.name(), "EHR sync worker started");
     let metrics = Arc::new(Metrics::default());
     let media_counters = Arc::new(MediaCounters::default());
-    let sip = chartline::sip::start(&config.sip).await.with_context(|| format!("starting SIP on {}", config.sip.listen))?;
+    let sip = chartline::sip::start_in(&config.sip, &config.data_dir).await.with_context(|| format!("starting SIP on {}", config.sip.listen))?;
     metrics.attach(sip.live_dialogs.clone(), media_counters.clone());
     metrics.attach_trunk(sip.trunk.clone());
     if !config.metrics.listen.is_empty() {

@@ -76,7 +76,7 @@ impl Call {
             }
         };
         let local = SocketAddr::new(services.local_ip, session.local_port());
-        let caps = MediaCaps::default();
+        let caps = MediaCaps::default().with_srtp(services.config.media.srtp, rand::random());
         let session_id = rand::random::<u32>() as u64;
         let (answer_sdp, negotiated) = match &incoming.offer {
             Some(offer) => match sdp::negotiate(offer, &caps, local, session_id) {
@@ -120,10 +120,12 @@ impl Call {
             },
         };
         let params = MediaParams { remote: negotiated.remote_rtp, codec: negotiated.codec, dtmf_pt: negotiated.dtmf_pt, ptime_ms: negotiated.ptime_ms };
-        info!(codec = ?params.codec, dtmf_pt = ?params.dtmf_pt, "call answered");
+        let srtp_suite = negotiated.srtp.map(|keys| keys.suite.name());
+        let session = session.with_srtp(negotiated.srtp);
+        info!(codec = ?params.codec, dtmf_pt = ?params.dtmf_pt, srtp = srtp_suite.unwrap_or("off"), "call answered");
 
         let mut record = CallRecord { call_id: call_id.clone(), started_at: Utc::now(), from: incoming.from, to: incoming.to, ..Default::default() };
-        push_event(&mut record, "answered", serde_json::json!({ "sip_call_id": incoming.call.0, "codec": format!("{:?}", params.codec), "rfc4733": params.dtmf_pt.is_some() }));
+        push_event(&mut record, "answered", serde_json::json!({ "sip_call_id": incoming.call.0, "codec": format!("{:?}", params.codec), "rfc4733": params.dtmf_pt.is_some(), "srtp": srtp_suite }));
         let reference = match services.store.begin_call(&record) {
             Ok(reference) => reference,
             Err(e) => {

@@ -66,6 +66,9 @@ pub struct FhirConfig {
     pub max_inline_audio_bytes: usize,
     /// athena: the department a patient case is filed in.
     pub department_id: String,
+    /// PEM file of CA certificates trusted for the server's HTTPS certificate besides the
+    /// system's roots (a private CA); empty = system roots only. Certificates are always verified.
+    pub ca_file: PathBuf,
     pub auth: AuthConfig,
 }
 
@@ -78,6 +81,7 @@ impl Default for FhirConfig {
             conditional_create: true,
             max_inline_audio_bytes: 4 * 1024 * 1024,
             department_id: String::new(),
+            ca_file: PathBuf::new(),
             auth: AuthConfig::default(),
         }
     }

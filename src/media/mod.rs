@@ -1,6 +1,6 @@
 //! The media path of a call: `g711` codecs, `jitter` buffer, `dtmf` detection, `resample`,
-//! `prompts` (audio catalogue and read-back), `recorder`, `rtcp` reports, and `session`, the tokio
-//! task that runs one call's RTP.
+//! `prompts` (audio catalogue and read-back), `recorder`, `rtcp` reports, `srtp` (RFC 3711
+//! protection when SDES keys were negotiated), and `session`, the tokio task that runs one call's RTP.
 
 pub mod dtmf;
 pub mod g711;
@@ -10,6 +10,7 @@ pub mod recorder;
 pub mod resample;
 pub mod rtcp;
 pub mod session;
+pub mod srtp;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,11 +32,13 @@ pub struct MediaConfig {
     /// Hang up when no RTP arrives for this long (0 disables).
     pub inactivity_timeout_s: u64,
     pub rtcp_interval_s: u64,
+    /// SRTP (SDES): "optional" (when the PBX offers it), "required" or "off".
+    pub srtp: crate::sip::sdes::SrtpPolicy,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { rtp_port_min: 20000, rtp_port_max: 30000, jitter_ms: 60, inactivity_timeout_s: 30, rtcp_interval_s: 5 }
+        Self { rtp_port_min: 20000, rtp_port_max: 30000, jitter_ms: 60, inactivity_timeout_s: 30, rtcp_interval_s: 5, srtp: Default::default() }
     }
 }
 

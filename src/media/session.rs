@@ -17,7 +17,9 @@ use super::dtmf::{DtmfMerger, DtmfMethod, GoertzelDetector, Rfc4733Detector};
 use super::jitter::{JitterBuffer, Packet};
 use super::prompts::Clip;
 use super::recorder::{Recorder, RecordingInfo};
+use super::srtp::SrtpSession;
 use super::{MediaConfig, MediaCounters, PortPool, PortLease, g711, rtcp};
+use crate::sip::sdes::SrtpKeys;
 use crate::sip::sdp::Codec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,7 @@ pub struct MediaSession {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     lease: PortLease,
+    srtp: Option<SrtpKeys>,
 }
 
 impl MediaSession {
@@ -74,7 +77,7 @@ impl MediaSession {
             let lease = pool.lease().ok_or_else(|| std::io::Error::other("RTP port range exhausted"))?;
             let port = lease.port();
             if let (Ok(rtp), Ok(rtcp)) = (UdpSocket::bind((ip, port)).await, UdpSocket::bind((ip, port + 1)).await) {
-                return Ok(Self { rtp, rtcp, lease });
+                return Ok(Self { rtp, rtcp, lease, srtp: None });
             }
         }
         Err(std::io::Error::other("no free RTP port pair in the range"))
@@ -82,6 +85,12 @@ impl MediaSession {
 
     pub fn local_port(&self) -> u16 {
         self.lease.port()
+    }
+
+    /// Protects the session with SRTP/SRTCP under these SDES keys (none: plain RTP).
+    pub fn with_srtp(mut self, keys: Option<SrtpKeys>) -> Self {
+        self.srtp = keys;
+        self
     }
 
     pub fn start(self, params: MediaParams, config: &MediaConfig, counters: Arc<MediaCounters>) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
@@ -169,11 +178,15 @@ struct Task {
     stats: MediaStats,
     counters: Arc<MediaCounters>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    /// SRTP both ways when negotiated; received packets that fail it are dropped and counted.
+    srtp: Option<SrtpSession>,
+    srtp_rejected: u64,
 }
 
 impl Task {
     fn new(session: MediaSession, params: MediaParams, config: &MediaConfig, counters: Arc<MediaCounters>, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
         let ptime = params.ptime_ms.clamp(10, 60);
+        let srtp = session.srtp.as_ref().and_then(|keys| SrtpSession::new(keys).map_err(|e| tracing::error!(error = %e, "SRTP not started")).ok());
         Self {
             session,
             params,
@@ -202,7 +215,32 @@ impl Task {
             stats: MediaStats::default(),
             counters,
             events,
+            srtp,
+            srtp_rejected: 0,
         }
+    }
+
+    /// Unprotects a received packet on an SRTP call (RTP or RTCP); plain calls pass it through.
+    fn unprotect<'a>(&mut self, bytes: &'a [u8], rtcp: bool) -> Option<std::borrow::Cow<'a, [u8]>> {
+        let Some(srtp) = self.srtp.as_mut() else { return Some(bytes.into()) };
+        let result = if rtcp { srtp.unprotect_rtcp(bytes) } else { srtp.unprotect_rtp(bytes) };
+        match result {
+            Ok(plain) => Some(plain.into()),
+            Err(e) => {
+                self.srtp_rejected += 1;
+                if self.srtp_rejected == 1 {
+                    tracing::info!(error = %e, "dropping a received packet that fails SRTP");
+                }
+                None
+            }
+        }
+    }
+
+    /// Protects an outgoing packet on an SRTP call.
+    fn protect(&mut self, bytes: Vec<u8>, rtcp: bool) -> Option<Vec<u8>> {
+        let Some(srtp) = self.srtp.as_mut() else { return Some(bytes) };
+        let result = if rtcp { srtp.protect_rtcp(&bytes) } else { srtp.protect_rtp(&bytes) };
+        result.map_err(|e| tracing::warn!(error = %e, "SRTP protect failed; packet not sent")).ok()
     }
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
@@ -220,11 +258,18 @@ impl Task {
                     self.on_tick().await;
                 }
                 received = self.session.rtp.recv_from(&mut buf) => {
-                    if let Ok((len, source)) = received {
-                        self.on_rtp(&buf[..len], source);
+                    if let Ok((len, source)) = received
+                        && let Some(packet) = self.unprotect(&buf[..len], false)
+                    {
+                        self.on_rtp(&packet, source);
                     }
                 }
-                _ = self.session.rtcp.recv_from(&mut rtcp_buf) => {}
+                received = self.session.rtcp.recv_from(&mut rtcp_buf) => {
+                    // Reports are not used; on SRTP calls they are still authenticated (SRTCP).
+                    if let Ok((len, _)) = received {
+                        let _ = self.unprotect(&rtcp_buf[..len], true);
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(Command::Close(reply)) => {
                         self.finish_recording();
@@ -390,18 +435,20 @@ impl Task {
             header: rtp::header::Header { version: 2, payload_type: self.params.codec.payload_type(), sequence_number: self.seq, timestamp: self.timestamp, ssrc: self.ssrc, marker: self.stats.packets_out == 0, ..Default::default() },
             payload: Bytes::from(payload),
         };
-        if let Ok(bytes) = packet.marshal() {
-            if self.session.rtp.send_to(&bytes, self.remote).await.is_ok() {
-                self.stats.packets_out += 1;
-                self.octets_out = self.octets_out.wrapping_add(packet.payload.len() as u32);
-                self.counters.packets_out.fetch_add(1, Relaxed);
-            }
+        if let Some(bytes) = packet.marshal().ok().and_then(|b| self.protect(b.to_vec(), false))
+            && self.session.rtp.send_to(&bytes, self.remote).await.is_ok()
+        {
+            self.stats.packets_out += 1;
+            self.octets_out = self.octets_out.wrapping_add(packet.payload.len() as u32);
+            self.counters.packets_out.fetch_add(1, Relaxed);
         }
         if now.duration_since(self.last_rtcp) >= self.rtcp_interval {
             self.last_rtcp = now;
             let report = rtcp::sender_report(self.ssrc, self.timestamp, self.stats.packets_out as u32, self.octets_out);
             let rtcp_dest = SocketAddr::new(self.remote.ip(), self.remote.port().wrapping_add(1));
-            let _ = self.session.rtcp.send_to(&report, rtcp_dest).await;
+            if let Some(report) = self.protect(report, true) {
+                let _ = self.session.rtcp.send_to(&report, rtcp_dest).await;
+            }
         }
     }
 

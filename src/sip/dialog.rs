@@ -21,6 +21,8 @@ pub struct Dialog {
     local_cseq: u32,
     local: SocketAddr,
     transport: Transport,
+    /// The INVITE's request URI was `sips:` (RFC 5630): our Contact is `sips:` too.
+    sips: bool,
 }
 
 impl Dialog {
@@ -38,6 +40,7 @@ impl Dialog {
             local_cseq: rand::random::<u16>() as u32 + 1,
             local,
             transport,
+            sips: matches!(&invite.start, message::StartLine::Request { uri, .. } if uri.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("sips:"))),
         }
     }
 
@@ -67,6 +70,8 @@ impl Dialog {
         let scheme_transport = match self.transport {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls if self.sips => return format!("<sips:chartline@{}>", self.local),
+            Transport::Tls => ";transport=tls",
         };
         format!("<sip:chartline@{}{scheme_transport}>", self.local)
     }
@@ -75,10 +80,7 @@ impl Dialog {
     pub fn request(&mut self, method: &str, extra: &[(&str, String)], body: &[u8]) -> (String, Vec<u8>) {
         self.local_cseq += 1;
         let branch = format!("z9hG4bK{:x}{:x}", rand::random::<u64>(), self.local_cseq);
-        let transport = match self.transport {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        };
+        let transport = self.transport.via_name();
         let mut out = format!("{method} {} SIP/2.0\r\n", self.remote_target);
         let _ = write!(out, "Via: SIP/2.0/{transport} {};branch={branch};rport\r\n", self.local);
         let _ = write!(out, "Max-Forwards: 70\r\n");
@@ -131,6 +133,18 @@ mod tests {
         assert!(d.matches(&message::parse(in_dialog.as_bytes()).unwrap()));
         let wrong = in_dialog.replace("tag=ourtag", "tag=other");
         assert!(!d.matches(&message::parse(wrong.as_bytes()).unwrap()));
+    }
+
+    #[test]
+    fn tls_contact_and_via() {
+        let invite = message::parse(INVITE.as_bytes()).unwrap();
+        let local: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+        let mut d = Dialog::new_uas(&invite, "t".into(), local, Transport::Tls);
+        assert_eq!(d.contact_header(), "<sip:chartline@127.0.0.1:5061;transport=tls>");
+        let (_, bye) = d.request("BYE", &[], b"");
+        assert!(String::from_utf8(bye).unwrap().contains("Via: SIP/2.0/TLS 127.0.0.1:5061;"));
+        let sips = message::parse(INVITE.replacen("INVITE sip:", "INVITE sips:", 1).as_bytes()).unwrap();
+        assert_eq!(Dialog::new_uas(&sips, "t".into(), local, Transport::Tls).contact_header(), "<sips:chartline@127.0.0.1:5061>");
     }
 
     #[test]

@@ -62,12 +62,19 @@ pub struct Endpoint {
     limiter: RateLimiter,
     /// Requests dropped as floods or from scanners.
     rate_limited: u64,
+    /// The address advertised for calls that come over TLS (its own port).
+    tls_local: Option<SocketAddr>,
 }
 
 impl Endpoint {
     /// `local` is the address we advertise in Via and Contact.
     pub fn new(timers: Timers, local: SocketAddr) -> Self {
-        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), rate_limited: 0 }
+        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), rate_limited: 0, tls_local: None }
+    }
+
+    /// Calls over TLS advertise this address in Contact and Via.
+    pub fn set_tls_local(&mut self, local: SocketAddr) {
+        self.tls_local = Some(local);
     }
 
     pub fn set_rate_limits(&mut self, config: RateLimitConfig) {
@@ -262,7 +269,8 @@ impl Endpoint {
             Err(problem) => return self.respond(&request, source, transport, 400, &format!("Bad Request ({problem})"), &[], now),
         };
         let tag = self.new_tag();
-        let dialog = Dialog::new_uas(&request, tag, self.local, transport);
+        let local = if transport == Transport::Tls { self.tls_local.unwrap_or(self.local) } else { self.local };
+        let dialog = Dialog::new_uas(&request, tag, local, transport);
         let mut invite_tx = ServerInvite::new(request.branch.clone(), self.timers, transport.is_reliable());
         let trying = Reply::for_request(&request, None).render(100, "Trying", &[], b"");
         if let InviteOutput::Send(bytes) = invite_tx.provisional(trying) {

@@ -10,6 +10,8 @@ pub mod endpoint;
 pub mod message;
 pub mod rate_limit;
 pub mod sdp;
+pub mod sdes;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 pub mod trunk;
@@ -21,7 +23,7 @@ use serde::Deserialize;
 
 pub use endpoint::{Endpoint, Transmit};
 pub use sdp::Sdp;
-pub use transport::{SipHandle, start};
+pub use transport::{SipHandle, start, start_in};
 pub use trunk_config::{TrunkConfig, TrunkMode};
 
 /// The Call-ID of a call leg.
@@ -32,11 +34,21 @@ pub struct CallId(pub String);
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
     pub fn is_reliable(self) -> bool {
         !matches!(self, Transport::Udp)
+    }
+
+    /// The transport token of a Via header (`SIP/2.0/TLS`).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
     }
 }
 
@@ -84,11 +96,13 @@ pub struct SipConfig {
     pub trunk: TrunkConfig,
     /// `[sip.limits]`: per-source flood limits and scanner User-Agents.
     pub limits: rate_limit::RateLimitConfig,
+    /// `[sip.tls]`: SIP over TLS on its own port.
+    pub tls: tls::TlsConfig,
 }
 
 impl Default for SipConfig {
     fn default() -> Self {
-        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default(), limits: Default::default() }
+        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default(), limits: Default::default(), tls: Default::default() }
     }
 }
 
@@ -124,6 +138,10 @@ impl SipConfig {
         }
         self.trunk.validate().map_err(|(key, problem)| (format!("trunk.{key}"), problem))?;
         self.limits.validate().map_err(|(key, problem)| (format!("limits.{key}"), problem))?;
+        self.tls.validate().map_err(|(key, problem)| (format!("tls.{key}"), problem))?;
+        if self.tls.enabled && self.tls.listen_addr().ok() == self.listen_addr().ok() {
+            return Err(("tls.listen".into(), format!("must differ from sip.listen ({}): TCP is served there", self.listen)));
+        }
         Ok(())
     }
 }

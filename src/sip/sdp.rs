@@ -1,10 +1,13 @@
 //! SDP (RFC 4566) parsing and serialising, and offer/answer (RFC 3264) for one audio stream:
-//! G.711 μ-law/A-law plus RFC 4733 telephone-event at whatever dynamic payload type the offer uses.
+//! G.711 μ-law/A-law plus RFC 4733 telephone-event at whatever dynamic payload type the offer uses,
+//! and SRTP keyed by SDES `a=crypto` lines (RFC 4568, see `sdes`) as `[media] srtp` allows.
 
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use thiserror::Error;
+
+use super::sdes::{self, Crypto, CryptoSuite, MASTER_LEN, SrtpKeys, SrtpPolicy};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SdpError {
@@ -16,6 +19,12 @@ pub enum SdpError {
     NoCommonCodec,
     #[error("no connection address for the audio stream")]
     NoConnection,
+    #[error("no supported a=crypto line (we accept AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32 with an inline key, no MKI)")]
+    NoCommonCrypto,
+    #[error("SRTP is required here but the offer is plain RTP")]
+    SrtpRequired,
+    #[error("SRTP is turned off here but the offer is RTP/SAVP")]
+    SrtpOff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,17 +260,30 @@ fn parse_rtpmap(value: &str) -> Option<(u8, String, u32)> {
     Some((pt.parse().ok()?, name, rate))
 }
 
-/// What we can do: the codecs in preference order and whether we take RFC 4733 events.
+/// What we can do: the codecs in preference order, whether we take RFC 4733 events, and SRTP.
 #[derive(Debug, Clone)]
 pub struct MediaCaps {
     pub codecs: Vec<Codec>,
     pub telephone_event: bool,
     pub ptime_ms: u32,
+    /// When SRTP is used; the default is off (set it with [`MediaCaps::with_srtp`]).
+    pub srtp: SrtpPolicy,
+    /// Our SRTP master key and salt for this call (fresh random bytes per call).
+    pub srtp_master: [u8; MASTER_LEN],
 }
 
 impl Default for MediaCaps {
     fn default() -> Self {
-        Self { codecs: vec![Codec::Pcmu, Codec::Pcma], telephone_event: true, ptime_ms: 20 }
+        Self { codecs: vec![Codec::Pcmu, Codec::Pcma], telephone_event: true, ptime_ms: 20, srtp: SrtpPolicy::Off, srtp_master: [0; MASTER_LEN] }
+    }
+}
+
+impl MediaCaps {
+    /// SRTP under `policy`, with our master key and salt.
+    pub fn with_srtp(mut self, policy: SrtpPolicy, master: [u8; MASTER_LEN]) -> Self {
+        self.srtp = policy;
+        self.srtp_master = master;
+        self
     }
 }
 
@@ -275,6 +297,8 @@ pub struct Negotiated {
     pub ptime_ms: u32,
     /// The direction the remote side asked for (sendonly/inactive = hold).
     pub remote_direction: Direction,
+    /// SRTP keys when the call is encrypted.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Which static codec a payload type of the offer stands for, by rtpmap name or static number.
@@ -311,8 +335,31 @@ pub fn negotiate(offer: &Sdp, caps: &MediaCaps, local: SocketAddr, session_id: u
     let remote_rtp = offer.audio_target()?;
     let remote_direction = offer.audio_direction();
     let ptime_ms = audio.ptime.unwrap_or(caps.ptime_ms);
-    let answer = build(local, session_id, codec, dtmf_pt, ptime_ms, remote_direction.answer_to());
-    Ok(Negotiated { answer, codec, dtmf_pt, remote_rtp, ptime_ms, remote_direction })
+    let srtp = answer_crypto(audio, caps)?;
+    let mut answer = build(local, session_id, codec, dtmf_pt, ptime_ms, remote_direction.answer_to());
+    if let Some((line, _)) = &srtp {
+        answer.media[0].protocol = audio.protocol.clone();
+        answer.media[0].other_attributes.push(line.attribute());
+    }
+    Ok(Negotiated { answer, codec, dtmf_pt, remote_rtp, ptime_ms, remote_direction, srtp: srtp.map(|(_, keys)| keys) })
+}
+
+/// SRTP for an offered stream under our policy: our `a=crypto` line (same tag and suite as the
+/// first usable offered line) and the session keys, or none for plain RTP. An `RTP/SAVP` offer
+/// needs a usable line; a plain `RTP/AVP` offer that carries one (best-effort SRTP) is encrypted
+/// too unless SRTP is off.
+fn answer_crypto(audio: &MediaDescription, caps: &MediaCaps) -> Result<Option<(Crypto, SrtpKeys)>, SdpError> {
+    let secure = sdes::is_secure_profile(&audio.protocol);
+    if caps.srtp == SrtpPolicy::Off {
+        return if secure { Err(SdpError::SrtpOff) } else { Ok(None) };
+    }
+    let offered = sdes::crypto_lines(&audio.other_attributes);
+    match sdes::choose(&offered) {
+        Some((line, suite, remote)) => Ok(Some((Crypto::ours(line.tag, suite, &caps.srtp_master), SrtpKeys { suite, local: caps.srtp_master, remote }))),
+        None if secure || !offered.is_empty() && caps.srtp == SrtpPolicy::Required => Err(SdpError::NoCommonCrypto),
+        None if caps.srtp == SrtpPolicy::Required => Err(SdpError::SrtpRequired),
+        None => Ok(None),
+    }
 }
 
 /// Our own offer, for an INVITE that came without one (the answer then arrives in the ACK).
@@ -322,6 +369,13 @@ pub fn make_offer(caps: &MediaCaps, local: SocketAddr, session_id: u64) -> Sdp {
     for codec in caps.codecs.iter().skip(1) {
         audio.formats.insert(audio.formats.len() - usize::from(caps.telephone_event), codec.payload_type());
         audio.rtpmaps.insert(audio.rtpmaps.len() - usize::from(caps.telephone_event), (codec.payload_type(), codec.name().into(), 8000));
+    }
+    if caps.srtp != SrtpPolicy::Off {
+        // Required: RTP/SAVP; optional: best-effort SRTP, a crypto line on RTP/AVP.
+        if caps.srtp == SrtpPolicy::Required {
+            audio.protocol = "RTP/SAVP".into();
+        }
+        audio.other_attributes.push(Crypto::ours(1, CryptoSuite::AesCm128HmacSha1_80, &caps.srtp_master).attribute());
     }
     sdp
 }
@@ -348,7 +402,28 @@ pub fn accept_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, SdpError> 
         remote_rtp: answer.audio_target()?,
         ptime_ms: audio.ptime.or(offered.ptime).unwrap_or(20),
         remote_direction: answer.audio_direction(),
+        srtp: accepted_crypto(offered, audio)?,
     })
+}
+
+/// The SRTP keys from the answer to our offer: its crypto line must carry one of our tags and
+/// suites. An answer without one is plain RTP, unless we offered `RTP/SAVP`.
+fn accepted_crypto(offered: &MediaDescription, answered: &MediaDescription) -> Result<Option<SrtpKeys>, SdpError> {
+    let ours = sdes::crypto_lines(&offered.other_attributes);
+    if ours.is_empty() {
+        return Ok(None);
+    }
+    let theirs = sdes::crypto_lines(&answered.other_attributes);
+    let keys = theirs.iter().find_map(|line| {
+        let (suite, remote) = line.usable()?;
+        let (_, local) = ours.iter().find(|o| o.tag == line.tag)?.usable().filter(|(s, _)| *s == suite)?;
+        Some(SrtpKeys { suite, local, remote })
+    });
+    match keys {
+        Some(keys) => Ok(Some(keys)),
+        None if sdes::is_secure_profile(&offered.protocol) || !theirs.is_empty() => Err(SdpError::NoCommonCrypto),
+        None => Ok(None),
+    }
 }
 
 fn build(local: SocketAddr, session_id: u64, codec: Codec, dtmf_pt: Option<u8>, ptime_ms: u32, direction: Direction) -> Sdp {
@@ -448,6 +523,57 @@ mod tests {
         let n = accept_answer(&offer, &answer).unwrap();
         assert_eq!((n.codec, n.dtmf_pt), (Codec::Pcma, Some(101)));
         assert_eq!(n.remote_rtp, "10.1.1.1:7000".parse().unwrap());
+    }
+
+    const SAVP_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 6000 RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=crypto:1 AEAD_AES_128_GCM inline:PS1uQCVeeCFCanVmcjkpPywjNWhc\r\na=crypto:4 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
+
+    fn srtp_caps(policy: SrtpPolicy) -> MediaCaps {
+        MediaCaps::default().with_srtp(policy, [9; MASTER_LEN])
+    }
+
+    #[test]
+    fn savp_offer_is_answered_with_our_key_for_the_first_usable_suite() {
+        let offer = Sdp::parse(SAVP_OFFER).unwrap();
+        let n = negotiate(&offer, &srtp_caps(SrtpPolicy::Optional), local(), 1).unwrap();
+        let keys = n.srtp.expect("SRTP negotiated");
+        assert_eq!(keys.suite, CryptoSuite::AesCm128HmacSha1_32);
+        assert_eq!((keys.local, &keys.remote[..3]), ([9; MASTER_LEN], &[0x3d, 0x2d, 0x6e][..]));
+        let text = n.answer.to_string();
+        assert!(text.contains("m=audio 20000 RTP/SAVP 0 101\r\n"), "{text}");
+        let answered = sdes::crypto_lines(&Sdp::parse(&text).unwrap().media[0].other_attributes);
+        assert_eq!(answered.len(), 1, "{text}");
+        assert_eq!(answered[0].tag, 4);
+        assert_eq!(answered[0].usable(), Some((CryptoSuite::AesCm128HmacSha1_32, [9; MASTER_LEN])));
+    }
+
+    #[test]
+    fn srtp_policy_decides_what_is_acceptable() {
+        let savp = Sdp::parse(SAVP_OFFER).unwrap();
+        assert_eq!(negotiate(&savp, &srtp_caps(SrtpPolicy::Off), local(), 1).unwrap_err(), SdpError::SrtpOff);
+        let unsupported = Sdp::parse(&SAVP_OFFER.replace("AES_CM_128_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_80")).unwrap();
+        assert_eq!(negotiate(&unsupported, &srtp_caps(SrtpPolicy::Optional), local(), 1).unwrap_err(), SdpError::NoCommonCrypto);
+        let plain = Sdp::parse(OFFER).unwrap();
+        assert_eq!(negotiate(&plain, &srtp_caps(SrtpPolicy::Required), local(), 1).unwrap_err(), SdpError::SrtpRequired);
+        let n = negotiate(&plain, &srtp_caps(SrtpPolicy::Optional), local(), 1).unwrap();
+        assert!(n.srtp.is_none() && !n.answer.to_string().contains("crypto"), "plain offers stay plain");
+        // Best-effort SRTP: a crypto line on RTP/AVP is used, and answered on RTP/AVP.
+        let best_effort = Sdp::parse(&SAVP_OFFER.replace("RTP/SAVP", "RTP/AVP")).unwrap();
+        let n = negotiate(&best_effort, &srtp_caps(SrtpPolicy::Optional), local(), 1).unwrap();
+        assert!(n.srtp.is_some());
+        assert!(n.answer.to_string().contains("m=audio 20000 RTP/AVP 0 101"));
+        assert!(negotiate(&best_effort, &srtp_caps(SrtpPolicy::Off), local(), 1).unwrap().srtp.is_none());
+    }
+
+    #[test]
+    fn our_srtp_offer_and_its_answer() {
+        let offer = make_offer(&srtp_caps(SrtpPolicy::Required), local(), 3);
+        let text = offer.to_string();
+        assert!(text.contains("RTP/SAVP") && text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"), "{text}");
+        let answer = Sdp::parse("v=0\r\no=- 2 2 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n").unwrap();
+        let keys = accept_answer(&offer, &answer).unwrap().srtp.unwrap();
+        assert_eq!((keys.local, keys.remote[0]), ([9; MASTER_LEN], 0x3d));
+        let plain_answer = Sdp::parse("v=0\r\no=- 2 2 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\n").unwrap();
+        assert_eq!(accept_answer(&offer, &plain_answer).unwrap_err(), SdpError::NoCommonCrypto);
     }
 
     #[test]

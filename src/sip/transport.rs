@@ -1,9 +1,12 @@
-//! The thin tokio driver: a UDP socket and a TCP listener on the same address, one task owning the
-//! [`Endpoint`], feeding it datagrams, framed stream messages, commands and timer expiries, and
-//! writing what it wants sent. Responses go back over the connection a request came on.
+//! The thin tokio driver: a UDP socket and a TCP listener on the same address (plus a TLS listener
+//! on its own, when `[sip.tls]` is enabled), one task owning the [`Endpoint`], feeding it
+//! datagrams, framed stream messages, commands and timer expiries, and writing what it wants sent.
+//! Responses and our in-dialog requests go back over the connection a call came on; TCP and TLS
+//! share the framing and the connection table, TLS only wraps the stream.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
@@ -13,6 +16,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::message::MAX_MESSAGE;
+use super::tls::{self, TlsServer};
 use super::trunk::{Trunk, TrunkGauges};
 use super::{Endpoint, SipConfig, Transport, UaCommand, UaEvent};
 
@@ -24,10 +28,18 @@ pub struct SipHandle {
     pub live_dialogs: Arc<AtomicI64>,
     /// Trunk registration/reachability and ACL refusals, for the metrics.
     pub trunk: Arc<TrunkGauges>,
+    /// The TLS listener's address and certificate fingerprint, when `[sip.tls]` is enabled.
+    pub tls: Option<(SocketAddr, String)>,
 }
 
-/// Binds UDP and TCP and starts the driver task.
+/// [`start_in`] with the default data directory (`data`), where a generated TLS certificate goes.
 pub async fn start(config: &SipConfig) -> std::io::Result<SipHandle> {
+    start_in(config, Path::new("data")).await
+}
+
+/// Binds UDP and TCP (and TLS when enabled; a generated certificate is kept under
+/// `<data_dir>/sip/`) and starts the driver task.
+pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<SipHandle> {
     let listen = config.listen_addr().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let udp = UdpSocket::bind(listen).await?;
     let local_addr = udp.local_addr()?;
@@ -44,15 +56,28 @@ pub async fn start(config: &SipConfig) -> std::io::Result<SipHandle> {
         }
     }
     endpoint.set_acl(config.trunk.acl().map_err(invalid)?);
+    let tls = match config.tls.enabled {
+        true => {
+            let server = tls::server(&config.tls, data_dir).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+            let addr = config.tls.listen_addr().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.tls.listen {e}")))?;
+            let listener = TcpListener::bind(addr).await.map_err(|e| std::io::Error::new(e.kind(), format!("sip.tls.listen {addr}: {e}")))?;
+            let tls_addr = listener.local_addr()?;
+            endpoint.set_tls_local(SocketAddr::new(advertised.ip(), tls_addr.port()));
+            tracing::info!(%tls_addr, sha256 = %server.fingerprint, cert = %server.cert_path.display(), generated = server.generated, "SIP listening on TLS");
+            Some(TlsListener { listener, server, handshake_timeout: config.tls.handshake_timeout() })
+        }
+        false => None,
+    };
+    let tls_info = tls.as_ref().map(|t| (t.listener.local_addr().expect("bound listener"), t.server.fingerprint.clone()));
     endpoint.set_rate_limits(config.limits.clone());
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let live_dialogs = Arc::new(AtomicI64::new(0));
     let trunk = Arc::new(TrunkGauges::default());
     let driver = Driver { endpoint, udp, connections: HashMap::new(), events: event_tx, live_dialogs: live_dialogs.clone(), trunk: trunk.clone() };
-    tokio::spawn(driver.run(tcp, command_rx));
+    tokio::spawn(driver.run(tcp, tls, command_rx));
     tracing::info!(%local_addr, "SIP listening on UDP and TCP");
-    Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs, trunk })
+    Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs, trunk, tls: tls_info })
 }
 
 /// The registrar's address, preferring the address family of our socket.
@@ -77,14 +102,29 @@ struct Driver {
     trunk: Arc<TrunkGauges>,
 }
 
+/// The TLS listener with what it needs to complete handshakes.
+struct TlsListener {
+    listener: TcpListener,
+    server: TlsServer,
+    handshake_timeout: std::time::Duration,
+}
+
+/// The next connection on the TLS listener; never ready without one.
+async fn accept_tls(tls: Option<&TlsListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match tls {
+        Some(tls) => tls.listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
 enum StreamInput {
-    Message(SocketAddr, Vec<u8>),
+    Message(SocketAddr, Transport, Vec<u8>),
     Opened(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
     Closed(SocketAddr),
 }
 
 impl Driver {
-    async fn run(mut self, tcp: TcpListener, mut commands: mpsc::UnboundedReceiver<UaCommand>) {
+    async fn run(mut self, tcp: TcpListener, tls: Option<TlsListener>, mut commands: mpsc::UnboundedReceiver<UaCommand>) {
         let (stream_tx, mut stream_rx) = mpsc::unbounded_channel();
         let mut buf = vec![0u8; MAX_MESSAGE + 1];
         loop {
@@ -95,10 +135,19 @@ impl Driver {
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
                 accepted = tcp.accept() => if let Ok((stream, peer)) = accepted {
-                    tokio::spawn(serve_stream(stream, peer, stream_tx.clone()));
+                    tokio::spawn(serve_stream(stream, peer, Transport::Tcp, stream_tx.clone()));
+                },
+                accepted = accept_tls(tls.as_ref()) => if let (Ok((stream, peer)), Some(tls)) = (accepted, tls.as_ref()) {
+                    let (acceptor, timeout, to_driver) = (tls.server.acceptor.clone(), tls.handshake_timeout, stream_tx.clone());
+                    tokio::spawn(async move {
+                        match tls::handshake(acceptor, stream, timeout).await {
+                            Ok(stream) => serve_stream(stream, peer, Transport::Tls, to_driver).await,
+                            Err(e) => tracing::info!(%peer, error = %e, "SIP TLS handshake failed"),
+                        }
+                    });
                 },
                 Some(input) = stream_rx.recv() => match input {
-                    StreamInput::Message(peer, bytes) => self.endpoint.handle_inbound(&bytes, peer, Transport::Tcp, Instant::now()),
+                    StreamInput::Message(peer, transport, bytes) => self.endpoint.handle_inbound(&bytes, peer, transport, Instant::now()),
                     StreamInput::Opened(peer, writer) => { self.connections.insert(peer, writer); }
                     StreamInput::Closed(peer) => { self.connections.remove(&peer); }
                 },
@@ -120,11 +169,11 @@ impl Driver {
                         tracing::debug!(dest = %transmit.dest, error = %e, "UDP send failed");
                     }
                 }
-                Transport::Tcp => match self.connections.get(&transmit.dest) {
+                Transport::Tcp | Transport::Tls => match self.connections.get(&transmit.dest) {
                     Some(writer) => {
                         let _ = writer.send(transmit.bytes);
                     }
-                    None => tracing::debug!(dest = %transmit.dest, "no TCP connection to send on"),
+                    None => tracing::debug!(dest = %transmit.dest, transport = transmit.transport.via_name(), "no stream connection to send on"),
                 },
             }
         }
@@ -148,15 +197,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Reads framed messages from one stream connection and writes what the driver sends to it.
-/// Generic over the stream so TLS slots in unchanged.
-async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, peer: SocketAddr, to_driver: mpsc::UnboundedSender<StreamInput>) {
+/// Reads framed messages from one stream connection (TCP or TLS) and writes what the driver sends
+/// to it.
+async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, peer: SocketAddr, transport: Transport, to_driver: mpsc::UnboundedSender<StreamInput>) {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let _ = to_driver.send(StreamInput::Opened(peer, write_tx));
     let writer_task = tokio::spawn(async move {
         while let Some(bytes) = write_rx.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
+            // TLS buffers records: flush so each message leaves at once.
+            if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
                 break;
             }
         }
@@ -171,11 +221,11 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
         loop {
             match framer.next_message() {
                 Ok(Some(message)) => {
-                    let _ = to_driver.send(StreamInput::Message(peer, message));
+                    let _ = to_driver.send(StreamInput::Message(peer, transport, message));
                 }
                 Ok(None) => break,
                 Err(problem) => {
-                    tracing::info!(%peer, problem, "closing TCP connection: bad framing");
+                    tracing::info!(%peer, problem, transport = transport.via_name(), "closing stream connection: bad framing");
                     break 'read;
                 }
             }

@@ -41,12 +41,17 @@ pub fn fingerprint(cert_pem: &str, path: &Path) -> Result<String, TlsError> {
 
 /// The configured pair, or the generated one (created when missing).
 pub fn ensure(cert: &Path, key: &Path, data_dir: &Path) -> Result<CertFiles, TlsError> {
+    ensure_in(cert, key, &data_dir.join("web"))
+}
+
+/// As [`ensure`], with the generated pair kept in `dir` (the SIP listener keeps its own).
+pub fn ensure_in(cert: &Path, key: &Path, dir: &Path) -> Result<CertFiles, TlsError> {
     if !cert.as_os_str().is_empty() {
         let pem = std::fs::read_to_string(cert).map_err(io(cert))?;
         std::fs::metadata(key).map_err(io(key))?;
         return Ok(CertFiles { fingerprint: fingerprint(&pem, cert)?, cert: cert.into(), key: key.into(), generated: false });
     }
-    let dir = data_dir.join("web");
+    let dir = dir.to_path_buf();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let mut generated = false;
     if !cert.exists() || !key.exists() {

@@ -1,8 +1,10 @@
 //! The HTTP side of the FHIR adapter: one request with the EHR's rules applied — authorisation
 //! (a 401 refreshes the token once), 429 honours Retry-After (short waits inline, longer ones go
 //! back to the outbox), 5xx and network errors are retried a few times with backoff, and an
-//! OperationOutcome body is surfaced in the error.
+//! OperationOutcome body is surfaced in the error. HTTPS certificates are always verified: against
+//! the system's roots, plus a private CA when `ehr.fhir.ca_file` names one.
 
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -42,12 +44,19 @@ pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Opt
 
 impl FhirClient {
     pub fn new(base: &str, timeout: Duration, auth: Auth) -> Result<Self, EhrError> {
-        let http = reqwest::Client::builder()
+        Self::with_ca_file(base, timeout, auth, Path::new(""))
+    }
+
+    /// A client that also trusts the CA certificates in `ca_file` (PEM; empty = system roots only).
+    pub fn with_ca_file(base: &str, timeout: Duration, auth: Auth, ca_file: &Path) -> Result<Self, EhrError> {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("chartline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EhrError::Network(format!("HTTP client: {e}")))?;
+            .user_agent(concat!("chartline/", env!("CARGO_PKG_VERSION")));
+        if !ca_file.as_os_str().is_empty() {
+            builder = builder.tls_certs_merge(load_ca_file(ca_file)?);
+        }
+        let http = builder.build().map_err(|e| EhrError::Network(format!("HTTP client: {e}")))?;
         Ok(Self { http, base: base.trim_end_matches('/').to_string(), auth })
     }
 
@@ -129,7 +138,19 @@ impl FhirClient {
     }
 }
 
-/// A transport error without its URL, with its cause (connection refused, timed out, ...).
+/// The certificates of a PEM bundle, or a configuration error naming `ehr.fhir.ca_file`.
+fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, EhrError> {
+    let problem = |problem: String| EhrError::Config { key: "ehr.fhir.ca_file".into(), problem };
+    let pem = std::fs::read(path).map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| problem(format!("{}: not a PEM certificate bundle: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(problem(format!("{} holds no PEM certificate", path.display())));
+    }
+    Ok(certs)
+}
+
+/// A transport error without its URL, with its cause (connection refused, timed out, ...); a
+/// certificate the client does not trust says so and how to trust a private CA.
 fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
     let mut text = kind.to_string();
@@ -137,6 +158,9 @@ fn describe(e: reqwest::Error) -> String {
     while let Some(cause) = source {
         text = format!("{text}: {cause}");
         source = cause.source();
+    }
+    if text.contains("certificate") {
+        text = format!("TLS certificate of the EHR not trusted (a private CA goes in ehr.fhir.ca_file): {text}");
     }
     text
 }
@@ -156,6 +180,21 @@ mod tests {
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("Sun, 01 Nov 2026 12:00:30 GMT", now), Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn ca_file_problems_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = FhirClient::with_ca_file("https://h/fhir", Duration::from_secs(1), Auth::None, &dir.path().join("none.pem")).err().unwrap().to_string();
+        assert!(missing.contains("ehr.fhir.ca_file") && missing.contains("none.pem"), "{missing}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let err = FhirClient::with_ca_file("https://h/fhir", Duration::from_secs(1), Auth::None, &empty).err().unwrap().to_string();
+        assert!(err.contains("ehr.fhir.ca_file"), "{err}");
+        let ca = rcgen::generate_simple_self_signed(vec!["fhir.local".to_string()]).unwrap();
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, ca.cert.pem()).unwrap();
+        assert!(FhirClient::with_ca_file("https://h/fhir", Duration::from_secs(1), Auth::None, &good).is_ok());
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl FhirEhr {
     pub fn new(config: &FhirConfig, data_dir: PathBuf) -> Result<Self, EhrError> {
         let auth = auth::Auth::from_config(&config.auth)?;
         Ok(Self {
-            client: FhirClient::new(&config.base_url, Duration::from_millis(config.timeout_ms), auth)?,
+            client: FhirClient::with_ca_file(&config.base_url, Duration::from_millis(config.timeout_ms), auth, &config.ca_file)?,
             profile: config.profile,
             conditional_create: config.conditional_create && profiles::supports_conditional_create(config.profile),
             max_inline_audio: config.max_inline_audio_bytes,
