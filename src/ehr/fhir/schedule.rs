@@ -208,7 +208,17 @@ async fn transaction(client: &FhirClient, entries: Vec<Value>) -> Result<Value, 
     Ok(client.send(Method::POST, &base, Some(&Body::Json(bundle)), &[]).await?.body)
 }
 
-pub async fn book(client: &FhirClient, request: &BookingRequest, now: DateTime<Utc>) -> Result<Booked, BookError> {
+/// A booking read and planned but not yet written: the transaction entries carry the slot
+/// versions read, so writing it after someone else booked a slot fails.
+pub struct PreparedBooking {
+    appointment_id: String,
+    offer: Slot,
+    slot_ids: Vec<String>,
+    entries: Vec<Value>,
+}
+
+/// Reads the offer's slots (and the appointment being replaced) and plans the transaction.
+pub async fn prepare(client: &FhirClient, request: &BookingRequest, now: DateTime<Utc>) -> Result<PreparedBooking, BookError> {
     if read(client, "Patient", &request.patient_id).await?.is_none() {
         return Err(BookError::NotFound(format!("Patient/{}", request.patient_id)));
     }
@@ -227,12 +237,19 @@ pub async fn book(client: &FhirClient, request: &BookingRequest, now: DateTime<U
     if let Some(old) = &request.replaces {
         entries.extend(cancel_entries(client, &request.patient_id, old, &request.call_id).await?);
     }
+    Ok(PreparedBooking { appointment_id, offer, slot_ids: ids.into_iter().map(str::to_string).collect(), entries })
+}
+
+/// Writes a prepared booking in one transaction; SlotTaken when a slot changed since it was read.
+pub async fn commit(client: &FhirClient, prepared: PreparedBooking) -> Result<Booked, BookError> {
+    let PreparedBooking { appointment_id, offer, slot_ids, entries } = prepared;
     match transaction(client, entries).await {
         Ok(_) => Ok(Booked { confirmation: fhir::confirmation_number(&appointment_id), appointment_id, slot: offer }),
         Err(e) if is_conflict(&e) => {
             // Someone changed a slot (or the appointment being moved) since we read it.
-            for id in &ids {
+            for id in &slot_ids {
                 if read(client, "Slot", id).await?.is_some_and(|s| s.get("status").and_then(Value::as_str) != Some("free")) {
+                    tracing::debug!(slot = %id, "slot booked by another caller between read and write");
                     return Err(BookError::SlotTaken);
                 }
             }
@@ -240,6 +257,10 @@ pub async fn book(client: &FhirClient, request: &BookingRequest, now: DateTime<U
         }
         Err(e) => Err(BookError::Ehr(e)),
     }
+}
+
+pub async fn book(client: &FhirClient, request: &BookingRequest, now: DateTime<Utc>) -> Result<Booked, BookError> {
+    commit(client, prepare(client, request, now).await?).await
 }
 
 pub async fn cancel(client: &FhirClient, patient_id: &str, appointment_id: &str, call_id: &str) -> Result<(), BookError> {
