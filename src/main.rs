@@ -370,7 +370,9 @@ fn main() -> Result<()> {
         Command::Chart { command: ChartCommand::Patients { json, config } } => {
             let config = load_config(config.as_ref())?;
             let path = chartline::ehr::chart_path(&config);
-            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path).with_context(|| format!("opening the chart {}", path.display()))?;
+            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path)
+                .with_context(|| format!("opening the chart {}", path.display()))?
+                .with_scheduling(chartline::ehr::practice_tz(&config), config.scheduling.horizon_days);
             chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
             let patients = chart.patients()?;
             if json {

@@ -82,16 +82,15 @@ pub fn parse_choice(text: &str, today: NaiveDate) -> Option<SpokenChoice> {
             found = true;
         } else if word == "between" {
             // "between 9 and 11", "between two and four".
-            if let Some((from, used)) = clock(&w[i + 1..]) {
-                if w.get(i + 1 + used) == Some(&"and") {
-                    if let Some((to, used_to)) = clock(&w[i + 2 + used..]) {
-                        c.after = Some(from);
-                        c.before = Some(to);
-                        found = true;
-                        i += 2 + used + used_to;
-                        continue;
-                    }
-                }
+            if let Some((from, used)) = clock(&w[i + 1..])
+                && w.get(i + 1 + used) == Some(&"and")
+                && let Some((to, used_to)) = clock(&w[i + 2 + used..])
+            {
+                c.after = Some(from);
+                c.before = Some(to);
+                found = true;
+                i += 2 + used + used_to;
+                continue;
             }
         } else if matches!(word, "after" | "before" | "from" | "until" | "till" | "by" | "past") {
             if let Some((time, used)) = clock(&w[i + 1..]) {
