@@ -106,8 +106,12 @@ async fn book_rebook_and_cancel() {
     let before = chart.chart_summary(&patient).await.unwrap().appointments.len();
 
     let offer = chart.free_slots(&query(&pcp, 30, 1)).await.unwrap().remove(0);
-    let booked = chart.book(&request(&patient, &offer.id, VisitType::AnnualPhysical, None)).await.unwrap();
+    let first = request(&patient, &offer.id, VisitType::AnnualPhysical, None);
+    let booked = chart.book(&first).await.unwrap();
     assert_eq!(booked.slot, offer);
+    // The same call retrying the same booking gets it back, not a second one.
+    let retried = chart.book(&first).await.unwrap();
+    assert_eq!((&retried.appointment_id, &retried.confirmation, &retried.slot), (&booked.appointment_id, &booked.confirmation, &offer));
     assert_eq!(booked.confirmation.len(), 6);
     assert!(booked.confirmation.chars().all(|c| c.is_ascii_digit()));
     for id in slot_ids(&offer.id) {

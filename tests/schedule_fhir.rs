@@ -121,8 +121,13 @@ async fn fhir_book_rebook_cancel() {
     let s = setup().await;
     let patient = &s.patients[0];
     let offer = s.fhir.free_slots(&query(&s.practitioner, 30, 1)).await.unwrap().remove(0);
-    let booked = s.fhir.book(&request(patient, &offer.id, VisitType::AnnualPhysical, None)).await.unwrap();
+    let first = request(patient, &offer.id, VisitType::AnnualPhysical, None);
+    let booked = s.fhir.book(&first).await.unwrap();
     assert_eq!(booked.slot, offer);
+    // The same call retrying (its answer lost) gets the same booking back; nothing new is written.
+    let retried = s.fhir.book(&first).await.unwrap();
+    assert_eq!((&retried.appointment_id, &retried.confirmation), (&booked.appointment_id, &booked.confirmation));
+    assert_eq!(s.server.search(&format!("Appointment?slot=Slot/{}", slot_ids(&offer.id)[0])).await.len(), 1);
     let appointment = s.server.get_json(&format!("Appointment/{}", booked.appointment_id)).await;
     assert_eq!(appointment["status"], "booked");
     let actors: Vec<&str> = appointment["participant"].as_array().unwrap().iter().map(|p| p["actor"]["reference"].as_str().unwrap()).collect();

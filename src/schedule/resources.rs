@@ -120,7 +120,16 @@ pub fn appointment_slots(appointment: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether the Appointment names this patient as a participant.
+/// Whether the Appointment is booked, for this patient, by this call (a retried booking).
+pub fn booked_by(appointment: &Value, patient_id: &str, call_id: &str) -> bool {
+    appointment.get("status").and_then(Value::as_str) == Some("booked")
+        && appointment_patient(appointment).as_deref() == Some(patient_id)
+        && appointment.get("identifier").and_then(Value::as_array).is_some_and(|ids| {
+            ids.iter().any(|i| i.get("system").and_then(Value::as_str) == Some(CALL_ID_SYSTEM) && i.get("value").and_then(Value::as_str) == Some(call_id))
+        })
+}
+
+/// The patient an Appointment names as a participant.
 pub fn appointment_patient(appointment: &Value) -> Option<String> {
     appointment.get("participant")?.as_array()?.iter().find_map(|p| {
         let r = p.pointer("/actor/reference")?.as_str()?;

@@ -45,6 +45,14 @@ pub fn window(query: &SlotQuery, tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>
     (from < until).then_some((from, until))
 }
 
+/// Ever wider windows from `from` to `until` (2 days, a week, a month, all): the earliest offers
+/// usually lie in the first, so a chart need not read every free slot of the horizon.
+pub fn widening(from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut ends: Vec<DateTime<Utc>> = [2, 7, 31].iter().map(|d| from + Duration::days(*d)).filter(|e| *e < until).collect();
+    ends.push(until);
+    ends
+}
+
 /// The offers for `query` from `free` (any order, any practitioner): earliest first, at most
 /// `query.limit`, each long enough for `query.minutes`.
 pub fn find_offers(free: &[Slot], query: &SlotQuery, tz: Tz) -> Vec<Slot> {
@@ -205,6 +213,14 @@ mod tests {
         assert_eq!(ids(&find_offers(&free, &q, TZ)), ["a-04-1000"]);
         q.until = free[0].start;
         assert!(find_offers(&free, &q, TZ).is_empty());
+    }
+
+    #[test]
+    fn windows_widen_up_to_the_end() {
+        let from: DateTime<Utc> = "2027-01-04T00:00:00Z".parse().unwrap();
+        let ends = widening(from, from + Duration::days(60));
+        assert_eq!(ends.iter().map(|e| (*e - from).num_days()).collect::<Vec<_>>(), [2, 7, 31, 60]);
+        assert_eq!(widening(from, from + Duration::days(5)), [from + Duration::days(2), from + Duration::days(5)]);
     }
 
     #[test]

@@ -161,9 +161,22 @@ pub fn slot_count(conn: &Connection) -> Result<usize, EhrError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM slots", [], |r| r.get::<_, i64>(0))? as usize)
 }
 
-/// The offers for a query (see `schedule::search`).
+/// The offers for a query (see `schedule::search`), reading ever wider windows until there are
+/// enough.
 pub fn free_slots(conn: &Connection, query: &SlotQuery, tz: Tz) -> Result<Vec<Slot>, EhrError> {
     let Some((from, until)) = schedule::search::window(query, tz) else { return Ok(Vec::new()) };
+    let mut offers = Vec::new();
+    for end in schedule::search::widening(from, until) {
+        offers = free_slots_in(conn, &SlotQuery { from, until: end, ..query.clone() }, tz)?;
+        if offers.len() >= query.limit {
+            break;
+        }
+    }
+    Ok(offers)
+}
+
+fn free_slots_in(conn: &Connection, query: &SlotQuery, tz: Tz) -> Result<Vec<Slot>, EhrError> {
+    let (from, until) = (query.from, query.until);
     // Slots starting up to the visit length after `until` can complete a run that starts before it.
     let tail = until + Duration::minutes(i64::from(query.minutes) + 60);
     let mut sql = format!("SELECT {SLOT_COLUMNS} FROM slots WHERE status = 'free' AND start >= ?1 AND start < ?2");
@@ -175,10 +188,9 @@ pub fn free_slots(conn: &Connection, query: &SlotQuery, tz: Tz) -> Result<Vec<Sl
         }
     }
     sql.push_str(" ORDER BY start");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let slots: Vec<Slot> = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_slot)?.collect::<Result<_, _>>()?;
-    let bounded = SlotQuery { from, until, ..query.clone() };
-    Ok(schedule::find_offers(&slots, &bounded, tz))
+    Ok(schedule::find_offers(&slots, query, tz))
 }
 
 /// The slots of an offer id, in order; NotFound when one is missing or they are not back to back.
@@ -216,8 +228,9 @@ pub fn book(conn: &mut Connection, request: &BookingRequest, now: DateTime<Utc>)
             .execute("UPDATE slots SET status = 'busy', appointment_id = ?1 WHERE id = ?2 AND status = 'free'", params![appointment_id, slot.id])
             .map_err(EhrError::from)?;
         if changed == 0 {
-            // Dropping the transaction rolls back the slots taken so far.
-            return Err(BookError::SlotTaken);
+            // A retry of a booking this call already made gets that booking back; anyone else
+            // is told the slot is taken. Dropping the transaction rolls back what was taken so far.
+            return held_by_this_call(&tx, request, &slots)?.ok_or(BookError::SlotTaken);
         }
     }
     if let Some(old) = &request.replaces {
@@ -231,6 +244,24 @@ pub fn book(conn: &mut Connection, request: &BookingRequest, now: DateTime<Utc>)
     store_resource(&tx, "Appointment", &appointment_id, Some(&request.patient_id), &appointment).map_err(EhrError::from)?;
     tx.commit().map_err(EhrError::from)?;
     Ok(Booked { confirmation: fhir::confirmation_number(&appointment_id), appointment_id, slot: offer })
+}
+
+/// The booking when all the slots are held by one booked appointment this call made for this patient.
+fn held_by_this_call(conn: &Connection, request: &BookingRequest, slots: &[Slot]) -> Result<Option<Booked>, BookError> {
+    let Some((_, Some(holder))) = slot_status(conn, &slots[0].id)? else { return Ok(None) };
+    for slot in slots {
+        if slot_status(conn, &slot.id)?.and_then(|(_, a)| a).as_deref() != Some(holder.as_str()) {
+            return Ok(None);
+        }
+    }
+    let Some(appointment) = resource(conn, "Appointment", &holder)? else { return Ok(None) };
+    if !fhir::booked_by(&appointment, &request.patient_id, &request.call_id) {
+        return Ok(None);
+    }
+    let mut offer = slots[0].clone();
+    offer.end = slots[slots.len() - 1].end;
+    offer.id = request.slot_id.clone();
+    Ok(Some(Booked { confirmation: fhir::confirmation_number(&holder), appointment_id: holder, slot: offer }))
 }
 
 /// Cancels the patient's appointment and frees its slots inside `tx`.

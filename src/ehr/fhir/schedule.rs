@@ -66,7 +66,7 @@ async fn read(client: &FhirClient, kind: &str, id: &str) -> Result<Option<Value>
 }
 
 /// Practitioner and location (id, name) per Schedule id; names read when the actor has no display.
-async fn schedules(client: &FhirClient, query: &SlotQuery) -> Result<HashMap<String, ((String, String), (String, String))>, EhrError> {
+async fn schedules(client: &FhirClient, query: &SlotQuery) -> Result<Actors, EhrError> {
     let search = match (&query.practitioner_id, &query.location_id) {
         (Some(p), _) => format!("Schedule?actor=Practitioner/{p}&_count=100"),
         (None, Some(l)) => format!("Schedule?actor=Location/{l}&_count=100"),
@@ -107,10 +107,26 @@ fn display_name(kind: &str, resource: &Value) -> String {
     }
 }
 
+/// The offers for a query: the week ahead first, the rest of the window only when that has too few.
 pub async fn free_slots(client: &FhirClient, query: &SlotQuery, tz: Tz) -> Result<Vec<Slot>, EhrError> {
     let Some((from, until)) = schedule::search::window(query, tz) else { return Ok(Vec::new()) };
-    let tail = until + Duration::minutes(i64::from(query.minutes) + 60);
     let schedules = schedules(client, query).await?;
+    let week = from + Duration::days(7);
+    let mut offers = Vec::new();
+    for end in if week < until { vec![week, until] } else { vec![until] } {
+        offers = free_slots_in(client, &schedules, &SlotQuery { from, until: end, ..query.clone() }, tz).await?;
+        if offers.len() >= query.limit {
+            break;
+        }
+    }
+    Ok(offers)
+}
+
+type Actors = HashMap<String, ((String, String), (String, String))>;
+
+async fn free_slots_in(client: &FhirClient, schedules: &Actors, query: &SlotQuery, tz: Tz) -> Result<Vec<Slot>, EhrError> {
+    let (from, until) = (query.from, query.until);
+    let tail = until + Duration::minutes(i64::from(query.minutes) + 60);
     let ids: Vec<&String> = schedules.keys().collect();
     let mut free = Vec::new();
     for chunk in ids.chunks(SCHEDULES_PER_SEARCH) {
@@ -127,16 +143,16 @@ pub async fn free_slots(client: &FhirClient, query: &SlotQuery, tz: Tz) -> Resul
             }
         }
     }
-    let bounded = SlotQuery { from, until, ..query.clone() };
-    Ok(schedule::find_offers(&free, &bounded, tz))
+    Ok(schedule::find_offers(&free, query, tz))
 }
 
-/// The slots of an offer as read now (resource, slot), in order.
-async fn offer_slots(client: &FhirClient, offer_id: &str) -> Result<Vec<(Value, Slot)>, BookError> {
+/// The slots of an offer as read now (resource, slot), in order; SlotTaken when one is not free
+/// and `free` is asked for.
+async fn offer_slots(client: &FhirClient, offer_id: &str, free: bool) -> Result<Vec<(Value, Slot)>, BookError> {
     let mut out: Vec<(Value, Slot)> = Vec::new();
     for id in schedule::slot_ids(offer_id) {
         let resource = read(client, "Slot", id).await?.ok_or_else(|| BookError::NotFound(format!("Slot/{id}")))?;
-        if resource.get("status").and_then(Value::as_str) != Some("free") {
+        if free && resource.get("status").and_then(Value::as_str) != Some("free") {
             return Err(BookError::SlotTaken);
         }
         let sched = resource.pointer("/schedule/reference").and_then(Value::as_str).map(ref_id).unwrap_or_default().to_string();
@@ -222,7 +238,7 @@ pub async fn prepare(client: &FhirClient, request: &BookingRequest, now: DateTim
     if read(client, "Patient", &request.patient_id).await?.is_none() {
         return Err(BookError::NotFound(format!("Patient/{}", request.patient_id)));
     }
-    let slots = offer_slots(client, &request.slot_id).await?;
+    let slots = offer_slots(client, &request.slot_id, true).await?;
     let mut offer = slots[0].1.clone();
     offer.end = slots[slots.len() - 1].1.end;
     offer.id = request.slot_id.clone();
@@ -260,7 +276,31 @@ pub async fn commit(client: &FhirClient, prepared: PreparedBooking) -> Result<Bo
 }
 
 pub async fn book(client: &FhirClient, request: &BookingRequest, now: DateTime<Utc>) -> Result<Booked, BookError> {
-    commit(client, prepare(client, request, now).await?).await
+    let result = match prepare(client, request, now).await {
+        Ok(prepared) => commit(client, prepared).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        // A retry of a booking this call already made (say its answer was lost) gets it back.
+        Err(BookError::SlotTaken) => already_booked(client, request).await?.ok_or(BookError::SlotTaken),
+        other => other,
+    }
+}
+
+/// The booking when the offer's slots are held by one booked Appointment of this call and patient.
+async fn already_booked(client: &FhirClient, request: &BookingRequest) -> Result<Option<Booked>, BookError> {
+    let slots = offer_slots(client, &request.slot_id, false).await?;
+    let first = &slots[0].1.id;
+    let found = search_all(client, "Appointment", format!("Appointment?slot=Slot/{first}&identifier={}|{}", fhir::CALL_ID_SYSTEM, request.call_id)).await?;
+    let wanted: Vec<&str> = slots.iter().map(|(_, s)| s.id.as_str()).collect();
+    let Some(appointment) = found.iter().find(|a| fhir::booked_by(a, &request.patient_id, &request.call_id) && fhir::appointment_slots(a) == wanted) else {
+        return Ok(None);
+    };
+    let id = appointment.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut offer = slots[0].1.clone();
+    offer.end = slots[slots.len() - 1].1.end;
+    offer.id = request.slot_id.clone();
+    Ok(Some(Booked { confirmation: fhir::confirmation_number(&id), appointment_id: id, slot: offer }))
 }
 
 pub async fn cancel(client: &FhirClient, patient_id: &str, appointment_id: &str, call_id: &str) -> Result<(), BookError> {
