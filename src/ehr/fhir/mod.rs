@@ -31,6 +31,7 @@ pub struct FhirEhr {
     max_inline_audio: usize,
     department_id: String,
     data_dir: PathBuf,
+    keys: Option<std::sync::Arc<crate::store::Keys>>,
 }
 
 /// The resources of a searchset bundle.
@@ -58,7 +59,14 @@ impl FhirEhr {
             max_inline_audio: config.max_inline_audio_bytes,
             department_id: config.department_id.clone(),
             data_dir,
+            keys: None,
         })
+    }
+
+    /// The keys that open the recordings (default: those of the data dir).
+    pub fn with_keys(mut self, keys: std::sync::Arc<crate::store::Keys>) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// All resources of a search, following `next` links (at most `pages` pages).
@@ -102,6 +110,14 @@ impl FhirEhr {
         if size > self.max_inline_audio {
             tracing::debug!(call_id = %call.call_id, size, "recording too large to attach inline");
             return None;
+        }
+        if crate::store::recording::is_sealed(&path) {
+            let keys = match &self.keys {
+                Some(keys) => keys.clone(),
+                None => std::sync::Arc::new(crate::store::Keys::for_data_dir(&self.data_dir).map_err(|e| tracing::warn!(error = %e, "no keys to open the recording")).ok()?),
+            };
+            let data = crate::store::recording::read_wav(&path, &keys).map_err(|e| tracing::warn!(error = %e, "recording not attached")).ok()?;
+            return Some(Audio { content_type: "audio/wav".into(), data, title: format!("Voice message {}", call.call_id) });
         }
         let data = std::fs::read(&path).ok()?;
         let content_type = match path.extension().and_then(|e| e.to_str()) {
