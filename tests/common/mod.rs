@@ -170,6 +170,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL (no shutdown of any kind, as a crash or power loss) and
+    /// starts it again on the same data dir, config and ports.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL chartline");
+        self.child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let restarted = Server::spawn(dir, self.config_path.clone(), self.sip_port, self.metrics_port);
+        *self = restarted;
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
