@@ -433,6 +433,7 @@ fn main() -> Result<()> {
             let config = load_config(config.as_ref())?;
             init_logging();
             let targets = chartline::store::rotate::Targets {
+                data_dir: config.data_dir.clone(),
                 databases: vec![(chartline::store::keys::Purpose::Store, config.store_path()), (chartline::store::keys::Purpose::Chart, chartline::ehr::chart_path(&config))],
                 recordings_dir: config.recordings_dir(),
             };
@@ -485,6 +486,7 @@ fn init_logging() {
 async fn serve(config: Config) -> Result<()> {
     let config = Arc::new(config);
     std::fs::create_dir_all(config.recordings_dir()).with_context(|| format!("creating {}", config.recordings_dir().display()))?;
+    let _serving = chartline::store::rotate::serve_lock(&config.data_dir)?;
     let store = open_store(&config)?;
     let prompts = match PromptLibrary::load(&config.sounds_dir) {
         Ok(library) if !library.is_empty() => library,

@@ -25,11 +25,32 @@ pub struct RotateOptions {
     pub reencrypt: bool,
 }
 
-/// What to re-encrypt: the encrypted databases by purpose, and the recordings folder.
+/// What to re-encrypt: the encrypted databases by purpose, and the recordings folder; the data
+/// dir holds the lock that keeps a re-encryption and a running server apart.
 #[derive(Debug, Clone)]
 pub struct Targets {
+    pub data_dir: PathBuf,
     pub databases: Vec<(Purpose, PathBuf)>,
     pub recordings_dir: PathBuf,
+}
+
+fn lock_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(".serve.lock")
+}
+
+fn open_lock(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Dir { path: data_dir.display().to_string(), source })?;
+    let path = lock_path(data_dir);
+    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|source| StoreError::Dir { path: path.display().to_string(), source })
+}
+
+/// Held (shared) by `chartline serve` for as long as it runs, so `key rotate --reencrypt`, which
+/// needs it exclusively, cannot pull the keys from under a running server (several servers on
+/// one data dir may share it).
+pub fn serve_lock(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+    let file = open_lock(data_dir)?;
+    file.try_lock_shared().map_err(|_| StoreError::Invalid(format!("a key re-encryption is running on {} (lock {})", data_dir.display(), lock_path(data_dir).display())))?;
+    Ok(file)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +69,13 @@ pub struct RotateReport {
 }
 
 pub fn rotate(paths: &KeyPaths, targets: &Targets, options: &RotateOptions) -> Result<RotateReport, StoreError> {
+    let _exclusive = if options.reencrypt {
+        let file = open_lock(&targets.data_dir)?;
+        file.try_lock().map_err(|_| StoreError::Invalid(format!("chartline serve is running on {}: stop it before --reencrypt (a master-key rotation alone is safe while it runs)", targets.data_dir.display())))?;
+        Some(file)
+    } else {
+        None
+    };
     let mut keys = Keys::load_or_create(paths)?;
     let old_master_id = keys.master.id();
     let from_env = keys.master.file.is_none();
@@ -147,7 +175,7 @@ mod tests {
         let mut w = SealedWriter::create(&rec, keys.current(Purpose::Recordings), 8000, 8000).unwrap();
         w.write(&vec![1234i16; 12000]).unwrap();
         w.finish().unwrap();
-        let targets = Targets { databases: vec![(Purpose::Store, data.join("chartline.db")), (Purpose::Chart, data.join("chart.db"))], recordings_dir: data.join("recordings") };
+        let targets = Targets { data_dir: data.to_path_buf(), databases: vec![(Purpose::Store, data.join("chartline.db")), (Purpose::Chart, data.join("chart.db"))], recordings_dir: data.join("recordings") };
 
         let old_key_file = std::fs::read_to_string(&paths.key_file).unwrap();
         let report = rotate(&paths, &targets, &RotateOptions::default()).unwrap();
@@ -160,6 +188,12 @@ mod tests {
         let report = rotate(&paths, &targets, &RotateOptions { reencrypt: true, ..Default::default() }).unwrap();
         assert_eq!(report.databases_rekeyed, vec![data.join("chartline.db")]);
         assert_eq!(report.recordings_resealed, 1);
+        {
+            let _server = serve_lock(data).unwrap();
+            let refused = rotate(&paths, &targets, &RotateOptions { reencrypt: true, ..Default::default() }).unwrap_err();
+            assert!(refused.to_string().contains("stop it"), "{refused}");
+            assert!(rotate(&paths, &targets, &RotateOptions::default()).is_ok(), "a master rotation is fine while serving");
+        }
         let after = Keys::load_or_create(&paths).unwrap();
         assert_ne!(after.current(Purpose::Store), keys.current(Purpose::Store));
         assert_eq!(after.all(Purpose::Recordings).len(), 1, "old recordings key dropped");
@@ -173,7 +207,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = KeyPaths::for_data_dir(dir.path());
         Keys::load_or_create(&paths).unwrap();
-        let targets = Targets { databases: vec![], recordings_dir: dir.path().join("recordings") };
+        let targets = Targets { data_dir: dir.path().to_path_buf(), databases: vec![], recordings_dir: dir.path().join("recordings") };
         let missing = RotateOptions { new_key_file: Some(dir.path().join("nope.key")), reencrypt: false };
         assert!(rotate(&paths, &targets, &missing).unwrap_err().to_string().contains("does not exist"));
         let new_file = dir.path().join("new.key");
