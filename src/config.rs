@@ -29,6 +29,7 @@ pub struct Config {
     pub web: crate::web::WebConfig,
     pub ehr: crate::ehr::EhrConfig,
     pub scheduling: crate::schedule::SchedulingConfig,
+    pub security: crate::store::keys::SecurityConfig,
 }
 
 impl Default for Config {
@@ -48,6 +49,7 @@ impl Default for Config {
             web: Default::default(),
             ehr: Default::default(),
             scheduling: Default::default(),
+            security: Default::default(),
         }
     }
 }
@@ -182,6 +184,11 @@ impl Config {
 
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("chartline.db")
+    }
+
+    /// Where the master key and the keyring are (`[security]`).
+    pub fn key_paths(&self) -> crate::store::keys::KeyPaths {
+        crate::store::keys::KeyPaths::from_config(&self.data_dir, &self.security)
     }
 }
 

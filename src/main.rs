@@ -81,6 +81,45 @@ enum Command {
         #[command(subcommand)]
         command: ChartCommand,
     },
+    /// Encryption keys (master key and data keys).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Call recordings (encrypted at rest).
+    Recording {
+        #[command(subcommand)]
+        command: RecordingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// New master key, keyring rewrapped. With --reencrypt also new data keys: the store, the
+    /// chart and every recording are re-encrypted (stop the server first).
+    Rotate {
+        /// Read the new master key (64 hex digits) from this file; with the master key in
+        /// CHARTLINE_MASTER_KEY, the new key is written here when the file does not exist.
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+        #[arg(long)]
+        reencrypt: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordingCommand {
+    /// Decrypts a call's recording into a WAV file (a recording cut short by a crash gives every
+    /// complete second).
+    Export {
+        /// Call id or reference number.
+        call_id: String,
+        out: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,7 +280,17 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config> {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
-    Store::open(&config.store_path()).with_context(|| format!("opening the store {}", config.store_path().display()))
+    Store::open_with(&config.store_path(), Arc::new(load_keys(config)?)).with_context(|| format!("opening the store {}", config.store_path().display()))
+}
+
+fn load_keys(config: &Config) -> Result<chartline::store::Keys> {
+    chartline::store::Keys::load_or_create(&config.key_paths()).context("loading the encryption keys ([security])")
+}
+
+fn open_chart(config: &Config) -> Result<chartline::ehr::embedded::EmbeddedChart> {
+    let path = chartline::ehr::chart_path(config);
+    let chart = chartline::ehr::embedded::EmbeddedChart::open_with(&path, &load_keys(config)?).with_context(|| format!("opening the chart {}", path.display()))?;
+    Ok(chart.with_scheduling(chartline::ehr::practice_tz(config), config.scheduling.horizon_days))
 }
 
 fn main() -> Result<()> {
@@ -303,7 +352,12 @@ fn main() -> Result<()> {
         }
         Command::Transcribe { file, config } => {
             let config = load_config(config.as_ref())?;
-            let (samples, rate) = chartline::media::prompts::decode_file(&file)?;
+            let (samples, rate) = if chartline::store::recording::is_sealed(&file) {
+                let pcm = chartline::store::recording::read_pcm(&file, &load_keys(&config)?)?;
+                (pcm.samples.iter().map(|&s| s as f32 / 32768.0).collect(), pcm.sample_rate)
+            } else {
+                chartline::media::prompts::decode_file(&file)?
+            };
             let audio = chartline::media::resample::resample(&samples, rate, 16000)?;
             let speech = chartline::speech::SpeechConfig { workers: 1, ..config.speech };
             let pool = chartline::speech::AsrPool::load(&speech)?;
@@ -360,8 +414,7 @@ fn main() -> Result<()> {
         }
         Command::Chart { command: ChartCommand::Import { paths, config } } => {
             let config = load_config(config.as_ref())?;
-            let path = chartline::ehr::chart_path(&config);
-            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path).with_context(|| format!("opening the chart {}", path.display()))?;
+            let chart = open_chart(&config)?;
             let report = chart.import(&paths)?;
             println!("{}", serde_json::to_string(&report)?);
             anyhow::ensure!(report.errors.is_empty(), "{} file(s) not imported:\n{}", report.errors.len(), report.errors.join("\n"));
@@ -369,10 +422,7 @@ fn main() -> Result<()> {
         }
         Command::Chart { command: ChartCommand::Patients { json, config } } => {
             let config = load_config(config.as_ref())?;
-            let path = chartline::ehr::chart_path(&config);
-            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path)
-                .with_context(|| format!("opening the chart {}", path.display()))?
-                .with_scheduling(chartline::ehr::practice_tz(&config), config.scheduling.horizon_days);
+            let chart = open_chart(&config)?;
             chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
             let patients = chart.patients()?;
             if json {
@@ -404,10 +454,7 @@ fn main() -> Result<()> {
         }
         Command::Chart { command: ChartCommand::Schedules { seed, config } } => {
             let config = load_config(config.as_ref())?;
-            let path = chartline::ehr::chart_path(&config);
-            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path)
-                .with_context(|| format!("opening the chart {}", path.display()))?
-                .with_scheduling(chartline::ehr::practice_tz(&config), config.scheduling.horizon_days);
+            let chart = open_chart(&config)?;
             chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
             let report = chart.generate_schedules(seed, chrono::Utc::now())?;
             println!("{}", serde_json::to_string(&report)?);
@@ -439,6 +486,34 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&store.users()?)?);
             Ok(())
         }
+        Command::Key { command: KeyCommand::Rotate { new_key_file, reencrypt, config } } => {
+            let config = load_config(config.as_ref())?;
+            init_logging();
+            let targets = chartline::store::rotate::Targets {
+                data_dir: config.data_dir.clone(),
+                databases: vec![(chartline::store::keys::Purpose::Store, config.store_path()), (chartline::store::keys::Purpose::Chart, chartline::ehr::chart_path(&config))],
+                recordings_dir: config.recordings_dir(),
+            };
+            let options = chartline::store::rotate::RotateOptions { new_key_file, reencrypt };
+            let report = chartline::store::rotate::rotate(&config.key_paths(), &targets, &options)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if report.update_environment {
+                eprintln!("set {} to the contents of {} before the next start", chartline::store::keys::MASTER_KEY_ENV, report.key_file.display());
+            }
+            anyhow::ensure!(report.recordings_failed.is_empty(), "{} recording(s) not re-encrypted (their old key is kept)", report.recordings_failed.len());
+            Ok(())
+        }
+        Command::Recording { command: RecordingCommand::Export { call_id, out, config } } => {
+            let config = load_config(config.as_ref())?;
+            let store = open_store(&config)?;
+            let call = store.call(&call_id)?;
+            let relative = call.recording.with_context(|| format!("call {call_id} has no recording"))?;
+            let pcm = chartline::store::recording::read_pcm(&config.data_dir.join(&relative), &store.keys())?;
+            std::fs::write(&out, pcm.to_wav()).with_context(|| format!("writing {}", out.display()))?;
+            let state = if pcm.complete { "complete" } else { "cut short (interrupted call): every complete second kept" };
+            println!("{} written: {:.1} s, {state}", out.display(), pcm.duration_ms() as f64 / 1000.0);
+            Ok(())
+        }
         Command::Audit { command: AuditCommand::Verify { config } } => {
             let store = open_store(&load_config(config.as_ref())?)?;
             match store.verify_audit()? {
@@ -468,6 +543,7 @@ fn init_logging() {
 async fn serve(config: Config) -> Result<()> {
     let config = Arc::new(config);
     std::fs::create_dir_all(config.recordings_dir()).with_context(|| format!("creating {}", config.recordings_dir().display()))?;
+    let _serving = chartline::store::rotate::serve_lock(&config.data_dir)?;
     let store = open_store(&config)?;
     let prompts = match PromptLibrary::load(&config.sounds_dir) {
         Ok(library) if !library.is_empty() => library,
@@ -484,6 +560,7 @@ async fn serve(config: Config) -> Result<()> {
     }
     let ehr = chartline::ehr::open(&config).context("opening the EHR adapter ([ehr])")?;
     let _sync = chartline::ehr::sync::spawn(store.clone(), ehr.clone(), config.ehr.retry.clone());
+    let (flush_store, flush_ehr) = (store.clone(), ehr.clone());
     tracing::info!(ehr = %ehr.name(), "EHR sync worker started");
     let metrics = Arc::new(Metrics::default());
     let media_counters = Arc::new(MediaCounters::default());
@@ -525,6 +602,7 @@ async fn serve(config: Config) -> Result<()> {
         // The phone line matters more than the dashboard: keep answering calls.
         Err(e) => tracing::error!(error = %e, "dashboard not started; calls are still answered"),
     }
+    recover_interrupted_calls(&store, &router)?;
     let services = Arc::new(CallServices {
         ehr,
         asr,
@@ -550,7 +628,41 @@ async fn serve(config: Config) -> Result<()> {
         Ok(_) => tracing::info!("all calls finished; stopping"),
         Err(_) => tracing::warn!(grace_s = grace.as_secs(), "calls still active after the grace period; stopping"),
     }
+    flush_outbox(&flush_store, flush_ehr.name()).await;
     Ok(())
+}
+
+/// Calls left in progress by a previous run that died (kill -9, power loss): closed as
+/// interrupted with what they captured, routed, and queued for the EHR, before any new call.
+fn recover_interrupted_calls(store: &Store, router: &chartline::triage::routing::Router) -> Result<()> {
+    use chartline::triage::RequestType;
+    let recovered = store.recover_interrupted(chrono::Utc::now(), |record| {
+        let request = record.request.as_ref().and_then(|r| RequestType::from_name(&r.kind)).unwrap_or(RequestType::Provider);
+        let input = chartline::triage::routing::RouteInput { request, urgent: record.urgent, dialed: &record.to, care_team: None, at: record.started_at };
+        let alerted = record.routing.on_call;
+        record.routing = router.route(&input);
+        record.routing.on_call |= alerted;
+    })?;
+    if !recovered.is_empty() {
+        tracing::warn!(calls = recovered.len(), "recovered calls interrupted by the previous stop");
+    }
+    Ok(())
+}
+
+/// On shutdown, gives the sync worker a few seconds to deliver results queued by the last calls
+/// (rows in retry backoff are left for the next start).
+async fn flush_outbox(store: &Store, ehr: String) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let waiting = store.with(|conn| chartline::store::outbox::fresh_undelivered(conn)).unwrap_or(0);
+        if waiting == 0 {
+            return tracing::info!(%ehr, "outbox flushed");
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return tracing::warn!(waiting, %ehr, "outbox not empty at shutdown: delivered at the next start");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// SIGTERM (systemd stop) or Ctrl-C.

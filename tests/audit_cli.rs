@@ -26,9 +26,9 @@ fn verify(config: &std::path::Path) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-/// What someone with the database file and the sqlite3 shell would do.
+/// What someone with the database file, its key and the sqlite3 shell would do.
 fn tamper(db: &std::path::Path, sql: &str) {
-    let conn = rusqlite::Connection::open(db).unwrap();
+    let conn = Store::open_raw(db).unwrap();
     conn.execute_batch(&format!("DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; {sql}")).unwrap();
 }
 
@@ -61,7 +61,7 @@ fn a_deleted_row_is_named_as_the_gap() {
 #[test]
 fn the_database_refuses_plain_edits() {
     let (_dir, config, db) = setup(2);
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = Store::open_raw(&db).unwrap();
     assert!(conn.execute("UPDATE audit SET who = 'x' WHERE seq = 1", []).is_err());
     assert!(conn.execute("DELETE FROM audit", []).is_err());
     assert!(verify(&config).0);

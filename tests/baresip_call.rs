@@ -158,8 +158,7 @@ fn baresip_call_with_dtmf_and_spoken_message() {
     // Speech recognition is on: the message is transcribed on the box.
     let transcript = call["transcript"].as_str().expect("transcript").to_lowercase();
     assert!(transcript.contains("refill") && transcript.contains("blood pressure"), "{transcript}");
-    let recording = server.data_dir().join(call["recording"].as_str().expect("recording"));
-    let got = wav_stats(&recording);
+    let (got, _) = recording_stats(&server.data_dir(), call["recording"].as_str().expect("recording"));
     let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
     assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
     assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);

@@ -47,8 +47,7 @@ fn full_keypad_call_leaves_digits_and_message_in_the_record() {
     eprintln!("keypad call: answer -> request complete {:.1} s", seconds_between(&call, "answered", "request_chosen"));
 
     // The recording holds the spoken message: as much speech as the source, at a similar level.
-    let recording = server.data_dir().join(call["recording"].as_str().expect("recording path"));
-    let got = wav_stats(&recording);
+    let (got, _) = recording_stats(&server.data_dir(), call["recording"].as_str().expect("recording path"));
     let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
     assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
     assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);

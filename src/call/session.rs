@@ -144,7 +144,7 @@ impl Call {
             today: now.with_timezone(&services.hours.time_zone()).date_naive(),
         };
         let dialog = Dialog::new(services.config.ivr.clone(), setup, services.triage.clone(), |text, today| crate::speech::dates::parse_date(text, today).ok());
-        let recording_path = services.config.recordings_dir().join(format!("{call_id}.wav"));
+        let recording_path = services.config.recordings_dir().join(format!("{call_id}.clrec"));
         let listener = Listener::new(&services.config.speech.vad);
         let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, replies: mpsc::unbounded_channel(), listener, hints: Vec::new(), barge_in_playing: false, pcp: None, recording_path };
         call.run(media_events).await
@@ -230,8 +230,8 @@ impl Call {
                 }
                 Action::StopListening => self.listener.stop(),
                 Action::StartRecording => {
-                    self.media.start_recording(self.recording_path.clone());
-                    self.record.recording = Some(format!("recordings/{}.wav", self.record.call_id));
+                    self.media.start_recording(self.recording_path.clone(), self.services.store.keys().current(crate::store::keys::Purpose::Recordings).clone());
+                    self.record.recording = Some(format!("recordings/{}.clrec", self.record.call_id));
                     if self.services.asr.is_some() {
                         self.listener.message();
                     }
@@ -400,8 +400,8 @@ impl Call {
     /// caller never said so to a question.
     async fn transcribe_message(&mut self) {
         let (Some(asr), Some(_)) = (&self.services.asr, &self.record.recording) else { return };
-        let audio = match hound::WavReader::open(&self.recording_path) {
-            Ok(reader) => reader.into_samples::<i16>().filter_map(Result::ok).collect::<Vec<i16>>(),
+        let audio = match crate::store::recording::read_pcm(&self.recording_path, &self.services.store.keys()) {
+            Ok(pcm) => pcm.samples,
             Err(e) => return warn!(error = %e, "cannot read the recording to transcribe it"),
         };
         if audio.len() < 8000 / 2 {

@@ -81,17 +81,26 @@ pub trait Ehr: Send + Sync {
 pub fn open(config: &Config) -> Result<Arc<dyn Ehr>, EhrError> {
     match config.ehr.adapter {
         config::AdapterKind::Embedded => {
-            let chart = embedded::EmbeddedChart::open(&chart_path(config))?.with_scheduling(practice_tz(config), config.scheduling.horizon_days);
+            let chart = embedded::EmbeddedChart::open_with(&chart_path(config), &keys(config)?)?.with_scheduling(practice_tz(config), config.scheduling.horizon_days);
             chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
             Ok(Arc::new(chart))
         }
-        config::AdapterKind::Fhir => Ok(Arc::new(fhir::FhirEhr::new(&config.ehr.fhir, config.data_dir.clone())?.with_time_zone(practice_tz(config)))),
+        config::AdapterKind::Fhir => {
+            let fhir = fhir::FhirEhr::new(&config.ehr.fhir, config.data_dir.clone())?;
+            Ok(Arc::new(fhir.with_time_zone(practice_tz(config)).with_keys(Arc::new(keys(config)?))))
+        }
     }
 }
 
 /// The practice's time zone (validated with the configuration; Chicago if it somehow is not).
 pub fn practice_tz(config: &Config) -> chrono_tz::Tz {
     config.practice.time_zone.parse().unwrap_or(chrono_tz::America::Chicago)
+}
+
+/// The keys of the configured data dir (the chart and the recordings are encrypted with them).
+fn keys(config: &Config) -> Result<crate::store::Keys, EhrError> {
+    let paths = config.key_paths();
+    crate::store::Keys::load_or_create(&paths).map_err(|e| EhrError::Io { path: paths.keyring.display().to_string(), source: std::io::Error::other(e.to_string()) })
 }
 
 /// Where the embedded chart lives: `ehr.chart_path`, else `<data_dir>/chart.db`.

@@ -1,9 +1,13 @@
-//! Records the caller's audio to an 8 kHz 16-bit mono WAV. The header is rewritten every second so a
-//! file stays readable up to the last second if the process dies.
+//! Records the caller's audio (8 kHz 16-bit mono), sealed with the recordings key in one-second
+//! chunks (`store::recording`): each second is on disk as soon as it is complete, so if the
+//! process dies the file stays readable up to the last second.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+
+use crate::store::keys::DataKey;
+use crate::store::recording::{RecordingError, SealedWriter};
+
+const RATE: u32 = 8000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingInfo {
@@ -15,43 +19,30 @@ pub struct RecordingInfo {
 
 pub struct Recorder {
     path: PathBuf,
-    writer: hound::WavWriter<BufWriter<File>>,
+    writer: SealedWriter,
     samples: u64,
     sum_squares: f64,
-    since_flush: u32,
 }
 
 impl Recorder {
-    pub fn create(path: &Path) -> Result<Self, hound::Error> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-        Ok(Self { path: path.into(), writer: hound::WavWriter::create(path, spec)?, samples: 0, sum_squares: 0.0, since_flush: 0 })
+    pub fn create(path: &Path, key: &DataKey) -> Result<Self, RecordingError> {
+        Ok(Self { path: path.into(), writer: SealedWriter::create(path, key, RATE, RATE as usize)?, samples: 0, sum_squares: 0.0 })
     }
 
-    pub fn write(&mut self, frame: &[i16]) -> Result<(), hound::Error> {
-        for &s in frame {
-            self.writer.write_sample(s)?;
-            self.sum_squares += (s as f64 / 32768.0).powi(2);
-        }
+    pub fn write(&mut self, frame: &[i16]) -> Result<(), RecordingError> {
+        self.sum_squares += frame.iter().map(|&s| (s as f64 / 32768.0).powi(2)).sum::<f64>();
         self.samples += frame.len() as u64;
-        self.since_flush += frame.len() as u32;
-        if self.since_flush >= 8000 {
-            self.since_flush = 0;
-            self.writer.flush()?;
-        }
-        Ok(())
+        self.writer.write(frame)
     }
 
     pub fn duration_ms(&self) -> u64 {
-        self.samples / 8
+        self.samples * 1000 / RATE as u64
     }
 
-    pub fn finish(self) -> Result<RecordingInfo, hound::Error> {
+    pub fn finish(self) -> Result<RecordingInfo, RecordingError> {
         let rms = if self.samples == 0 { 0.0 } else { (self.sum_squares / self.samples as f64).sqrt() as f32 };
         let info = RecordingInfo { path: self.path.clone(), duration_ms: self.duration_ms(), rms };
-        self.writer.finalize()?;
+        self.writer.finish()?;
         Ok(info)
     }
 }
@@ -59,21 +50,28 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Keys;
+    use crate::store::keys::Purpose;
+    use crate::store::recording::read_pcm;
 
     #[test]
     fn records_duration_and_level_and_is_readable_before_finish() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/rec.wav");
-        let mut rec = Recorder::create(&path).unwrap();
+        let keys = Keys::ephemeral();
+        let path = dir.path().join("sub/rec.clrec");
+        let mut rec = Recorder::create(&path, keys.current(Purpose::Recordings)).unwrap();
         let frame: Vec<i16> = (0..160).map(|n| if n % 2 == 0 { 16384 } else { -16384 }).collect();
         for _ in 0..75 {
             rec.write(&frame).unwrap();
         }
-        let partial = hound::WavReader::open(&path).unwrap();
-        assert_eq!(partial.duration(), 8000, "flushed after one second");
+        let partial = read_pcm(&path, &keys).unwrap();
+        assert_eq!(partial.samples.len(), 8000, "the first second is on disk");
+        assert!(!partial.complete);
         let info = rec.finish().unwrap();
         assert_eq!(info.duration_ms, 1500);
         assert!((info.rms - 0.5).abs() < 0.01);
-        assert_eq!(hound::WavReader::open(&path).unwrap().duration(), 12000);
+        let done = read_pcm(&path, &keys).unwrap();
+        assert_eq!(done.samples.len(), 12000);
+        assert!(done.complete);
     }
 }

@@ -42,7 +42,7 @@ pub enum MediaEvent {
 enum Command {
     Play { clips: Vec<Clip>, tag: u64, barge_in: bool },
     StopPlayback,
-    StartRecording(PathBuf),
+    StartRecording(PathBuf, crate::store::keys::DataKey),
     StopRecording(oneshot::Sender<Option<RecordingInfo>>),
     Listen(bool),
     SipInfoDigit(char),
@@ -115,8 +115,9 @@ impl MediaHandle {
     pub fn stop_playback(&self) {
         let _ = self.commands.send(Command::StopPlayback);
     }
-    pub fn start_recording(&self, path: PathBuf) {
-        let _ = self.commands.send(Command::StartRecording(path));
+    /// Records the caller to `path`, sealed with `key` (the recordings key).
+    pub fn start_recording(&self, path: PathBuf, key: crate::store::keys::DataKey) {
+        let _ = self.commands.send(Command::StartRecording(path, key));
     }
     pub async fn stop_recording(&self) -> Option<RecordingInfo> {
         let (tx, rx) = oneshot::channel();
@@ -327,7 +328,7 @@ impl Task {
                     self.emit(MediaEvent::PlaybackFinished { tag: old.tag, interrupted: true });
                 }
             }
-            Command::StartRecording(path) => match Recorder::create(&path) {
+            Command::StartRecording(path, key) => match Recorder::create(&path, &key) {
                 Ok(recorder) => self.recorder = Some(recorder),
                 Err(e) => tracing::error!(error = %e, path = %path.display(), "cannot create recording"),
             },

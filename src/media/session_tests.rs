@@ -70,7 +70,7 @@ async fn digits_recording_playback_and_pacing() {
     assert!(matches!(next_event(&mut events).await, MediaEvent::Digit { digit: '7', method: DtmfMethod::SipInfo }), "INFO duplicate of # dropped");
 
     let dir = tempfile::tempdir().unwrap();
-    handle.start_recording(dir.path().join("msg.wav"));
+    handle.start_recording(dir.path().join("msg.clrec"), crate::store::keys::DataKey::random());
     peer.tone(ours, 1000, 12000.0).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let info = handle.stop_recording().await.expect("recording");

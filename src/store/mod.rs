@@ -4,8 +4,13 @@
 
 pub mod audit;
 pub mod calls;
+pub mod cipher;
+pub mod keys;
 pub mod outbox;
 pub mod record;
+pub mod recording;
+pub mod recover;
+pub mod rotate;
 pub mod tasks;
 pub mod users;
 
@@ -16,6 +21,7 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 use thiserror::Error;
 
+pub use keys::Keys;
 pub use record::CallRecord;
 
 #[derive(Debug, Error)]
@@ -30,27 +36,48 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error(transparent)]
+    Cipher(#[from] cipher::CipherError),
 }
 
 /// A cheaply cloneable handle on the store's connection.
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    keys: Arc<Keys>,
 }
 
 impl Store {
-    /// Opens (creating when needed) the database and runs the migrations.
+    /// Opens (creating when needed) the encrypted database and runs the migrations. The keys are
+    /// found as the server finds them with the default `[security]`: `CHARTLINE_MASTER_KEY`, else
+    /// the key file under `keys/` beside the database.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::open_with(path, Arc::new(Keys::for_data_dir(dir)?))
+    }
+
+    /// Opens the database with the store key of `keys`.
+    pub fn open_with(path: &Path, keys: Arc<Keys>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|source| StoreError::Dir { path: dir.display().to_string(), source })?;
         }
-        let conn = Connection::open(path)?;
+        let conn = cipher::open(path, &keys.all(keys::Purpose::Store))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Self::migrate(&conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), keys })
+    }
+
+    /// The bare connection to a store file, keyed as `open` keys it but without migrations: what
+    /// the sqlite3 shell with the key would see (tools and tests that edit the file directly).
+    pub fn open_raw(path: &Path) -> Result<Connection, StoreError> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let keys = Keys::for_data_dir(dir)?;
+        Ok(cipher::open(path, &keys.all(keys::Purpose::Store))?)
     }
 
     fn migrate(conn: &Connection) -> Result<(), StoreError> {
@@ -65,7 +92,7 @@ impl Store {
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
         Self::migrate(&conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), keys: Arc::new(Keys::ephemeral()) })
     }
 
     /// Runs `f` with the connection locked.
@@ -75,5 +102,10 @@ impl Store {
 
     pub fn connection(&self) -> Arc<Mutex<Connection>> {
         self.conn.clone()
+    }
+
+    /// The keys this store was opened with (recordings are sealed with the same hierarchy).
+    pub fn keys(&self) -> Arc<Keys> {
+        self.keys.clone()
     }
 }

@@ -163,6 +163,13 @@ pub fn next_due(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> 
     Ok(next.map(|s| parse_stamp(&s)))
 }
 
+/// Rows not yet tried or being delivered right now (not those waiting out a retry backoff): what
+/// a shutdown waits for.
+pub fn fresh_undelivered(conn: &Connection) -> Result<usize, StoreError> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM outbox WHERE (status = 'pending' AND attempts = 0) OR status = 'delivering'", [], |r| r.get(0))?;
+    Ok(n as usize)
+}
+
 /// Row counts by status.
 pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
     let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;

@@ -22,6 +22,17 @@ pub struct CallRecord {
     pub routing: Routing,
     pub ehr: EhrStatus,
     pub events: Vec<CallEvent>,
+    /// Set when the call did not end normally: `interrupted` when the process died during it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<CallOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// The process stopped (crash, kill, power loss) while the call was in progress; the record
+    /// holds what was captured up to the last checkpoint.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

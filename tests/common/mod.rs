@@ -170,6 +170,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL (no shutdown of any kind, as a crash or power loss) and
+    /// starts it again on the same data dir, config and ports.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL chartline");
+        self.child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let restarted = Server::spawn(dir, self.config_path.clone(), self.sip_port, self.metrics_port);
+        *self = restarted;
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -276,6 +288,31 @@ pub fn wav_stats(path: &std::path::Path) -> WavStats {
         active_s: active as f64 * 0.02,
         active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() },
     }
+}
+
+/// [`WavStats`] of a call's recording (`relative` as in the record, under `data_dir`), decrypted
+/// with the data dir's keys the way the server reads it; also says whether the recording is
+/// complete (false when the call was cut short by a crash).
+pub fn recording_stats(data_dir: &std::path::Path, relative: &str) -> (WavStats, bool) {
+    let keys = chartline::store::Keys::for_data_dir(data_dir).expect("the data dir's keys");
+    let path = data_dir.join(relative);
+    let pcm = chartline::store::recording::read_pcm(&path, &keys).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rate = pcm.sample_rate as usize;
+    let samples: Vec<f64> = pcm.samples.iter().map(|&s| s as f64 / 32768.0).collect();
+    let (mut active, mut energy) = (0usize, 0.0);
+    for chunk in samples.chunks(rate / 50) {
+        let rms = (chunk.iter().map(|s| s * s).sum::<f64>() / chunk.len() as f64).sqrt();
+        if rms > 0.02 {
+            active += 1;
+            energy += rms * rms;
+        }
+    }
+    let stats = WavStats {
+        duration_s: samples.len() as f64 / rate as f64,
+        active_s: active as f64 * 0.02,
+        active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() },
+    };
+    (stats, pcm.complete)
 }
 
 /// The kinds of a call record's events, in order.

@@ -52,13 +52,26 @@ CREATE TABLE IF NOT EXISTS communications (
 CREATE INDEX IF NOT EXISTS communications_call ON communications(call_id);
 ";
 
+fn encryption_error(path: &Path, e: impl std::fmt::Display) -> EhrError {
+    EhrError::Io { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) }
+}
+
 impl EmbeddedChart {
-    /// Opens (creating when needed) the chart database.
+    /// Opens (creating when needed) the chart database, encrypted with the chart key. The keys are
+    /// found as the server finds them with the default `[security]`: `CHARTLINE_MASTER_KEY`, else
+    /// the key file under `keys/` beside the chart.
     pub fn open(path: &Path) -> Result<Self, EhrError> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let keys = crate::store::Keys::for_data_dir(dir).map_err(|e| encryption_error(path, e))?;
+        Self::open_with(path, &keys)
+    }
+
+    /// Opens the chart database with the chart key of `keys`.
+    pub fn open_with(path: &Path, keys: &crate::store::Keys) -> Result<Self, EhrError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| EhrError::Io { path: dir.display().to_string(), source })?;
         }
-        let conn = Connection::open(path)?;
+        let conn = crate::store::cipher::open(path, &keys.all(crate::store::keys::Purpose::Chart)).map_err(|e| encryption_error(path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;

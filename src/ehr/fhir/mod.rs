@@ -35,6 +35,7 @@ pub struct FhirEhr {
     data_dir: PathBuf,
     /// The practice's time zone: spoken constraints on slots are read in it.
     tz: chrono_tz::Tz,
+    keys: Option<std::sync::Arc<crate::store::Keys>>,
 }
 
 /// The resources of a searchset bundle.
@@ -63,12 +64,19 @@ impl FhirEhr {
             department_id: config.department_id.clone(),
             data_dir,
             tz: chrono_tz::America::Chicago,
+            keys: None,
         })
     }
 
     /// Reads slot constraints in the practice's time zone.
     pub fn with_time_zone(mut self, tz: chrono_tz::Tz) -> Self {
         self.tz = tz;
+        self
+    }
+
+    /// The keys that open the recordings (default: those of the data dir).
+    pub fn with_keys(mut self, keys: std::sync::Arc<crate::store::Keys>) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -113,6 +121,14 @@ impl FhirEhr {
         if size > self.max_inline_audio {
             tracing::debug!(call_id = %call.call_id, size, "recording too large to attach inline");
             return None;
+        }
+        if crate::store::recording::is_sealed(&path) {
+            let keys = match &self.keys {
+                Some(keys) => keys.clone(),
+                None => std::sync::Arc::new(crate::store::Keys::for_data_dir(&self.data_dir).map_err(|e| tracing::warn!(error = %e, "no keys to open the recording")).ok()?),
+            };
+            let data = crate::store::recording::read_wav(&path, &keys).map_err(|e| tracing::warn!(error = %e, "recording not attached")).ok()?;
+            return Some(Audio { content_type: "audio/wav".into(), data, title: format!("Voice message {}", call.call_id) });
         }
         let data = std::fs::read(&path).ok()?;
         let content_type = match path.extension().and_then(|e| e.to_str()) {
