@@ -105,6 +105,7 @@ fn keypad_booking_reads_back_confirms_books_and_gives_the_number() {
     // s1: Thursday 2026-11-26 9:00 Chicago with the own provider, named by its clip, at "main".
     assert_eq!(names[3..13], ["weekday-thu", "month-11", "ordinal-26", "at", "number-9", "time-am", "with", "practitioner-dr-own", "at", "location-main"]);
     assert_eq!(names.last().unwrap(), "offers-keys");
+    assert_eq!(names.iter().filter(|n| *n == "practitioner-dr-own").count(), 1, "one provider named once for three times");
     r.keys("2");
     assert_eq!(r.clip_names()[..2], ["you-chose", "weekday-fri"]);
     assert_eq!(r.clip_names().last().unwrap(), "confirm-keys");

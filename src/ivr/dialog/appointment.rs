@@ -241,7 +241,7 @@ impl Dialog {
         }));
         self.note("appointment_confirmation", booked.confirmation.clone());
         let mut prompts = Self::clips(&["appointment-booked"]);
-        prompts.extend(self.slot_read_back(&booked.slot));
+        prompts.extend(self.slot_read_back(&booked.slot, true));
         prompts.push(PromptItem::Clip("confirmation-number".into()));
         prompts.push(PromptItem::Digits(booked.confirmation.clone()));
         prompts.push(PromptItem::Clip("confirmation-again".into()));

@@ -20,6 +20,8 @@ pub(super) struct Said<'a> {
     pub location_id: Option<&'a str>,
     /// The practitioner is the patient's own provider.
     pub own: bool,
+    /// Say who and where (a list says them only when they change from the item before).
+    pub names: bool,
 }
 
 fn clip(name: impl Into<String>) -> PromptItem {
@@ -62,6 +64,9 @@ pub(super) fn read_back(said: &Said, tz: Tz, has_clip: &ClipCheck) -> Vec<Prompt
         clip("at"),
     ];
     items.extend(time_words(local.hour(), local.minute()).into_iter().map(PromptItem::Clip));
+    if !said.names {
+        return items;
+    }
     let named = said.practitioner_id.map(|id| format!("practitioner-{id}")).filter(|name| has_clip(name));
     match named {
         Some(name) => items.extend([clip("with"), clip(name)]),
@@ -103,14 +108,14 @@ mod tests {
         // 15:30 UTC on Tuesday 2026-12-01 is 9:30 in Chicago.
         let start = Utc.with_ymd_and_hms(2026, 12, 1, 15, 30, 0).unwrap();
         let known: ClipCheck = Arc::new(|name| name == "practitioner-p1" || name == "location-l1");
-        let said = Said { start, practitioner_id: Some("p1"), location_id: Some("l1"), own: true };
+        let said = Said { start, practitioner_id: Some("p1"), location_id: Some("l1"), own: true, names: true };
         let names: Vec<String> = read_back(&said, tz, &known).into_iter().map(|p| match p {
             PromptItem::Clip(n) => n,
             other => panic!("{other:?}"),
         }).collect();
         assert_eq!(names, ["weekday-tue", "month-12", "ordinal-01", "at", "number-9", "number-30", "time-am", "with", "practitioner-p1", "at", "location-l1"]);
         let none: ClipCheck = Arc::new(|_| false);
-        let other = Said { start, practitioner_id: Some("p2"), location_id: Some("l2"), own: false };
+        let other = Said { start, practitioner_id: Some("p2"), location_id: Some("l2"), own: false, names: true };
         let items = read_back(&other, tz, &none);
         assert_eq!(items.last(), Some(&PromptItem::Clip("with-another-provider".into())));
         assert_eq!(label(start, tz), "Tuesday morning");

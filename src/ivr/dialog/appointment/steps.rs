@@ -119,24 +119,27 @@ impl Dialog {
         PromptItem::Clip(name.into())
     }
 
-    pub(super) fn slot_read_back(&self, slot: &Slot) -> Vec<PromptItem> {
+    pub(super) fn slot_read_back(&self, slot: &Slot, names: bool) -> Vec<PromptItem> {
         let own = self.appt.own_provider.as_deref() == Some(slot.practitioner_id.as_str());
-        let said = Said { start: slot.start, practitioner_id: Some(&slot.practitioner_id), location_id: Some(&slot.location_id), own };
+        let said = Said { start: slot.start, practitioner_id: Some(&slot.practitioner_id), location_id: Some(&slot.location_id), own, names };
         read_back(&said, self.sched().time_zone, &self.sched().has_clip)
     }
 
-    fn upcoming_read_back(&self, appointment: &Upcoming) -> Vec<PromptItem> {
+    fn upcoming_read_back(&self, appointment: &Upcoming, names: bool) -> Vec<PromptItem> {
         let own = appointment.practitioner_id.is_some() && appointment.practitioner_id == self.appt.own_provider;
-        let said = Said { start: appointment.start, practitioner_id: appointment.practitioner_id.as_deref(), location_id: appointment.location_id.as_deref(), own };
+        let said = Said { start: appointment.start, practitioner_id: appointment.practitioner_id.as_deref(), location_id: appointment.location_id.as_deref(), own, names };
         read_back(&said, self.sched().time_zone, &self.sched().has_clip)
     }
 
-    fn numbered<T>(&self, items: &[T], say: impl Fn(&Self, &T) -> Vec<PromptItem>) -> Vec<PromptItem> {
+    /// "Option 1, <item>. Option 2, …"; `who` names the provider and place of an item, said only
+    /// when it changes from the item before (three times with one doctor name her once).
+    fn numbered<T, W: PartialEq>(&self, items: &[T], who: impl Fn(&T) -> W, say: impl Fn(&Self, &T, bool) -> Vec<PromptItem>) -> Vec<PromptItem> {
         let mut prompts = Vec::new();
         for (i, item) in items.iter().enumerate() {
             prompts.push(Self::clip_item("option"));
             prompts.push(PromptItem::Clip(format!("digit-{}", i + 1)));
-            prompts.extend(say(self, item));
+            let names = i == 0 || who(&items[i - 1]) != who(item);
+            prompts.extend(say(self, item, names));
         }
         prompts
     }
@@ -161,22 +164,22 @@ impl Dialog {
             Step::Widen { .. } => prompts.extend([Self::clip_item("appointment-widen"), Self::clip_item("yes-no-keys")]),
             Step::Offers { slots, .. } => {
                 prompts.push(Self::clip_item("appointment-offers"));
-                prompts.extend(self.numbered(slots, |d, s| d.slot_read_back(s)));
+                prompts.extend(self.numbered(slots, |s| (s.practitioner_id.clone(), s.location_id.clone()), |d, s, names| d.slot_read_back(s, names)));
                 prompts.push(Self::clip_item(if self.speech { "offers-speech" } else { "offers-keys" }));
             }
             Step::ConfirmSlot { slots, pick, .. } => {
                 prompts.push(Self::clip_item("you-chose"));
-                prompts.extend(self.slot_read_back(&slots[*pick]));
+                prompts.extend(self.slot_read_back(&slots[*pick], true));
                 prompts.push(self.confirm_clip());
             }
             Step::Choose { list, .. } => {
                 prompts.push(Self::clip_item("appointment-list"));
-                prompts.extend(self.numbered(list, |d, a| d.upcoming_read_back(a)));
+                prompts.extend(self.numbered(list, |a| (a.practitioner_id.clone(), a.location_id.clone()), |d, a, names| d.upcoming_read_back(a, names)));
                 prompts.push(Self::clip_item("list-keys"));
             }
             Step::ConfirmCancel { list, pick } => {
                 prompts.push(Self::clip_item("cancel-confirm"));
-                prompts.extend(self.upcoming_read_back(&list[*pick]));
+                prompts.extend(self.upcoming_read_back(&list[*pick], true));
                 prompts.push(self.confirm_clip());
             }
             Step::Searching { .. } | Step::Booking { .. } | Step::Listing { .. } | Step::Cancelling { .. } => {}
