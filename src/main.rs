@@ -165,6 +165,36 @@ enum ChartCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Free slots of the configured chart, earliest first (one slot each).
+    Slots {
+        #[arg(long)]
+        json: bool,
+        /// Only this practitioner's slots.
+        #[arg(long)]
+        practitioner: Option<String>,
+        /// First local date (YYYY-MM-DD); default now.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// A patient's upcoming appointments in the configured chart.
+    Appointments {
+        patient_id: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// (Re)generates the embedded chart's demo schedules; slots held by appointments stay.
+    Schedules {
+        #[arg(long, default_value_t = chartline::ehr::embedded::slots::DEMO_SEED)]
+        seed: u64,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -352,6 +382,35 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Chart { command: ChartCommand::Slots { json, practitioner, from, limit, config } } => {
+            let config = load_config(config.as_ref())?;
+            chart_slots(&config, practitioner, from, limit, json)
+        }
+        Command::Chart { command: ChartCommand::Appointments { patient_id, json, config } } => {
+            let config = load_config(config.as_ref())?;
+            let ehr = chartline::ehr::open(&config).context("opening the EHR adapter")?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let upcoming = rt.block_on(ehr.upcoming_appointments(&patient_id, chrono::Utc::now()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&upcoming)?);
+            } else {
+                for a in upcoming {
+                    println!("{}  {}  {}  {}", a.appointment_id, a.start, a.practitioner_name.unwrap_or_default(), a.location_name.unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Command::Chart { command: ChartCommand::Schedules { seed, config } } => {
+            let config = load_config(config.as_ref())?;
+            let path = chartline::ehr::chart_path(&config);
+            let chart = chartline::ehr::embedded::EmbeddedChart::open(&path)
+                .with_context(|| format!("opening the chart {}", path.display()))?
+                .with_scheduling(chartline::ehr::practice_tz(&config), config.scheduling.horizon_days);
+            chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
+            let report = chart.generate_schedules(seed, chrono::Utc::now())?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
         Command::User { command: UserCommand::Add { username, display_name, role, practitioner, password_file, totp, config } } => {
             let store = open_store(&load_config(config.as_ref())?)?;
             let role = chartline::store::users::Role::parse(&role).with_context(|| format!("unknown role {role:?}: use provider, nurse, front_desk or admin"))?;
@@ -493,6 +552,38 @@ async fn shutdown_signal() -> Result<()> {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
+    }
+    Ok(())
+}
+
+/// `chartline chart slots`: free single slots from `from` (local midnight) or now, over the horizon.
+fn chart_slots(config: &Config, practitioner: Option<String>, from: Option<chrono::NaiveDate>, limit: usize, json: bool) -> Result<()> {
+    use chrono::TimeZone;
+    let tz = chartline::ehr::practice_tz(config);
+    let now = chrono::Utc::now();
+    let start = match from {
+        Some(date) => tz.from_local_datetime(&date.and_hms_opt(0, 0, 0).context("midnight")?).earliest().context("no local midnight on that date")?.with_timezone(&chrono::Utc).max(now),
+        None => now,
+    };
+    let query = chartline::schedule::SlotQuery {
+        practitioner_id: practitioner,
+        location_id: None,
+        from: start,
+        until: start + chrono::Duration::days(i64::from(config.scheduling.horizon_days)),
+        minutes: 1,
+        constraint: Default::default(),
+        exclude: Vec::new(),
+        limit,
+    };
+    let ehr = chartline::ehr::open(config).context("opening the EHR adapter")?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let slots = rt.block_on(ehr.free_slots(&query))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&slots)?);
+    } else {
+        for s in slots {
+            println!("{}  {}  {}  {}  {}", s.id, s.start.with_timezone(&tz).format("%a %Y-%m-%d %H:%M"), s.end.with_timezone(&tz).format("%H:%M"), s.practitioner_name, s.location_name);
+        }
     }
     Ok(())
 }

@@ -81,12 +81,17 @@ pub trait Ehr: Send + Sync {
 pub fn open(config: &Config) -> Result<Arc<dyn Ehr>, EhrError> {
     match config.ehr.adapter {
         config::AdapterKind::Embedded => {
-            let chart = embedded::EmbeddedChart::open(&chart_path(config))?;
+            let chart = embedded::EmbeddedChart::open(&chart_path(config))?.with_scheduling(practice_tz(config), config.scheduling.horizon_days);
             chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
             Ok(Arc::new(chart))
         }
-        config::AdapterKind::Fhir => Ok(Arc::new(fhir::FhirEhr::new(&config.ehr.fhir, config.data_dir.clone())?)),
+        config::AdapterKind::Fhir => Ok(Arc::new(fhir::FhirEhr::new(&config.ehr.fhir, config.data_dir.clone())?.with_time_zone(practice_tz(config)))),
     }
+}
+
+/// The practice's time zone (validated with the configuration; Chicago if it somehow is not).
+pub fn practice_tz(config: &Config) -> chrono_tz::Tz {
+    config.practice.time_zone.parse().unwrap_or(chrono_tz::America::Chicago)
 }
 
 /// Where the embedded chart lives: `ehr.chart_path`, else `<data_dir>/chart.db`.

@@ -7,12 +7,16 @@
 //! practice's time zone (`[practice] time_zone`).
 
 pub mod config;
+pub mod demo;
+pub mod resources;
+pub mod search;
 pub mod spoken;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 pub use config::SchedulingConfig;
+pub use search::{find_offers, slot_ids};
 pub use spoken::{parse_choice, SpokenChoice};
 
 /// One bookable slot of a practitioner's schedule at a location.

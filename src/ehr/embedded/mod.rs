@@ -3,6 +3,7 @@
 //! no EHR at all: an empty chart is loaded with the committed demo practice (`demo/practice`).
 
 pub mod import;
+pub mod slots;
 mod writes;
 
 use std::collections::HashMap;
@@ -21,11 +22,15 @@ use super::error::EhrError;
 use super::resources::{self, ChartParts, ref_id};
 use super::types::*;
 use super::Ehr;
+use crate::schedule::{BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 
 #[derive(Clone)]
 pub struct EmbeddedChart {
     conn: Arc<Mutex<Connection>>,
+    /// The practice's time zone and booking horizon: schedules are generated and read in them.
+    tz: chrono_tz::Tz,
+    horizon_days: u32,
 }
 
 const SCHEMA: &str = "
@@ -57,13 +62,48 @@ impl EmbeddedChart {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        conn.execute_batch(slots::SCHEMA)?;
+        Ok(Self::wrap(conn))
     }
 
     pub fn in_memory() -> Result<Self, EhrError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        conn.execute_batch(slots::SCHEMA)?;
+        Ok(Self::wrap(conn))
+    }
+
+    fn wrap(conn: Connection) -> Self {
+        Self { conn: Arc::new(Mutex::new(conn)), tz: chrono_tz::America::Chicago, horizon_days: crate::schedule::SchedulingConfig::default().horizon_days }
+    }
+
+    /// Reads and generates schedules in the practice's time zone, `horizon_days` ahead.
+    pub fn with_scheduling(mut self, tz: chrono_tz::Tz, horizon_days: u32) -> Self {
+        self.tz = tz;
+        self.horizon_days = horizon_days;
+        self
+    }
+
+    /// (Re)generates the demo schedules of every practitioner with a location: slots no
+    /// appointment holds are replaced; the same seed gives the same pattern.
+    pub fn generate_schedules(&self, seed: u64, now: chrono::DateTime<Utc>) -> Result<slots::ScheduleReport, EhrError> {
+        slots::generate(&mut self.conn.lock(), now, self.tz, self.horizon_days, seed)
+    }
+
+    /// A slot's status (`free`/`busy`) and the appointment holding it.
+    pub fn slot_status(&self, slot_id: &str) -> Result<Option<(String, Option<String>)>, EhrError> {
+        slots::slot_status(&self.conn.lock(), slot_id)
+    }
+
+    /// The Schedules of `practitioners` with their slots between two instants, as a FHIR
+    /// transaction Bundle (to load the same schedules into a FHIR server).
+    pub fn schedule_bundle(&self, from: chrono::DateTime<Utc>, until: chrono::DateTime<Utc>, practitioners: &[String]) -> Result<Value, EhrError> {
+        slots::fhir_bundle(&self.conn.lock(), from, until, practitioners)
+    }
+
+    /// An Appointment resource of the chart.
+    pub fn appointment(&self, id: &str) -> Result<Option<Value>, EhrError> {
+        Self::resource(&self.conn.lock(), "Appointment", id)
     }
 
     /// Imports bundle files or directories of them; each file in its own transaction. A bad file
@@ -109,7 +149,8 @@ impl EmbeddedChart {
         }
         let report = self.import(&[demo_dir])?;
         let moved = self.keep_demo_appointments_upcoming(Utc::now())?;
-        tracing::info!(patients = report.patients, resources = report.resources, moved_appointments = moved, "demo practice loaded into the embedded chart");
+        let schedules = self.generate_schedules(slots::DEMO_SEED, Utc::now())?;
+        tracing::info!(patients = report.patients, resources = report.resources, moved_appointments = moved, practitioners = schedules.practitioners, slots = schedules.slots, free_slots = schedules.free, "demo practice loaded into the embedded chart");
         Ok(Some(report))
     }
 
@@ -232,5 +273,21 @@ impl Ehr for EmbeddedChart {
 
     async fn record_refill(&self, call_id: &str, decision: &RefillDecision) -> Result<Vec<String>, EhrError> {
         writes::record_refill(&mut self.conn.lock(), call_id, decision)
+    }
+
+    async fn free_slots(&self, query: &SlotQuery) -> Result<Vec<Slot>, EhrError> {
+        slots::free_slots(&self.conn.lock(), query, self.tz)
+    }
+
+    async fn book(&self, request: &BookingRequest) -> Result<Booked, BookError> {
+        slots::book(&mut self.conn.lock(), request, Utc::now())
+    }
+
+    async fn upcoming_appointments(&self, patient_id: &str, from: chrono::DateTime<Utc>) -> Result<Vec<Upcoming>, EhrError> {
+        slots::upcoming(&self.conn.lock(), patient_id, from)
+    }
+
+    async fn cancel_appointment(&self, patient_id: &str, appointment_id: &str, call_id: &str) -> Result<(), BookError> {
+        slots::cancel(&mut self.conn.lock(), patient_id, appointment_id, call_id)
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod exec;
+pub mod schedule;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use super::profiles::{self, Audio, Body, MappingInput};
 use super::resources::{self, ChartParts, ref_id};
 use super::types::*;
 use super::Ehr;
+use crate::schedule::{BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 use client::FhirClient;
 
@@ -31,6 +33,8 @@ pub struct FhirEhr {
     max_inline_audio: usize,
     department_id: String,
     data_dir: PathBuf,
+    /// The practice's time zone: spoken constraints on slots are read in it.
+    tz: chrono_tz::Tz,
 }
 
 /// The resources of a searchset bundle.
@@ -58,7 +62,14 @@ impl FhirEhr {
             max_inline_audio: config.max_inline_audio_bytes,
             department_id: config.department_id.clone(),
             data_dir,
+            tz: chrono_tz::America::Chicago,
         })
+    }
+
+    /// Reads slot constraints in the practice's time zone.
+    pub fn with_time_zone(mut self, tz: chrono_tz::Tz) -> Self {
+        self.tz = tz;
+        self
     }
 
     /// All resources of a search, following `next` links (at most `pages` pages).
@@ -254,5 +265,21 @@ impl Ehr for FhirEhr {
         });
         refs.push(self.create(provenance, None).await?);
         Ok(refs)
+    }
+
+    async fn free_slots(&self, query: &SlotQuery) -> Result<Vec<Slot>, EhrError> {
+        schedule::free_slots(&self.client, query, self.tz).await
+    }
+
+    async fn book(&self, request: &BookingRequest) -> Result<Booked, BookError> {
+        schedule::book(&self.client, request, Utc::now()).await
+    }
+
+    async fn upcoming_appointments(&self, patient_id: &str, from: chrono::DateTime<Utc>) -> Result<Vec<Upcoming>, EhrError> {
+        schedule::upcoming(&self.client, patient_id, from).await
+    }
+
+    async fn cancel_appointment(&self, patient_id: &str, appointment_id: &str, call_id: &str) -> Result<(), BookError> {
+        schedule::cancel(&self.client, patient_id, appointment_id, call_id).await
     }
 }
