@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::tests::{Run, chart, setup, test_dates, triage};
 use super::*;
-use crate::schedule::{SchedulingConfig, VisitType};
+use crate::schedule::{SchedulingConfig, TimeConstraint, VisitType};
 
 /// 15:00 UTC = 9:00 in Chicago, Wednesday 2026-11-25.
 fn started() -> DateTime<Utc> {
@@ -91,7 +91,7 @@ fn three_slots() -> Vec<Slot> {
 fn keypad_booking_reads_back_confirms_books_and_gives_the_number() {
     let mut r = run_with(false, SchedulingConfig::default());
     r.appointment_by_keys(ann(), "1");
-    assert_eq!(r.clip_names(), ["appointment-visit-ask", "visit-follow-up", "press", "digit-1", "visit-sick-visit", "press", "digit-2", "visit-annual-physical", "press", "digit-3"]);
+    assert_eq!(r.clip_names(), ["visit-keys-standard"]);
     let query = query_of(&r.keys("1"));
     assert_eq!(query.practitioner_id.as_deref(), Some("dr-own"));
     assert_eq!(query.minutes, 15, "a follow-up is 15 minutes");
@@ -108,7 +108,7 @@ fn keypad_booking_reads_back_confirms_books_and_gives_the_number() {
     assert_eq!(names.iter().filter(|n| *n == "practitioner-dr-own").count(), 1, "one provider named once for three times");
     r.keys("2");
     assert_eq!(r.clip_names()[..2], ["you-chose", "weekday-fri"]);
-    assert_eq!(r.clip_names().last().unwrap(), "confirm-keys");
+    assert_eq!(r.clip_names().last().unwrap(), "book-keys");
     let booking = booking_of(&r.keys("1"));
     assert_eq!(booking, BookingRequest { patient_id: "p1".into(), slot_id: "s2".into(), visit: VisitType::FollowUp, replaces: None, call_id: "call-1".into() });
     let booked = Booked { appointment_id: "a9".into(), confirmation: "4711".into(), slot: slot("s2", 48, "dr-own") };
@@ -199,7 +199,7 @@ fn garbage_keys_are_reprompted_then_the_call_goes_to_staff() {
     r.appointment_by_keys(ann(), "1");
     r.finish_prompt();
     r.wait(Duration::from_secs(7));
-    assert_eq!(r.clip_names()[..2], ["no-input", "appointment-visit-ask"]);
+    assert_eq!(r.clip_names(), ["no-input", "visit-keys-standard"]);
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn change_with_nothing_upcoming_offers_a_new_appointment() {
     let mut r = run_with(false, SchedulingConfig::default());
     r.appointment_by_keys(ann(), "2");
     r.event(Event::Appointments(vec![]));
-    assert_eq!(r.clip_names()[..2], ["appointment-none-upcoming", "appointment-visit-ask"]);
+    assert_eq!(r.clip_names(), ["appointment-none-upcoming", "visit-keys-standard"]);
 }
 
 #[test]
@@ -347,4 +347,34 @@ fn without_scheduling_the_appointment_goes_to_the_message() {
     let mut r = Run::with(IvrConfig::default(), setup(false));
     r.appointment_by_keys(ann(), "1");
     assert_eq!(r.clip_names(), ["record-after-tone", "tone"]);
+}
+
+#[test]
+fn a_spoken_time_of_week_searches_again_with_that_constraint() {
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "1");
+    r.say("an annual physical");
+    r.event(Event::Slots(three_slots()));
+    assert_eq!(r.clip_names()[0], "offers-lead-speech");
+    let query = query_of(&r.say("do you have anything Tuesday morning"));
+    assert_eq!(query.minutes, 30, "an annual physical is 30 minutes");
+    assert_eq!(query.constraint.weekdays, [chrono::Weekday::Tue]);
+    assert!(query.constraint.before.is_some_and(|t| t <= chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap()), "{:?}", query.constraint);
+    assert!(query.exclude.is_empty(), "fresh offers for the new constraint");
+    // Nothing then with the own provider, and no to others: the own provider's earliest times.
+    r.event(Event::Slots(vec![]));
+    assert_eq!(r.clip_names(), ["appointment-widen", "yes-no-keys"]);
+    let plain = query_of(&r.say("no"));
+    assert_eq!((plain.practitioner_id.as_deref(), plain.constraint), (Some("dr-own"), TimeConstraint::default()));
+    r.event(Event::Slots(three_slots()));
+    assert_eq!(r.clip_names()[..2], ["appointment-none-matching", "offers-lead-speech"]);
+}
+
+#[test]
+fn several_allowed_types_for_a_new_patient_are_read_with_their_keys() {
+    let config = SchedulingConfig { new_patient_types: vec![VisitType::NewPatient, VisitType::SickVisit], ..Default::default() };
+    let mut r = run_with(false, config);
+    r.appointment_by_keys(vec![], "1");
+    assert_eq!(r.clip_names(), ["visit-new-patient", "press", "digit-1", "visit-sick-visit", "press", "digit-2"]);
+    assert_eq!(query_of(&r.keys("2")).minutes, 20);
 }

@@ -153,7 +153,14 @@ impl Dialog {
         let mut prompts = Vec::new();
         match step {
             Step::Visit { types, .. } => {
-                prompts.push(Self::clip_item("appointment-visit-ask"));
+                if self.speech {
+                    prompts.push(Self::clip_item("appointment-visit-ask"));
+                }
+                if *types == [VisitType::FollowUp, VisitType::SickVisit, VisitType::AnnualPhysical] {
+                    // The usual list in one clip: shorter than naming each key.
+                    prompts.push(Self::clip_item("visit-keys-standard"));
+                    return prompts;
+                }
                 for (i, visit) in types.iter().enumerate() {
                     prompts.push(PromptItem::Clip(format!("visit-{}", visit.as_str().replace('_', "-"))));
                     prompts.push(Self::clip_item("press"));
@@ -163,14 +170,14 @@ impl Dialog {
             Step::Symptom { .. } => prompts.push(Self::clip_item("appointment-ask-symptom")),
             Step::Widen { .. } => prompts.extend([Self::clip_item("appointment-widen"), Self::clip_item("yes-no-keys")]),
             Step::Offers { slots, .. } => {
-                prompts.push(Self::clip_item("appointment-offers"));
+                prompts.push(Self::clip_item(if self.speech { "offers-lead-speech" } else { "appointment-offers" }));
                 prompts.extend(self.numbered(slots, |s| (s.practitioner_id.clone(), s.location_id.clone()), |d, s, names| d.slot_read_back(s, names)));
                 prompts.push(Self::clip_item(if self.speech { "offers-speech" } else { "offers-keys" }));
             }
             Step::ConfirmSlot { slots, pick, .. } => {
                 prompts.push(Self::clip_item("you-chose"));
                 prompts.extend(self.slot_read_back(&slots[*pick], true));
-                prompts.push(self.confirm_clip());
+                prompts.push(Self::clip_item(if self.speech { "is-that-right" } else { "book-keys" }));
             }
             Step::Choose { list, .. } => {
                 prompts.push(Self::clip_item("appointment-list"));
@@ -299,6 +306,11 @@ impl Dialog {
                 self.find(search, Vec::new())
             }
             (Step::Widen { search }, false) if search.urgent => self.triage_path(Vec::new()),
+            (Step::Widen { mut search }, false) if search.constraint != TimeConstraint::default() => {
+                // Not another provider: the own provider's earliest times without the constraint.
+                search.constraint = TimeConstraint::default();
+                self.find(search, vec![Self::clip_item("appointment-none-matching")])
+            }
             (Step::Widen { .. }, false) => self.appointment_staff("declined_others", vec!["appointment-staff"]),
             (Step::ConfirmSlot { search, slots, pick }, true) => {
                 let slot = slots[pick].clone();
