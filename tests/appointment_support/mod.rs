@@ -119,6 +119,21 @@ pub fn at(e: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
     e["at"].as_str().unwrap().parse().unwrap()
 }
 
+/// The timeline from choosing "appointments" on: seconds since then, kind, recognition latency.
+pub fn timeline(call: &serde_json::Value) -> String {
+    let events = call["events"].as_array().unwrap();
+    let Some(chosen) = events.iter().find(|e| e["kind"] == "request_chosen") else { return String::new() };
+    events
+        .iter()
+        .filter(|e| at(e) >= at(chosen))
+        .map(|e| {
+            let latency = e["after_end_ms"].as_u64().map(|ms| format!(" ({ms} ms after speech ended)")).unwrap_or_default();
+            format!("{:6.1} s  {}{latency}", (at(e) - at(chosen)).num_milliseconds() as f64 / 1000.0, e["kind"].as_str().unwrap())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Seconds from choosing "appointments" to the start of the confirmation read-back.
 pub fn time_to_confirmation(call: &serde_json::Value) -> f64 {
     let chosen = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "request_chosen" && e["type"] == "appointment").expect("appointment chosen");
@@ -135,8 +150,8 @@ pub fn appointments(server: &Server, patient: &str) -> Vec<serde_json::Value> {
     server.cli_json(&["chart", "appointments", patient, "--json"]).as_array().unwrap().clone()
 }
 
-/// Speaks `text` with the piper voice (no random variation, so runs repeat) into an 8 kHz WAV and
-/// an RTP capture; returns the capture and the utterance's length in seconds.
+/// Speaks `text` with the piper voice (no random variation, so runs repeat) into an 8 kHz WAV;
+/// returns it and the utterance's length in seconds.
 pub fn spoken(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
     let root = repo_root();
     let voice = Command::new(root.join(".venv/bin/python"))
@@ -150,8 +165,39 @@ pub fn spoken(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
     piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     assert!(piper.wait().unwrap().success(), "piper failed");
     assert!(Command::new("sox").arg("-D").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
+    let seconds = wav_stats(&wav).duration_s;
+    (wav, seconds)
+}
+
+/// What the caller sends in one stretch of a continuous stream.
+pub enum Send {
+    Keys(String),
+    Speech(PathBuf, f64),
+}
+
+/// The whole caller side as ONE RTP capture (one sequence of packets, silence between the turns),
+/// as a phone sends it; each turn is followed by silence until `wait` seconds after it started.
+/// Returns the capture and its length.
+pub fn one_stream(dir: &Path, name: &str, turns: &[(Send, f64)]) -> (PathBuf, f64) {
+    let mut items = Vec::new();
+    let mut total = 0.0;
+    for (send, wait) in turns {
+        let length = match send {
+            Send::Keys(keys) => {
+                items.push(format!("digits:{keys}"));
+                0.24 * keys.len() as f64
+            }
+            Send::Speech(wav, seconds) => {
+                items.push(format!("wav:{}", wav.display()));
+                *seconds
+            }
+        };
+        let gap = (wait - length).max(0.1);
+        items.push(format!("silence:{}", (gap * 1000.0) as u64));
+        total += length + gap;
+    }
     let pcap = dir.join(format!("{name}.pcap"));
-    let status = Command::new("python3").arg(root.join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
-    assert!(status.success());
-    (pcap, wav_stats(&wav).duration_s)
+    let status = Command::new("python3").arg(repo_root().join("tests/sipp/make_pcaps.py")).arg(&pcap).args(&items).status().unwrap();
+    assert!(status.success(), "make_pcaps.py {name}");
+    (pcap, total)
 }
