@@ -65,3 +65,76 @@ fn spoken_booking_lands_in_the_chart() {
     // The caller's pauses are fixed; recognition time on a loaded machine comes on top of them.
     assert!(seconds <= 60.0, "{seconds:.1} s: {kinds:?}");
 }
+
+/// The first upcoming appointment cancelled by voice: "cancel", "the first one", "yes".
+#[test]
+fn spoken_cancel_frees_the_appointment() {
+    let server = start();
+    let dir = server.dir.path().to_path_buf();
+    let patient = demo_patient("6b65fb8e");
+    let before = appointments(&server, &patient.id);
+    let old_id = before.first().expect("the demo gives every patient an upcoming appointment")["appointment_id"].as_str().unwrap().to_string();
+    let (cancel, cancel_s) = spoken(&dir, "cancel", "I need to cancel my appointment.");
+    let (first, first_s) = spoken(&dir, "first", "The first one.");
+    let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
+    let list = clips_s(&["appointment-list", "option", "digit-1", "list-keys"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
+    let confirm = clips_s(&["cancel-confirm", "is-that-right"]) + slot_s(&patient.pcp, true);
+    let turns = [
+        (Send::Keys(patient.dob_keys.clone()), 3.5),
+        (Send::Keys("1".into()), 3.0),
+        (Send::Keys("2".into()), clips_s(&["ask-appointment"]) + 0.5),
+        (Send::Speech(cancel, cancel_s), cancel_s + HEARD_S + list + 0.5),
+        (Send::Speech(first, first_s), first_s + HEARD_S + confirm + 0.5),
+        (Send::Speech(yes, yes_s), yes_s + HEARD_S + 1.0),
+    ];
+    let (stream, seconds) = one_stream(&dir, "speech-cancel", &turns);
+    finish_sipp(&server, spawn_sipp(&server, &scenario(&dir, "speech-cancel", &[(stream, seconds)])));
+
+    let call = the_call(&server, 0, 1);
+    let kinds = event_kinds(&call);
+    let cancelled = event(&call, "appointment_cancelled").unwrap_or_else(|| panic!("not cancelled: {kinds:?}\n{}", timeline(&call)));
+    assert_eq!(cancelled["appointment_id"], old_id.as_str());
+    assert_eq!(event(&call, "appointment_chosen").unwrap()["method"], "speech");
+    let after = appointments(&server, &patient.id);
+    assert!(!after.iter().any(|a| a["appointment_id"] == old_id.as_str()), "{after:#?}");
+    eprintln!("spoken cancel:\n{}", timeline(&call));
+}
+
+/// The first upcoming appointment moved by voice: "reschedule", "the first one", the visit type,
+/// "the first one", "yes".
+#[test]
+fn spoken_change_moves_the_appointment() {
+    let server = start();
+    let dir = server.dir.path().to_path_buf();
+    let patient = demo_patient("289105c3");
+    let before = appointments(&server, &patient.id);
+    let old_id = before.first().expect("an upcoming appointment")["appointment_id"].as_str().unwrap().to_string();
+    let (change, change_s) = spoken(&dir, "change", "I'd like to reschedule my appointment.");
+    let (pick, pick_s) = spoken(&dir, "pick", "The first one.");
+    let (visit, visit_s) = spoken(&dir, "visit", "A follow-up visit.");
+    let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
+    let list = clips_s(&["appointment-list", "option", "digit-1", "list-keys"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
+    let offers = clips_s(&["offers-lead-speech", "option", "digit-1"]) + slot_s(&patient.pcp, true);
+    let confirm = clips_s(&["you-chose", "is-that-right"]) + slot_s(&patient.pcp, true);
+    let turns = [
+        (Send::Keys(patient.dob_keys.clone()), 3.5),
+        (Send::Keys("1".into()), 3.0),
+        (Send::Keys("2".into()), clips_s(&["ask-appointment"]) + 0.5),
+        (Send::Speech(change, change_s), change_s + HEARD_S + list + 0.5),
+        (Send::Speech(pick.clone(), pick_s), pick_s + HEARD_S + clips_s(&["appointment-visit-ask", "visit-keys-standard"]) + 0.5),
+        (Send::Speech(visit, visit_s), visit_s + HEARD_S + offers + 0.5),
+        (Send::Speech(pick, pick_s), pick_s + HEARD_S + confirm + 0.5),
+        (Send::Speech(yes, yes_s), yes_s + HEARD_S + 1.0),
+    ];
+    let (stream, seconds) = one_stream(&dir, "speech-change", &turns);
+    finish_sipp(&server, spawn_sipp(&server, &scenario(&dir, "speech-change", &[(stream, seconds)])));
+
+    let call = the_call(&server, 0, 1);
+    let kinds = event_kinds(&call);
+    let booked = event(&call, "appointment_booked").unwrap_or_else(|| panic!("not moved: {kinds:?}\n{}", timeline(&call)));
+    assert_eq!(event(&call, "ehr_booked").unwrap()["replaced"], old_id.as_str());
+    let after = appointments(&server, &patient.id);
+    assert!(after.iter().any(|a| a["appointment_id"] == booked["appointment_id"]), "{after:#?}");
+    assert!(!after.iter().any(|a| a["appointment_id"] == old_id.as_str()), "{after:#?}");
+    eprintln!("spoken change: {:.1} s to the confirmation read-back\n{}", time_to_confirmation(&call), timeline(&call));
+}
