@@ -2,6 +2,7 @@
 //! concurrent-call limit, and the services every call shares; `listener` turns a call's audio into
 //! speech events.
 
+mod appointments;
 pub mod listener;
 pub mod session;
 

@@ -143,7 +143,8 @@ impl Call {
             speech: services.asr.is_some(),
             today: now.with_timezone(&services.hours.time_zone()).date_naive(),
         };
-        let dialog = Dialog::new(services.config.ivr.clone(), setup, services.triage.clone(), |text, today| crate::speech::dates::parse_date(text, today).ok());
+        let dialog = Dialog::new(services.config.ivr.clone(), setup, services.triage.clone(), |text, today| crate::speech::dates::parse_date(text, today).ok())
+            .with_scheduling(super::appointments::scheduling(&services, &call_id));
         let recording_path = services.config.recordings_dir().join(format!("{call_id}.clrec"));
         let listener = Listener::new(&services.config.speech.vad);
         let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, replies: mpsc::unbounded_channel(), listener, hints: Vec::new(), barge_in_playing: false, pcp: None, recording_path };
@@ -281,6 +282,12 @@ impl Call {
                     self.record.urgent = true;
                     add_red_flags(&mut self.record, red_flags);
                 }
+                action @ (Action::FindSlots(_) | Action::Book(_) | Action::ListAppointments { .. } | Action::Cancel { .. }) => {
+                    let reply = self.replies.0.clone();
+                    super::appointments::spawn(action, self.services.ehr.clone(), move |outcome| {
+                        let _ = reply.send(Reply::Schedule(outcome));
+                    });
+                }
                 Action::Note { key, value } => {
                     tracing::debug!(key, value, "follow-up note");
                     push_event(&mut self.record, "note", serde_json::json!({ "key": key, "value": value }));
@@ -362,8 +369,13 @@ impl Call {
                 let candidates = found.into_iter().map(|p| Candidate { id: p.id, given: p.given, family: p.family, phone: p.phone }).collect();
                 self.dialog.handle(Event::Candidates(candidates), now);
             }
+            Reply::Schedule(outcome) => {
+                push_event(&mut self.record, outcome.kind, outcome.detail);
+                self.dialog.handle(outcome.event, now);
+            }
             Reply::Chart(summary) => match summary {
                 Ok(summary) => {
+                    self.dialog.handle(Event::OwnProvider(summary.pcp.as_ref().map(|p| p.id.clone())), now);
                     self.pcp = summary.pcp.map(|p| format!("Practitioner/{}", p.id));
                     self.dialog.handle(Event::Medications(summary.medications.into_iter().map(|m| m.name).collect()), now);
                 }
@@ -434,6 +446,8 @@ enum Reply {
     Speech(Option<(String, u64)>),
     Candidates(Result<Vec<crate::ehr::PatientSummary>, String>),
     Chart(Result<ChartSummary, String>),
+    /// A chart answer to the appointment dialog.
+    Schedule(super::appointments::Outcome),
 }
 
 /// Adds red flags to the record once each.

@@ -10,9 +10,11 @@
 //! never silent.
 //!
 //! The steps live in `identify` (date of birth, chart), `request` (request and follow-ups) and
-//! `closing` (emergency, message, goodbye), `turns` (listening, answers, losing the recogniser);
+//! `closing` (emergency, message, goodbye), `turns` (listening, answers, losing the recogniser),
+//! `appointment` (booking, changing and cancelling appointments against the chart's schedule);
 //! this file holds the types and the event plumbing.
 
+mod appointment;
 mod closing;
 mod identify;
 mod request;
@@ -28,7 +30,10 @@ use serde_json::json;
 use super::IvrConfig;
 use crate::media::PromptItem;
 use crate::store::record::{InputMethod, MatchStatus};
+use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::triage::{Classification, RequestType, Triage};
+
+pub use appointment::{ClipCheck, Scheduling};
 
 /// Parses a spoken date of birth (`speech::dates::parse_date(text, today).ok()` in the server).
 pub type DateParser = fn(&str, NaiveDate) -> Option<NaiveDate>;
@@ -74,6 +79,22 @@ pub enum Event {
     /// The answer to `Action::ChartSummary`: the patient's active medications (display texts).
     Medications(Vec<String>),
     RecordingStopped { duration_ms: u64, rms: f32 },
+    /// The identified patient's own provider (Practitioner id), from the chart summary.
+    OwnProvider(Option<String>),
+    /// The answer to `Action::FindSlots`: free slots, earliest first.
+    Slots(Vec<Slot>),
+    /// The answer to `Action::Book`.
+    Booked(Booked),
+    /// `Action::Book` failed: `taken` when another caller got the slot first.
+    BookFailed { taken: bool },
+    /// The answer to `Action::ListAppointments`.
+    Appointments(Vec<Upcoming>),
+    /// `Action::Cancel` went through: the slot is free again.
+    Cancelled,
+    /// `Action::Cancel` failed.
+    CancelFailed,
+    /// The chart could not answer a schedule question (search or listing).
+    ScheduleUnavailable,
     Hangup,
 }
 
@@ -104,6 +125,14 @@ pub enum Action {
     /// A follow-up answer for the record (`medication`, `medication_spoken`, `appointment`,
     /// `test`, `symptom`).
     Note { key: &'static str, value: String },
+    /// Look for free slots; answer with `Event::Slots` (or `ScheduleUnavailable`).
+    FindSlots(SlotQuery),
+    /// Book a slot; answer with `Event::Booked` or `Event::BookFailed`.
+    Book(BookingRequest),
+    /// The patient's upcoming appointments from `from` on; answer with `Event::Appointments`.
+    ListAppointments { patient_id: String, from: chrono::DateTime<chrono::Utc> },
+    /// Cancel an appointment; answer with `Event::Cancelled` or `Event::CancelFailed`.
+    Cancel { patient_id: String, appointment_id: String, call_id: String },
 }
 
 /// The follow-up question after the request type is known.
@@ -127,6 +156,7 @@ enum State {
     Menu { page: u8, misses: u32 },
     FollowUp { step: FollowUp, misses: u32 },
     ConfirmMedication { name: String, clip: String, spoken: String, misses: u32 },
+    Appointment { step: Box<appointment::Step>, misses: u32 },
     Beep,
     Recording,
     Closing,
@@ -183,6 +213,8 @@ pub struct Dialog {
     alerted: bool,
     request: Option<RequestType>,
     medications: Vec<String>,
+    /// What the appointment conversation needs: the schedule rules, who the patient is.
+    appt: appointment::Context,
     state: State,
     deadline: Option<Instant>,
     /// The time of the event being handled (none before `start`).
@@ -206,6 +238,7 @@ impl Dialog {
             alerted: false,
             request: None,
             medications: Vec::new(),
+            appt: appointment::Context::default(),
             state: State::Greeting,
             deadline: None,
             now: None,
@@ -269,8 +302,16 @@ impl Dialog {
         self.play(prompts, true);
     }
 
+    /// Lets callers book, change and cancel appointments (without it, an appointment request is
+    /// noted and goes to the message).
+    pub fn with_scheduling(mut self, scheduling: Scheduling) -> Self {
+        self.appt.scheduling = Some(scheduling);
+        self
+    }
+
     pub fn start(&mut self, now: Instant) {
         self.now = Some(now);
+        self.appt.anchor = Some(now);
         let practice = self.config.practice_prompt.clone();
         let mut names = vec!["greeting", practice.as_str(), "disclaimer-911"];
         if self.setup.after_hours {
@@ -329,6 +370,8 @@ impl Dialog {
             Event::Candidates(candidates) => self.candidates(candidates),
             Event::Medications(list) => self.medications = list,
             Event::RecordingStopped { duration_ms, rms } => self.recording_stopped(duration_ms, rms),
+            Event::OwnProvider(id) => self.appt.own_provider = id,
+            event => self.appointment_event(event),
         }
     }
 
@@ -353,6 +396,7 @@ impl Dialog {
             State::ConfirmRequest { .. } => "request_confirm",
             State::Menu { .. } => "menu",
             State::FollowUp { .. } | State::ConfirmMedication { .. } => "follow_up",
+            State::Appointment { .. } => "appointment",
             State::Beep | State::Recording => "message",
             State::Closing => "closing",
             State::Done => "done",
@@ -374,6 +418,7 @@ impl Dialog {
                 self.state = State::Done;
             }
             State::Lookup { .. } | State::Recording | State::Done => {}
+            State::Appointment { step, .. } if step.waiting() => {}
             _ => {
                 // A turn: wait for the answer (unless a key or the caller's voice cut the prompt).
                 if !interrupted && !self.hearing {
@@ -406,6 +451,7 @@ impl Dialog {
             State::Menu { page, misses } => self.menu_key(page, misses, digit),
             State::FollowUp { step, misses } => self.follow_up_key(step, misses, digit),
             State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Self::key_answer(digit)),
+            State::Appointment { step, misses } => self.appointment_key(*step, misses, digit),
             State::Recording if digit == '#' => {
                 self.actions.push_back(Action::StopRecording);
                 self.deadline = None;
@@ -446,6 +492,7 @@ impl Dialog {
             State::Menu { page, misses } => self.menu_miss(page, misses, miss),
             State::FollowUp { step, misses } => self.follow_up_miss(step, misses, miss),
             State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Answer::Unclear(miss)),
+            State::Appointment { step, misses } => self.appointment_timeout(*step, misses, miss),
             State::Recording => {
                 self.log("message_max_length", json!({ "max_s": self.config.max_message_s }));
                 self.actions.push_back(Action::StopRecording);
@@ -478,3 +525,7 @@ mod speech_tests;
 #[cfg(test)]
 #[path = "timing_tests.rs"]
 mod timing_tests;
+
+#[cfg(test)]
+#[path = "appointment_tests.rs"]
+mod appointment_tests;

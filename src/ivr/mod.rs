@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use dialog::{Action, CallSetup, Candidate, DateParser, Dialog, Event};
+pub use dialog::{Action, CallSetup, Candidate, ClipCheck, DateParser, Dialog, Event, Scheduling};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -176,6 +176,7 @@ impl Dialog {
         let matched_by = if by == "name" { InputMethod::Speech } else { method };
         self.log("patient_lookup", json!({ "status": MatchStatus::Identified, "candidates": total, "narrowed_by": by, "method": matched_by }));
         self.actions.push_back(crate::ivr::Action::Patient { birth_date: Some(date), status: MatchStatus::Identified, patient_id: Some(candidate.id.clone()), matched_by: Some(matched_by) });
+        self.appt.patient = (MatchStatus::Identified, Some(candidate.id.clone()));
         self.actions.push_back(crate::ivr::Action::ChartSummary { patient_id: candidate.id.clone() });
         self.ask_request(vec![]);
     }
@@ -183,6 +184,7 @@ impl Dialog {
     /// Not identified (no chart, or several): the call goes on, the staff sort it out.
     pub(super) fn settle_patient(&mut self, date: NaiveDate, method: InputMethod, status: MatchStatus, patient_id: Option<String>, total: usize) {
         self.log("patient_lookup", json!({ "status": status, "candidates": total }));
+        self.appt.patient = (status, patient_id.clone());
         self.actions.push_back(crate::ivr::Action::Patient { birth_date: Some(date), status, patient_id, matched_by: Some(method) });
         self.ask_request(vec![]);
     }

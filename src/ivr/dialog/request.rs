@@ -43,6 +43,7 @@ impl Dialog {
         let mut detail = explain(c);
         detail["method"] = json!("speech");
         self.log("request_heard", detail);
+        self.appt.symptom_urgent |= super::appointment::marks_urgent(c);
         let rules = c.rules.iter().map(|r| r.id.clone()).collect();
         let prompts = Self::request_readback(c.request, self.speech);
         self.ask(State::ConfirmRequest { kind: c.request, rules, misses: 0 }, prompts);
@@ -203,7 +204,7 @@ impl Dialog {
     fn appointment(&mut self, action: &str, by: InputMethod) {
         self.log("appointment_action", json!({ "action": action, "method": by }));
         self.note("appointment", action.to_string());
-        self.to_message(vec![])
+        self.start_appointment(action, by)
     }
 
     /// A spoken drug name: matched against the patient's active medications (or, without a chart,

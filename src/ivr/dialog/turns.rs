@@ -21,6 +21,7 @@ impl Dialog {
             State::FollowUp { step: FollowUp::Appointment, .. } => words(&["new appointment", "change", "reschedule", "cancel"]),
             State::FollowUp { step: FollowUp::Test, .. } => Some(self.triage.vocabulary("test")),
             State::FollowUp { step: FollowUp::Symptom, .. } => Some(Vec::new()),
+            State::Appointment { step, .. } => step.hints(),
             _ => None,
         }
     }
@@ -33,7 +34,7 @@ impl Dialog {
         }
     }
 
-    fn spoken_answer(text: &str) -> Answer {
+    pub(super) fn spoken_answer(text: &str) -> Answer {
         match crate::triage::answer::yes_no(text) {
             Some(true) => Answer::Yes(InputMethod::Speech),
             Some(false) => Answer::No(InputMethod::Speech),
@@ -59,6 +60,7 @@ impl Dialog {
             State::ConfirmRequest { kind, rules, misses } => self.request_answer(kind, rules, misses, Self::spoken_answer(text)),
             State::FollowUp { step, misses } => self.follow_up_spoken(step, misses, text, &classification),
             State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Self::spoken_answer(text)),
+            State::Appointment { step, misses } => self.appointment_spoken(*step, misses, text, &classification),
             _ => {}
         }
     }
@@ -91,6 +93,7 @@ impl Dialog {
                 self.note("medication_spoken", spoken);
                 self.to_message(vec![]);
             }
+            State::Appointment { step, misses } => self.appointment_keypad(*step, misses),
             _ => {}
         }
     }
