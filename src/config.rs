@@ -29,6 +29,7 @@ pub struct Config {
     pub web: crate::web::WebConfig,
     pub ehr: crate::ehr::EhrConfig,
     pub scheduling: crate::schedule::SchedulingConfig,
+    pub oncall: crate::oncall::OnCallConfig,
 }
 
 impl Default for Config {
@@ -48,6 +49,7 @@ impl Default for Config {
             web: Default::default(),
             ehr: Default::default(),
             scheduling: Default::default(),
+            oncall: Default::default(),
         }
     }
 }
@@ -173,6 +175,7 @@ impl Config {
         self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
         self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
         self.scheduling.validate().or_else(|(k, p)| bad(&format!("scheduling.{k}"), p))?;
+        self.oncall.validate().or_else(|(k, p)| bad(&format!("oncall.{k}"), p))?;
         Ok(())
     }
 
