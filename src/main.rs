@@ -473,6 +473,7 @@ async fn serve(config: Config) -> Result<()> {
         sip: sip.commands.clone(),
         local_ip: config.sip.advertised().ip(),
         config: config.clone(),
+        outbound: Default::default(),
     });
     tracing::info!(sip = %sip.local_addr, "chartline ready");
     let (drain, draining) = tokio::sync::watch::channel(false);

@@ -2,7 +2,10 @@
 //! concurrent-call limit, and the services every call shares; `listener` turns a call's audio into
 //! speech events.
 
+pub mod alert;
+pub mod bridge;
 pub mod listener;
+pub mod outbound;
 pub mod session;
 
 use std::collections::HashMap;
@@ -40,6 +43,8 @@ pub struct CallServices {
     pub triage: Arc<Triage>,
     pub hours: PracticeHours,
     pub router: Arc<Router>,
+    /// Outbound call legs (on-call alerts, bridges) waiting for their SIP events.
+    pub outbound: outbound::Registry,
 }
 
 /// Routes SIP events to call tasks until the event stream ends, or, once `draining` turns true,
@@ -78,12 +83,11 @@ pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedRe
                     calls.remove(&call);
                 }
                 Some(event) => {
-                    let call = match &event {
-                        UaEvent::CallAcked { call, .. } | UaEvent::RemoteHangup { call } | UaEvent::HoldChanged { call, .. } | UaEvent::DtmfInfo { call, .. } | UaEvent::CallFailed { call, .. } => call.clone(),
-                        UaEvent::IncomingCall { .. } | UaEvent::CallCancelled { .. } => unreachable!("handled above"),
-                    };
+                    let call = event.call().clone();
                     if let Some(tx) = calls.get(&call) {
                         let _ = tx.send(event);
+                    } else {
+                        services.outbound.deliver(event);
                     }
                 }
                 None => return,
