@@ -82,7 +82,7 @@ impl Endpoint {
     }
 
     pub fn live_dialogs(&self) -> usize {
-        self.legs.len() + self.outbound.len()
+        self.legs.len() + self.outbound.values().filter(|uac| uac.is_live()).count()
     }
 
     /// Serves only sources the ACL allows (plus the trunk's server, when a trunk is set).

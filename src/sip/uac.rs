@@ -115,6 +115,11 @@ impl Uac {
         self.events.pop_front()
     }
 
+    /// Calling, ringing or talking (not only absorbing retransmissions).
+    pub fn is_live(&self) -> bool {
+        self.state != State::Ended
+    }
+
     /// Nothing left to do: the endpoint may drop the leg.
     pub fn is_done(&self, now: Instant) -> bool {
         self.state == State::Ended
