@@ -104,6 +104,12 @@ enum UserCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Sets a provider's callback-line PIN (4-8 digits), read from stdin (first line).
+    Pin {
+        username: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Lists accounts (no secrets).
     List {
         #[arg(long)]
@@ -371,6 +377,14 @@ fn main() -> Result<()> {
                 println!("authenticator secret: {secret}");
                 println!("{}", chartline::web::totp::otpauth_uri("Chartline", &user.username, &secret));
             }
+            Ok(())
+        }
+        Command::User { command: UserCommand::Pin { username, config } } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the PIN from stdin")?;
+            chartline::oncall::pins::set_pin(&store, &username, line.trim()).with_context(|| format!("setting the callback-line PIN of {username}"))?;
+            println!("callback-line PIN set for {username}");
             Ok(())
         }
         Command::User { command: UserCommand::List { config } } => {

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod bridge;
+pub mod callback;
 pub mod listener;
 pub mod outbound;
 pub mod session;
@@ -74,7 +75,12 @@ pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedRe
                     let ended = ended_tx.clone();
                     tokio::spawn(async move {
                         let id = call.clone();
-                        session::run(services, session::Incoming { call, from, to, source, offer }, rx).await;
+                        let incoming = session::Incoming { call, from, to, source, offer };
+                        if callback::is_callback_line(&services, &incoming.to) {
+                            callback::run(services, incoming, rx).await;
+                        } else {
+                            session::run(services, incoming, rx).await;
+                        }
                         let _ = ended.send(id);
                     });
                 }

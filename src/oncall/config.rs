@@ -32,6 +32,8 @@ pub struct OnCallConfig {
     /// Seconds to wait for a key after the menu.
     pub key_timeout_s: u64,
     pub providers: Vec<ProviderEntry>,
+    /// Calls to this number or extension (the To user) reach the provider callback line; empty = off.
+    pub callback_number: String,
 }
 
 impl Default for OnCallConfig {
@@ -48,6 +50,7 @@ impl Default for OnCallConfig {
             menu_repeats: 2,
             key_timeout_s: 8,
             providers: Vec::new(),
+            callback_number: String::new(),
         }
     }
 }
@@ -96,6 +99,9 @@ impl OnCallConfig {
         }
         if !(1..=60).contains(&self.key_timeout_s) {
             return bad("key_timeout_s", "must be between 1 and 60");
+        }
+        if self.callback_number.contains(|c: char| c.is_whitespace() || "<>@:;\"".contains(c)) {
+            return bad("callback_number", "must be a number or extension (a plain SIP user), e.g. \"7000\"");
         }
         for (i, p) in self.providers.iter().enumerate() {
             let key = format!("providers[{i}]");

@@ -3,7 +3,9 @@
 //! `bridge`, `alert`).
 
 pub mod alert;
+pub mod callback;
 pub mod config;
+pub mod pins;
 
 pub use alert::{Alert, AlertTiming, Target};
 pub use config::OnCallConfig;
