@@ -183,3 +183,30 @@ fn remote_bye_ends_the_call() {
     let reply = uac.on_request(&message::parse(stranger.as_bytes()).unwrap(), t0 + Duration::from_secs(5));
     assert!(String::from_utf8(reply).unwrap().starts_with("SIP/2.0 481"));
 }
+
+#[test]
+fn endpoint_routes_dial_responses_and_remote_bye_to_the_outbound_leg() {
+    use crate::sip::endpoint::Endpoint;
+    use crate::sip::UaCommand;
+    let t0 = Instant::now();
+    let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
+    ep.handle_command(UaCommand::Dial(Box::new(request(None))), t0);
+    let out = ep.poll_transmit().expect("INVITE");
+    assert_eq!(out.dest, "127.0.0.1:5090".parse().unwrap());
+    let invite = message::parse(&out.bytes).unwrap();
+    assert_eq!(ep.live_dialogs(), 1);
+    let ok = Reply::for_request(&invite, Some("far")).render(200, "OK", &[("Contact", "<sip:phone@127.0.0.1:5091>".into()), ("Content-Type", "application/sdp".into())], ANSWER.as_bytes());
+    ep.handle_inbound(&ok, "127.0.0.1:5090".parse().unwrap(), Transport::Udp, t0);
+    assert_eq!(message::parse(&ep.poll_transmit().unwrap().bytes).unwrap().method(), Some("ACK"));
+    assert!(matches!(ep.poll_event(), Some(UaEvent::Answered { .. })));
+    let from = invite.header("From").unwrap();
+    let bye = format!("BYE sip:chartline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5091;branch=z9hG4bKb1\r\nFrom: <sip:x@y>;tag=far\r\nTo: {from}\r\nCall-ID: out-1@chartline\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n");
+    ep.handle_inbound(bye.as_bytes(), "127.0.0.1:5091".parse().unwrap(), Transport::Udp, t0);
+    let reply = ep.poll_transmit().unwrap();
+    assert!(String::from_utf8(reply.bytes).unwrap().starts_with("SIP/2.0 200"));
+    assert_eq!(reply.dest, "127.0.0.1:5091".parse().unwrap(), "the response goes where the BYE came from");
+    assert_eq!(ep.poll_event(), Some(UaEvent::RemoteHangup { call: CallId("out-1@chartline".into()) }));
+    assert_eq!(ep.live_dialogs(), 0);
+    ep.handle_timeout(t0 + Duration::from_secs(40));
+    assert_eq!(ep.poll_timeout(), None, "the ended leg is forgotten");
+}
