@@ -273,10 +273,10 @@ impl Driver {
                     }
                 }
                 Action::Outcome { kind, mut detail } => {
-                    if kind == "bridge_ended" {
-                        if let (Some(relay), Some(map)) = (self.relay.take(), detail.as_object_mut()) {
-                            map.extend(relay.summary().as_object().cloned().unwrap_or_default());
-                        }
+                    if kind == "bridge_ended"
+                        && let (Some(relay), Some(map)) = (self.relay.take(), detail.as_object_mut())
+                    {
+                        map.extend(relay.summary().as_object().cloned().unwrap_or_default());
                     }
                     self.timeline.outcome(kind, detail);
                 }

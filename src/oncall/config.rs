@@ -108,7 +108,8 @@ impl OnCallConfig {
             if p.id.is_empty() {
                 return Err((key, "needs an id (the practitioner named in [routing] on_call)".into()));
             }
-            if !is_phone(&p.phone) && !(p.phone.starts_with("sip:") && p.phone.contains('@')) {
+            let sip_uri = p.phone.starts_with("sip:") && p.phone.contains('@');
+            if !is_phone(&p.phone) && !sip_uri {
                 return Err((key, format!("phone {:?} is neither a phone number nor a sip: URI", p.phone)));
             }
             if !p.backup.is_empty() && (p.backup == p.id || self.provider(&p.backup).is_none()) {

@@ -141,7 +141,7 @@ impl Uac {
         .min()
     }
 
-    fn from_header(&self) -> String {
+    fn caller_header(&self) -> String {
         let name = if self.request.from_name.is_empty() { String::new() } else { format!("\"{}\" ", self.request.from_name.replace('"', "")) };
         format!("{name}<{}>", self.request.from_uri)
     }
@@ -154,7 +154,7 @@ impl Uac {
     fn transaction_request(&self, method: &str, to: &str, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
         let mut out = format!("{method} {} SIP/2.0\r\n", self.request.target);
         let _ = write!(out, "Via: SIP/2.0/UDP {};branch={};rport\r\n", self.local, self.branch);
-        let _ = write!(out, "Max-Forwards: 70\r\nFrom: {};tag={}\r\nTo: {to}\r\n", self.from_header(), self.local_tag);
+        let _ = write!(out, "Max-Forwards: 70\r\nFrom: {};tag={}\r\nTo: {to}\r\n", self.caller_header(), self.local_tag);
         let _ = write!(out, "Call-ID: {}\r\nCSeq: {} {method}\r\n", self.request.call.0, self.cseq);
         for (name, value) in extra {
             let _ = write!(out, "{name}: {value}\r\n");
@@ -272,7 +272,7 @@ impl Uac {
             // A retransmitted 2xx: our ACK was lost.
             return self.transmits.push_back(ack.clone());
         }
-        let local_uri = self.from_header();
+        let local_uri = self.caller_header();
         let dialog = Dialog::new_uac(self.cseq, local_uri, self.local_tag.clone(), response, self.local, Transport::Udp);
         let ack = dialog.ack(self.cseq);
         self.transmits.push_back(ack.clone());
@@ -304,20 +304,20 @@ impl Uac {
             return; // a retransmitted final response: ACKed again above
         }
         self.retransmit = None;
-        if matches!(status, 401 | 407) && !self.challenged && !self.cancel_wanted && self.cancel_tx.is_none() {
-            if let Some(credentials) = self.request.credentials.clone() {
-                let header = if status == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
-                match Challenge::select(response.header_values(header)) {
-                    Ok(challenge) => {
-                        self.challenged = true;
-                        let cnonce = format!("{:x}", rand::random::<u64>());
-                        let value = challenge.authorization(&credentials, "INVITE", &self.request.target, &cnonce, 1);
-                        self.authorization = Some((if status == 401 { "Authorization" } else { "Proxy-Authorization" }, value));
-                        self.cseq += 1;
-                        return self.send_invite(now);
-                    }
-                    Err(e) => return self.fail(status, format!("cannot answer the challenge: {e}"), now),
+        if matches!(status, 401 | 407) && !self.challenged && !self.cancel_wanted && self.cancel_tx.is_none()
+            && let Some(credentials) = self.request.credentials.clone()
+        {
+            let header = if status == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
+            match Challenge::select(response.header_values(header)) {
+                Ok(challenge) => {
+                    self.challenged = true;
+                    let cnonce = format!("{:x}", rand::random::<u64>());
+                    let value = challenge.authorization(&credentials, "INVITE", &self.request.target, &cnonce, 1);
+                    self.authorization = Some((if status == 401 { "Authorization" } else { "Proxy-Authorization" }, value));
+                    self.cseq += 1;
+                    return self.send_invite(now);
                 }
+                Err(e) => return self.fail(status, format!("cannot answer the challenge: {e}"), now),
             }
         }
         let reason = match &response.start {
@@ -366,10 +366,10 @@ impl Uac {
             }
         }
         for tx in [self.cancel_tx.as_mut(), self.bye_tx.as_mut()].into_iter().flatten() {
-            if tx.poll_timeout().is_some_and(|t| t <= now) {
-                if let ClientOutput::Send(bytes) = tx.on_timeout(now) {
-                    self.transmits.push_back(bytes);
-                }
+            if tx.poll_timeout().is_some_and(|t| t <= now)
+                && let ClientOutput::Send(bytes) = tx.on_timeout(now)
+            {
+                self.transmits.push_back(bytes);
             }
         }
         if self.cancel_tx.as_ref().is_some_and(ClientNonInvite::is_done) && self.state == State::Proceeding && self.linger_until.is_none() {
