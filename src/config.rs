@@ -30,6 +30,7 @@ pub struct Config {
     pub ehr: crate::ehr::EhrConfig,
     pub scheduling: crate::schedule::SchedulingConfig,
     pub security: crate::store::keys::SecurityConfig,
+    pub oncall: crate::oncall::OnCallConfig,
 }
 
 impl Default for Config {
@@ -50,6 +51,7 @@ impl Default for Config {
             ehr: Default::default(),
             scheduling: Default::default(),
             security: Default::default(),
+            oncall: Default::default(),
         }
     }
 }
@@ -175,6 +177,7 @@ impl Config {
         self.speech.validate().or_else(|(k, p)| bad(&format!("speech.{k}"), p))?;
         self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
         self.scheduling.validate().or_else(|(k, p)| bad(&format!("scheduling.{k}"), p))?;
+        self.oncall.validate().or_else(|(k, p)| bad(&format!("oncall.{k}"), p))?;
         Ok(())
     }
 

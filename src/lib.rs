@@ -10,6 +10,7 @@ pub mod config;
 pub mod ehr;
 pub mod ivr;
 pub mod media;
+pub mod oncall;
 pub mod schedule;
 pub mod sip;
 pub mod speech;

@@ -143,6 +143,12 @@ enum UserCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Sets a provider's callback-line PIN (4-8 digits), read from stdin (first line).
+    Pin {
+        username: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Lists accounts (no secrets).
     List {
         #[arg(long)]
@@ -481,6 +487,14 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::User { command: UserCommand::Pin { username, config } } => {
+            let store = open_store(&load_config(config.as_ref())?)?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the PIN from stdin")?;
+            chartline::oncall::pins::set_pin(&store, &username, line.trim()).with_context(|| format!("setting the callback-line PIN of {username}"))?;
+            println!("callback-line PIN set for {username}");
+            Ok(())
+        }
         Command::User { command: UserCommand::List { config } } => {
             let store = open_store(&load_config(config.as_ref())?)?;
             println!("{}", serde_json::to_string_pretty(&store.users()?)?);
@@ -617,6 +631,7 @@ async fn serve(config: Config) -> Result<()> {
         sip: sip.commands.clone(),
         local_ip: config.sip.advertised().ip(),
         config: config.clone(),
+        outbound: Default::default(),
     });
     tracing::info!(sip = %sip.local_addr, "chartline ready");
     let (drain, draining) = tokio::sync::watch::channel(false);

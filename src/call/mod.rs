@@ -2,8 +2,12 @@
 //! concurrent-call limit, and the services every call shares; `listener` turns a call's audio into
 //! speech events.
 
+pub mod alert;
 mod appointments;
+pub mod bridge;
+pub mod callback;
 pub mod listener;
+pub mod outbound;
 pub mod session;
 
 use std::collections::HashMap;
@@ -41,6 +45,8 @@ pub struct CallServices {
     pub triage: Arc<Triage>,
     pub hours: PracticeHours,
     pub router: Arc<Router>,
+    /// Outbound call legs (on-call alerts, bridges) waiting for their SIP events.
+    pub outbound: outbound::Registry,
 }
 
 /// Routes SIP events to call tasks until the event stream ends, or, once `draining` turns true,
@@ -70,7 +76,12 @@ pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedRe
                     let ended = ended_tx.clone();
                     tokio::spawn(async move {
                         let id = call.clone();
-                        session::run(services, session::Incoming { call, from, to, source, offer }, rx).await;
+                        let incoming = session::Incoming { call, from, to, source, offer };
+                        if callback::is_callback_line(&services, &incoming.to) {
+                            callback::run(services, incoming, rx).await;
+                        } else {
+                            session::run(services, incoming, rx).await;
+                        }
                         let _ = ended.send(id);
                     });
                 }
@@ -79,12 +90,11 @@ pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedRe
                     calls.remove(&call);
                 }
                 Some(event) => {
-                    let call = match &event {
-                        UaEvent::CallAcked { call, .. } | UaEvent::RemoteHangup { call } | UaEvent::HoldChanged { call, .. } | UaEvent::DtmfInfo { call, .. } | UaEvent::CallFailed { call, .. } => call.clone(),
-                        UaEvent::IncomingCall { .. } | UaEvent::CallCancelled { .. } => unreachable!("handled above"),
-                    };
+                    let call = event.call().clone();
                     if let Some(tx) = calls.get(&call) {
                         let _ = tx.send(event);
+                    } else {
+                        services.outbound.deliver(event);
                     }
                 }
                 None => return,

@@ -405,6 +405,9 @@ impl Call {
             Ok(()) => info!(events = self.record.events.len(), "call stored"),
             Err(e) => warn!(error = %e, "cannot store the finished call"),
         }
+        if super::alert::wanted(&self.services, &self.record) {
+            super::alert::spawn(self.services.clone(), &self.record);
+        }
     }
 
     /// Transcribes the recorded message (behind interactive turns) and screens it for red flags: a
@@ -460,7 +463,7 @@ fn add_red_flags(record: &mut CallRecord, flags: Vec<String>) {
 }
 
 /// The caller's number from a From URI (`sip:+15551234567@host` → `+15551234567`).
-fn caller_number(from: &str) -> Option<String> {
+pub(super) fn caller_number(from: &str) -> Option<String> {
     let user = from.trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:");
     let user = user.split(['@', ';']).next()?;
     user.chars().any(|c| c.is_ascii_digit()).then(|| user.to_string())

@@ -48,6 +48,8 @@ enum Command {
     SipInfoDigit(char),
     SetHold(bool),
     SetRemote(SocketAddr),
+    /// Audio from another call leg (a bridge), sent when no prompt plays.
+    Feed(Clip),
     Close(oneshot::Sender<MediaStats>),
 }
 
@@ -136,6 +138,10 @@ impl MediaHandle {
     pub fn set_remote(&self, remote: SocketAddr) {
         let _ = self.commands.send(Command::SetRemote(remote));
     }
+    /// Queues 8 kHz audio from a bridged leg; it is sent in place of silence.
+    pub fn feed(&self, frame: Clip) {
+        let _ = self.commands.send(Command::Feed(frame));
+    }
     pub async fn close(&self) -> MediaStats {
         let (tx, rx) = oneshot::channel();
         let _ = self.commands.send(Command::Close(tx));
@@ -165,6 +171,8 @@ struct Task {
     merger: DtmfMerger,
     playback: Option<Playback>,
     recorder: Option<Recorder>,
+    /// Bridged audio waiting to be sent (bounded: the oldest goes first when it backs up).
+    relay: std::collections::VecDeque<i16>,
     listening: bool,
     on_hold: bool,
     last_rx: Instant,
@@ -203,6 +211,7 @@ impl Task {
             merger: DtmfMerger::default(),
             playback: None,
             recorder: None,
+            relay: std::collections::VecDeque::new(),
             listening: false,
             on_hold: false,
             last_rx: Instant::now(),
@@ -343,6 +352,13 @@ impl Task {
                 self.remote = remote;
                 self.latched = false;
             }
+            Command::Feed(frame) => {
+                self.relay.extend(frame.iter().copied());
+                let limit = 6 * self.samples_per_packet;
+                if self.relay.len() > limit {
+                    self.relay.drain(..self.relay.len() - limit);
+                }
+            }
             Command::Close(_) => unreachable!("handled by the loop"),
         }
     }
@@ -471,6 +487,10 @@ impl Task {
                 playback.clips.pop_front();
                 playback.offset = 0;
             }
+        }
+        if self.playback.is_none() && frame.is_empty() {
+            let take = self.relay.len().min(self.samples_per_packet);
+            frame.extend(self.relay.drain(..take));
         }
         frame.resize(self.samples_per_packet, 0);
         frame

@@ -44,6 +44,31 @@ impl Dialog {
         }
     }
 
+    /// The dialog a 2xx to our own INVITE establishes (§12.1.2): the route set is the response's
+    /// Record-Route in reverse, the remote target its Contact, and `remote_uri` its To (with tag).
+    pub fn new_uac(invite_cseq: u32, local_uri: String, local_tag: String, response: &Message, local: SocketAddr, transport: Transport) -> Self {
+        let mut route_set: Vec<String> = response.header_values("Record-Route").flat_map(|v| v.split(',')).map(|v| v.trim().to_string()).collect();
+        route_set.reverse();
+        Self {
+            call_id: response.call_id.clone(),
+            local_tag,
+            remote_tag: response.to_tag.clone(),
+            local_uri,
+            remote_uri: response.header("To").unwrap_or_default().to_string(),
+            remote_target: response.contact_uri().unwrap_or_else(|| response.header("To").map(message::angle_uri).unwrap_or_default()),
+            route_set,
+            local_cseq: invite_cseq,
+            local,
+            transport,
+            sips: false,
+        }
+    }
+
+    /// The ACK for a 2xx to the INVITE with CSeq `cseq` (its own transaction, §13.2.2.4).
+    pub fn ack(&self, cseq: u32) -> Vec<u8> {
+        self.build("ACK", cseq, &[], b"").1
+    }
+
     pub fn local_tag(&self) -> &str {
         &self.local_tag
     }
@@ -79,7 +104,11 @@ impl Dialog {
     /// Builds an in-dialog request; returns its Via branch and bytes.
     pub fn request(&mut self, method: &str, extra: &[(&str, String)], body: &[u8]) -> (String, Vec<u8>) {
         self.local_cseq += 1;
-        let branch = format!("z9hG4bK{:x}{:x}", rand::random::<u64>(), self.local_cseq);
+        self.build(method, self.local_cseq, extra, body)
+    }
+
+    fn build(&self, method: &str, cseq: u32, extra: &[(&str, String)], body: &[u8]) -> (String, Vec<u8>) {
+        let branch = format!("z9hG4bK{:x}{:x}", rand::random::<u64>(), cseq);
         let transport = self.transport.via_name();
         let mut out = format!("{method} {} SIP/2.0\r\n", self.remote_target);
         let _ = write!(out, "Via: SIP/2.0/{transport} {};branch={branch};rport\r\n", self.local);
@@ -89,7 +118,7 @@ impl Dialog {
         }
         let _ = write!(out, "From: {};tag={}\r\n", self.local_uri, self.local_tag);
         let _ = write!(out, "To: {}\r\n", self.remote_uri);
-        let _ = write!(out, "Call-ID: {}\r\nCSeq: {} {method}\r\n", self.call_id, self.local_cseq);
+        let _ = write!(out, "Call-ID: {}\r\nCSeq: {cseq} {method}\r\n", self.call_id);
         for (name, value) in extra {
             let _ = write!(out, "{name}: {value}\r\n");
         }

@@ -13,6 +13,7 @@ use super::message::{self, Message, Reply};
 use super::sdp::{self, Sdp};
 use super::transaction::{ClientNonInvite, ClientOutput, InviteOutput, ServerInvite, ServerNonInvite, Timers};
 use super::trunk::{Trunk, TrunkStatus};
+use super::uac::Uac;
 use super::{CallId, Transport, UaCommand, UaEvent};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
@@ -64,12 +65,14 @@ pub struct Endpoint {
     rate_limited: u64,
     /// The address advertised for calls that come over TLS (its own port).
     tls_local: Option<SocketAddr>,
+    /// Outbound call legs (our INVITEs), UDP only.
+    outbound: HashMap<CallId, Uac>,
 }
 
 impl Endpoint {
     /// `local` is the address we advertise in Via and Contact.
     pub fn new(timers: Timers, local: SocketAddr) -> Self {
-        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), rate_limited: 0, tls_local: None }
+        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), rate_limited: 0, tls_local: None, outbound: HashMap::new() }
     }
 
     /// Calls over TLS advertise this address in Contact and Via.
@@ -86,7 +89,7 @@ impl Endpoint {
     }
 
     pub fn live_dialogs(&self) -> usize {
-        self.legs.len()
+        self.legs.len() + self.outbound.values().filter(|uac| uac.is_live()).count()
     }
 
     /// Serves only sources the ACL allows (plus the trunk's server, when a trunk is set).
@@ -127,7 +130,8 @@ impl Endpoint {
             [leg.invite_tx.poll_timeout(), leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout), leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout)]
         });
         let trunk = self.trunk.as_ref().and_then(Trunk::poll_timeout);
-        legs.flatten().chain(self.non_invite.values().map(|t| t.expires)).chain(trunk).min()
+        let outbound = self.outbound.values().filter_map(Uac::poll_timeout);
+        legs.flatten().chain(outbound).chain(self.non_invite.values().map(|t| t.expires)).chain(trunk).min()
     }
 
     fn send(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
@@ -215,6 +219,13 @@ impl Endpoint {
             }
         }
         let call = CallId(request.call_id.clone());
+        if method != "ACK" && method != "CANCEL" {
+            if let Some(uac) = self.outbound.get_mut(&call) {
+                let reply = uac.on_request(&request, now);
+                self.send(source, transport, reply);
+                return self.drain_outbound(&call);
+            }
+        }
         match method {
             "INVITE" => self.on_invite(call, request, source, transport, now),
             "ACK" => self.on_ack(&call, &request, now),
@@ -369,6 +380,10 @@ impl Endpoint {
             return;
         }
         let call = CallId(response.call_id.clone());
+        if let Some(uac) = self.outbound.get_mut(&call) {
+            uac.on_response(&response, now);
+            return self.drain_outbound(&call);
+        }
         let Some(leg) = self.legs.get_mut(&call) else { return };
         if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.branch == response.branch) {
             if bye.response(response.status().unwrap_or(0)) {
@@ -418,7 +433,34 @@ impl Endpoint {
                     self.send(dest, transport, bytes);
                 }
             }
+            UaCommand::Hangup { call } if self.outbound.contains_key(&call) => {
+                if let Some(uac) = self.outbound.get_mut(&call) {
+                    uac.hangup(now);
+                }
+                self.drain_outbound(&call);
+            }
             UaCommand::Hangup { call } => self.send_bye(&call, now),
+            UaCommand::Dial(request) => {
+                let call = request.call.clone();
+                if self.legs.contains_key(&call) || self.outbound.contains_key(&call) {
+                    self.events.push_back(UaEvent::DialFailed { call, status: 500, reason: "Call-ID already in use".into() });
+                    return;
+                }
+                self.outbound.insert(call.clone(), Uac::start(*request, self.local, self.timers, now));
+                self.drain_outbound(&call);
+            }
+        }
+    }
+
+    /// Moves what an outbound leg wants sent and said into the endpoint's queues.
+    fn drain_outbound(&mut self, call: &CallId) {
+        let Some(uac) = self.outbound.get_mut(call) else { return };
+        let dest = uac.dest();
+        while let Some(bytes) = uac.poll_transmit() {
+            self.transmits.push_back(Transmit { dest, transport: Transport::Udp, bytes });
+        }
+        while let Some(event) = uac.poll_event() {
+            self.events.push_back(event);
         }
     }
 
@@ -482,6 +524,14 @@ impl Endpoint {
         for call in finished {
             self.legs.remove(&call);
         }
+        let due: Vec<CallId> = self.outbound.iter().filter(|(_, uac)| uac.poll_timeout().is_some_and(|t| t <= now)).map(|(call, _)| call.clone()).collect();
+        for call in due {
+            if let Some(uac) = self.outbound.get_mut(&call) {
+                uac.on_timeout(now);
+            }
+            self.drain_outbound(&call);
+        }
+        self.outbound.retain(|_, uac| !uac.is_done(now));
     }
 }
 
@@ -494,6 +544,14 @@ fn parse_body_sdp(message: &Message) -> Result<Option<Sdp>, String> {
     }
     let text = std::str::from_utf8(&message.body).map_err(|_| "SDP is not UTF-8".to_string())?;
     Sdp::parse(text).map(Some).map_err(|e| e.to_string())
+}
+
+/// The digit of an INFO request carrying DTMF, by its Content-Type.
+pub(crate) fn dtmf_info(request: &Message) -> Option<(char, u32)> {
+    match request.content_type() {
+        Some(t) if t.eq_ignore_ascii_case("application/dtmf-relay") || t.eq_ignore_ascii_case("application/dtmf") => parse_dtmf_info(&request.body),
+        _ => None,
+    }
 }
 
 /// `Signal=5\r\nDuration=160` (dtmf-relay) or a bare digit (application/dtmf).

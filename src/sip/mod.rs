@@ -16,6 +16,7 @@ pub mod transaction;
 pub mod transport;
 pub mod trunk;
 pub mod trunk_config;
+pub mod uac;
 
 use std::net::SocketAddr;
 
@@ -69,6 +70,30 @@ pub enum UaEvent {
     DtmfInfo { call: CallId, digit: char, duration_ms: u32 },
     /// The call failed in the stack (e.g. no ACK for our 200; a BYE was sent).
     CallFailed { call: CallId, reason: String },
+    /// Our outbound INVITE got a 180/183.
+    Progress { call: CallId, status: u16 },
+    /// Our outbound INVITE was answered (2xx, already ACKed) with this SDP answer.
+    Answered { call: CallId, answer: Sdp },
+    /// Our outbound INVITE ended without a call: a 3xx-6xx, a timeout (408) or our CANCEL (487).
+    DialFailed { call: CallId, status: u16, reason: String },
+}
+
+impl UaEvent {
+    /// The call leg the event is about.
+    pub fn call(&self) -> &CallId {
+        match self {
+            UaEvent::IncomingCall { call, .. }
+            | UaEvent::CallAcked { call, .. }
+            | UaEvent::CallCancelled { call }
+            | UaEvent::RemoteHangup { call }
+            | UaEvent::HoldChanged { call, .. }
+            | UaEvent::DtmfInfo { call, .. }
+            | UaEvent::CallFailed { call, .. }
+            | UaEvent::Progress { call, .. }
+            | UaEvent::Answered { call, .. }
+            | UaEvent::DialFailed { call, .. } => call,
+        }
+    }
 }
 
 /// What the application tells the stack.
@@ -78,7 +103,10 @@ pub enum UaCommand {
     /// 200 OK with our SDP; `offerless` when the INVITE had no offer (ours is in the 200).
     Answer { call: CallId, sdp: Sdp, offerless: bool },
     Reject { call: CallId, status: u16, reason: String, warning: Option<String>, retry_after: Option<u32> },
+    /// Ends a call: BYE once answered; for an outbound leg still ringing, CANCEL.
     Hangup { call: CallId },
+    /// Places an outbound call (answered by `Progress`, `Answered` or `DialFailed`).
+    Dial(Box<uac::DialRequest>),
 }
 
 #[derive(Debug, Clone, Deserialize)]

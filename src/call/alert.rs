@@ -1,0 +1,370 @@
+//! The on-call alert driver: runs one [`Alert`] state machine against real call legs. It places
+//! the provider's call, plays the alert menu, calls the patient and bridges, and writes every
+//! outcome into the call's timeline and the audit trail.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tracing::{Instrument, info, warn};
+
+use super::CallServices;
+use super::bridge::{Direction, Relay};
+use super::outbound::{self, DialError, Leg};
+use crate::media::{MediaEvent, PromptItem};
+use crate::oncall::alert::{Action, Event, Prompt};
+use crate::oncall::{Alert, AlertTiming, Target};
+use crate::sip::UaEvent;
+use crate::store::audit::{AuditEvent, Outcome};
+use crate::store::record::{CallEvent, CallRecord};
+
+/// Whether a finished call pages the on-call provider by phone.
+pub fn wanted(services: &CallServices, record: &CallRecord) -> bool {
+    services.config.oncall.alert_after_hours && record.after_hours && record.routing.on_call
+}
+
+/// Starts the alert for a stored call in the background.
+pub fn spawn(services: Arc<CallServices>, record: &CallRecord) {
+    let record = record.clone();
+    let span = tracing::info_span!("oncall_alert", call = %record.call_id);
+    tokio::spawn(async move { run(services, record).await }.instrument(span));
+}
+
+fn target(services: &CallServices, provider: &str) -> Option<Target> {
+    services.config.oncall.provider(provider).map(|p| Target { provider: p.id.clone(), dial: p.phone.clone() })
+}
+
+async fn run(services: Arc<CallServices>, record: CallRecord) {
+    let timeline = Timeline { services: services.clone(), call_id: record.call_id.clone(), patient: record.patient.id.clone().unwrap_or_default() };
+    let Some(provider) = record.routing.practitioner.clone() else {
+        return timeline.outcome("alert_failed", serde_json::json!({ "reason": "no on-call provider for this time" }));
+    };
+    let Some(primary) = target(&services, &provider) else {
+        warn!(%provider, "no phone number for the on-call provider in [oncall] providers");
+        return timeline.outcome("alert_failed", serde_json::json!({ "provider": provider, "reason": "no phone number configured" }));
+    };
+    let backup = services.config.oncall.provider(&provider).and_then(|p| target(&services, &p.backup));
+    let c = &services.config.oncall;
+    let timing = AlertTiming {
+        ring_timeout: c.ring_timeout(),
+        retry_after: Duration::from_secs(c.retry_after_s),
+        max_attempts: c.max_attempts,
+        escalate_after: Duration::from_secs(c.escalate_after_s),
+        menu_repeats: c.menu_repeats,
+        key_timeout: Duration::from_secs(c.key_timeout_s),
+    };
+    info!("placing the on-call alert");
+    let alert = Alert::start(primary, backup, timing, Instant::now());
+    Driver { services, record, timeline, alert, provider: None, patient: None, relay: None, generation: 0, play_tag: 0 }.run().await;
+}
+
+/// Where outcomes go: the call record's timeline and the audit trail.
+struct Timeline {
+    services: Arc<CallServices>,
+    call_id: String,
+    patient: String,
+}
+
+impl Timeline {
+    fn outcome(&self, kind: &str, detail: serde_json::Value) {
+        info!(kind, "on-call alert");
+        let store = &self.services.store;
+        let who = detail.get("provider").and_then(|p| p.as_str()).unwrap_or_default().to_string();
+        let result = store.call(&self.call_id).and_then(|mut record| {
+            let detail = match detail.clone() {
+                serde_json::Value::Object(map) => map,
+                _ => Default::default(),
+            };
+            record.events.push(CallEvent { at: Utc::now(), kind: kind.to_string(), detail });
+            store.save_progress(&record)
+        });
+        if let Err(e) = result {
+            warn!(error = %e, kind, "cannot record the alert outcome on the call");
+        }
+        let failed = matches!(kind, "alert_failed" | "alert_unanswered" | "patient_unreachable");
+        let audit = AuditEvent {
+            who,
+            role: "on_call".into(),
+            action: format!("oncall_{kind}"),
+            outcome: Some(if failed { Outcome::Failure } else { Outcome::Success }),
+            patient: self.patient.clone(),
+            source: "phone".into(),
+            object: self.call_id.clone(),
+            detail: detail.get("attempt").map(|a| format!("attempt {a}")).unwrap_or_default(),
+        };
+        if let Err(e) = store.audit(&audit, Utc::now()) {
+            warn!(error = %e, "cannot audit the alert outcome");
+        }
+    }
+}
+
+struct Driver {
+    services: Arc<CallServices>,
+    record: CallRecord,
+    timeline: Timeline,
+    alert: Alert,
+    provider: Option<Leg>,
+    patient: Option<Leg>,
+    relay: Option<Relay>,
+    /// Which provider dial is current; results of older (cancelled) ones are hung up.
+    generation: u64,
+    play_tag: u64,
+}
+
+type Dialed = (u64, Result<Leg, DialError>);
+
+impl Driver {
+    async fn run(mut self) {
+        let (provider_tx, mut provider_rx) = mpsc::unbounded_channel::<Dialed>();
+        let (patient_tx, mut patient_rx) = mpsc::unbounded_channel::<Dialed>();
+        loop {
+            self.apply(&provider_tx, &patient_tx).await;
+            if self.alert.is_done() {
+                break;
+            }
+            let deadline = self.alert.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                _ = sleep_until(deadline) => self.alert.handle_timeout(Instant::now()),
+                Some((generation, result)) = provider_rx.recv() => match result {
+                    Ok(leg) if generation == self.generation => {
+                        self.provider = Some(leg);
+                        self.alert.handle(Event::Answered, Instant::now());
+                    }
+                    Ok(late) => { late.hangup().await; }
+                    Err(e) if generation == self.generation => {
+                        info!(status = e.status(), "alert call not answered");
+                        self.alert.handle(Event::DialFailed { status: e.status() }, Instant::now());
+                    }
+                    Err(_) => {}
+                },
+                Some((_, result)) = patient_rx.recv() => match result {
+                    Ok(leg) => {
+                        self.patient = Some(leg);
+                        self.alert.handle(Event::PatientAnswered, Instant::now());
+                    }
+                    Err(e) => self.alert.handle(Event::PatientFailed { status: e.status() }, Instant::now()),
+                },
+                event = leg_event(&mut self.provider) => match event {
+                    LegEvent::Media(event) => self.provider_media(event).await,
+                    LegEvent::Sip(event) => self.provider_sip(event).await,
+                },
+                event = leg_event(&mut self.patient) => match event {
+                    LegEvent::Media(event) => self.patient_media(event).await,
+                    LegEvent::Sip(event) => self.patient_sip(event).await,
+                },
+            }
+        }
+        for leg in [self.provider.take(), self.patient.take()].into_iter().flatten() {
+            leg.hangup().await;
+        }
+        info!("on-call alert finished");
+    }
+
+    async fn provider_media(&mut self, event: Option<MediaEvent>) {
+        let now = Instant::now();
+        match event {
+            Some(MediaEvent::Digit { digit, .. }) => self.alert.handle(Event::Digit(digit), now),
+            Some(MediaEvent::PlaybackFinished { tag, interrupted: false }) if tag == self.play_tag => self.alert.handle(Event::PromptFinished, now),
+            Some(MediaEvent::Audio(frame)) => {
+                if let (Some(relay), Some(patient)) = (self.relay.as_mut(), self.patient.as_ref()) {
+                    relay.forward(Direction::AToB, frame, &patient.media);
+                }
+            }
+            Some(MediaEvent::InactivityTimeout) | None => {
+                if let Some(leg) = self.provider.take() {
+                    leg.hangup().await;
+                }
+                self.alert.handle(Event::ProviderHungUp, now);
+            }
+            Some(_) => {}
+        }
+    }
+
+    async fn patient_media(&mut self, event: Option<MediaEvent>) {
+        match event {
+            Some(MediaEvent::Audio(frame)) => {
+                if let (Some(relay), Some(provider)) = (self.relay.as_mut(), self.provider.as_ref()) {
+                    relay.forward(Direction::BToA, frame, &provider.media);
+                }
+            }
+            Some(MediaEvent::InactivityTimeout) | None => {
+                if let Some(leg) = self.patient.take() {
+                    leg.hangup().await;
+                }
+                self.alert.handle(Event::PatientHungUp, Instant::now());
+            }
+            Some(_) => {}
+        }
+    }
+
+    async fn provider_sip(&mut self, event: Option<UaEvent>) {
+        match event {
+            Some(UaEvent::DtmfInfo { digit, .. }) => {
+                if let Some(leg) = &self.provider {
+                    leg.media.sip_info_digit(digit);
+                }
+            }
+            Some(UaEvent::RemoteHangup { .. } | UaEvent::CallFailed { .. }) | None => {
+                if let Some(leg) = self.provider.take() {
+                    leg.hangup().await;
+                }
+                self.alert.handle(Event::ProviderHungUp, Instant::now());
+            }
+            Some(_) => {}
+        }
+    }
+
+    async fn patient_sip(&mut self, event: Option<UaEvent>) {
+        match event {
+            Some(UaEvent::RemoteHangup { .. } | UaEvent::CallFailed { .. }) | None => {
+                if let Some(leg) = self.patient.take() {
+                    leg.hangup().await;
+                }
+                self.alert.handle(Event::PatientHungUp, Instant::now());
+            }
+            Some(_) => {}
+        }
+    }
+
+    async fn apply(&mut self, provider_tx: &mpsc::UnboundedSender<Dialed>, patient_tx: &mpsc::UnboundedSender<Dialed>) {
+        let mut prompts: Vec<Prompt> = Vec::new();
+        while let Some(action) = self.alert.poll_action() {
+            match action {
+                Action::Play(prompt) => {
+                    prompts.push(prompt);
+                    continue;
+                }
+                Action::Dial(target) => {
+                    self.generation += 1;
+                    if let Some(old) = self.provider.take() {
+                        old.hangup().await;
+                    }
+                    let (services, generation, tx) = (self.services.clone(), self.generation, provider_tx.clone());
+                    let ring = services.config.oncall.ring_timeout();
+                    tokio::spawn(async move {
+                        let _ = tx.send((generation, outbound::dial(&services, &target.dial, ring).await));
+                    });
+                }
+                Action::CancelDial => self.generation += 1,
+                Action::DialPatient => match super::session::caller_number(&self.record.from) {
+                    Some(number) => {
+                        let (services, tx) = (self.services.clone(), patient_tx.clone());
+                        let ring = services.config.oncall.ring_timeout();
+                        tokio::spawn(async move {
+                            let _ = tx.send((0, outbound::dial(&services, &number, ring).await));
+                        });
+                    }
+                    None => self.alert.handle(Event::PatientFailed { status: 404 }, Instant::now()),
+                },
+                Action::Bridge => {
+                    if let (Some(a), Some(b)) = (&self.provider, &self.patient) {
+                        self.relay = Some(Relay::start(&a.media, &b.media));
+                    }
+                }
+                Action::HangupProvider => {
+                    if let Some(leg) = self.provider.take() {
+                        leg.hangup().await;
+                    }
+                }
+                Action::HangupPatient => {
+                    if let Some(leg) = self.patient.take() {
+                        leg.hangup().await;
+                    }
+                }
+                Action::Outcome { kind, mut detail } => {
+                    if kind == "bridge_ended"
+                        && let (Some(relay), Some(map)) = (self.relay.take(), detail.as_object_mut())
+                    {
+                        map.extend(relay.summary().as_object().cloned().unwrap_or_default());
+                    }
+                    self.timeline.outcome(kind, detail);
+                }
+            }
+            self.play(std::mem::take(&mut prompts));
+        }
+        self.play(prompts);
+    }
+
+    /// Plays prompts back to back on the provider's leg.
+    fn play(&mut self, prompts: Vec<Prompt>) {
+        let Some(leg) = self.provider.as_ref().filter(|_| !prompts.is_empty()) else { return };
+        let mut clips = Vec::new();
+        for prompt in prompts {
+            clips.extend(self.clips(prompt));
+        }
+        self.play_tag += 1;
+        leg.media.play(clips, self.play_tag, true);
+    }
+
+    fn clips(&self, prompt: Prompt) -> Vec<crate::media::prompts::Clip> {
+        let library = &self.services.prompts;
+        let names = |list: &[&str]| library.expand(&list.iter().map(|n| PromptItem::Clip(n.to_string())).collect::<Vec<_>>());
+        match prompt {
+            Prompt::Menu => {
+                let mut items = Vec::new();
+                match self.record.patient.birth_date {
+                    Some(dob) => items.extend([PromptItem::Clip("oncall-urgent-born".into()), PromptItem::Date(dob)]),
+                    None => items.push(PromptItem::Clip("oncall-urgent-no-dob".into())),
+                }
+                if let Some(request) = &self.record.request {
+                    items.push(PromptItem::Clip("oncall-about".into()));
+                    items.push(PromptItem::Clip(format!("label-{}", request.kind.replace('_', "-"))));
+                }
+                items.push(PromptItem::Clip("oncall-menu".into()));
+                library.expand(&items)
+            }
+            Prompt::Message => {
+                match caller_message(&self.services, &self.record) {
+                    Some(clip) => vec![clip],
+                    None => names(&["oncall-no-message"]),
+                }
+            }
+            Prompt::Connecting => names(&["oncall-connecting"]),
+            Prompt::PatientUnreachable => names(&["oncall-patient-unreachable"]),
+            Prompt::Acknowledged => names(&["oncall-acknowledged"]),
+            Prompt::InvalidKey => names(&["invalid-key"]),
+        }
+    }
+}
+
+enum LegEvent {
+    Media(Option<MediaEvent>),
+    Sip(Option<UaEvent>),
+}
+
+/// The next thing that happens on a leg; never, when there is no leg.
+async fn leg_event(leg: &mut Option<Leg>) -> LegEvent {
+    match leg {
+        Some(leg) => tokio::select! {
+            event = leg.media_events.recv() => LegEvent::Media(event),
+            event = leg.sip_events.recv() => LegEvent::Sip(event),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The caller's recorded message as a clip to play (recordings are sealed at rest; decoded in
+/// memory only). `None` when the call left no message or it cannot be read.
+pub(super) fn caller_message(services: &CallServices, record: &CallRecord) -> Option<crate::media::prompts::Clip> {
+    let path = services.config.data_dir.join(record.recording.as_ref()?);
+    match crate::store::recording::read_pcm(&path, &services.store.keys()) {
+        Ok(pcm) if pcm.sample_rate == 8000 => Some(pcm.samples.into()),
+        Ok(pcm) => {
+            let samples: Vec<f32> = pcm.samples.iter().map(|s| *s as f32 / 32768.0).collect();
+            let resampled = crate::media::resample::resample(&samples, pcm.sample_rate, 8000).ok()?;
+            Some(crate::media::resample::f32_to_i16(&resampled).into())
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot read the caller's recording");
+            None
+        }
+    }
+}

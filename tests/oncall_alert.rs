@@ -1,0 +1,206 @@
+//! On-call alerts against SIPp phones: an urgent after-hours call (SIPp UAC on the keypad) makes
+//! Chartline call the on-call provider (a SIPp UAS). Key 2 calls the patient (a second SIPp UAS
+//! behind the outbound proxy address) and bridges both with audio both ways; a provider who does
+//! not answer is cancelled and the backup is alerted.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A closed practice (every call is after hours) with the same on-call provider every day.
+fn practice(extra: &str) -> String {
+    format!(
+        "[speech]\nmodel_path = \"models/not-imported.bin\"\n\
+         [practice]\nholidays = []\n[practice.hours]\nmon = []\ntue = []\nwed = []\nthu = []\nfri = []\nsat = []\nsun = []\n\
+         [routing]\non_call = [{{ provider = \"Practitioner/dr-a\", days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"] }}]\n\
+         {extra}"
+    )
+}
+
+/// The captures the on-call phones play, next to the ones of the other SIPp tests.
+fn ensure_oncall_pcaps() {
+    ensure_pcaps();
+    let dir = repo_root().join("tests/sipp");
+    for (name, digits) in [("oncall_urgent", "digits:*"), ("oncall_key2", "digits:2"), ("oncall_key3", "digits:3")] {
+        let status = Command::new("python3").arg("make_pcaps.py").arg(format!("pcap/{name}.pcap")).arg(digits).current_dir(&dir).status().unwrap();
+        assert!(status.success(), "make_pcaps.py {name} failed");
+    }
+}
+
+/// A SIPp phone answering one call with `scenario`, its messages traced to a file.
+struct Phone {
+    child: Child,
+    port: u16,
+    trace: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Phone {
+    fn start(scenario: &str) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let trace = dir.path().join("messages.log");
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(repo_root().join("tests/sipp").join(scenario))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
+            .args(["-mp", &free_rtp_range(8).0.to_string(), "-trace_msg", "-message_file"])
+            .arg(&trace)
+            .current_dir(repo_root().join("tests/sipp"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sipp (scripts/setup --test)");
+        Phone { child, port, trace, _dir: dir }
+    }
+
+    fn uri(&self, user: &str) -> String {
+        format!("sip:{user}@127.0.0.1:{}", self.port)
+    }
+
+    fn received_invite(&self) -> bool {
+        std::fs::read_to_string(&self.trace).is_ok_and(|t| t.contains("INVITE sip:"))
+    }
+
+    /// Waits for the scenario to end; returns whether it passed and what SIPp said.
+    fn finish(mut self, timeout: Duration) -> (bool, String) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut text = String::new();
+                use std::io::Read;
+                let _ = self.child.stdout.take().unwrap().read_to_string(&mut text);
+                let _ = self.child.stderr.take().unwrap().read_to_string(&mut text);
+                text.push_str(&std::fs::read_to_string(&self.trace).unwrap_or_default());
+                return (status.success(), text);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (false, format!("SIPp still running after {timeout:?}\n{}", std::fs::read_to_string(&self.trace).unwrap_or_default()))
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the urgent call and returns when it ended.
+fn urgent_call(server: &Server) -> Instant {
+    let (ok, out) = sipp(server, "oncall_urgent_call.xml", &[]);
+    assert!(ok, "urgent call failed:\n{out}\n---- chartline ----\n{}", server.log_text());
+    Instant::now()
+}
+
+/// Polls the call's timeline until an event of `kind` appears.
+fn wait_for_event(server: &Server, kind: &str, timeout: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let calls = server.cli_json(&["calls", "list", "--json"]);
+        let call = calls.as_array().unwrap().first().cloned().unwrap_or_default();
+        if call["events"].as_array().is_some_and(|e| e.iter().any(|e| e["kind"] == kind)) {
+            return call;
+        }
+        assert!(Instant::now() < deadline, "no {kind} event within {timeout:?}: {call:#}\n---- chartline ----\n{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn oncall_kinds(call: &serde_json::Value) -> Vec<String> {
+    const ONCALL: &[&str] = &["alert_placed", "alert_answered", "alert_unanswered", "acknowledged", "message_played", "bridged", "bridge_ended", "escalated", "alert_failed", "patient_unreachable"];
+    call["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).filter(|k| ONCALL.contains(k)).map(String::from).collect()
+}
+
+fn event<'a>(call: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    call["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind).unwrap_or_else(|| panic!("no {kind}: {call:#}"))
+}
+
+fn audit_actions(server: &Server) -> Vec<String> {
+    let out = Command::new(BIN).args(["audit", "list", "--config"]).arg(&server.config_path).current_dir(repo_root()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.as_array().cloned()).unwrap_or_default().iter().filter_map(|e| e["action"].as_str().map(String::from)).collect()
+}
+
+#[test]
+fn urgent_call_alerts_the_provider_and_key_2_bridges_the_patient() {
+    require_tool("sipp");
+    ensure_oncall_pcaps();
+    let provider = Phone::start("oncall_provider_bridge.xml");
+    let patient = Phone::start("oncall_patient.xml");
+    let config = format!(
+        "[oncall]\ncaller_id = \"+15550102000\"\ncaller_name = \"Demo Practice\"\noutbound_proxy = \"127.0.0.1:{}\"\nring_timeout_s = 10\n\
+         providers = [{{ id = \"Practitioner/dr-a\", phone = \"{}\" }}]\n",
+        patient.port,
+        provider.uri("dr-a")
+    );
+    let server = Server::start(&practice(&config));
+    let ended = urgent_call(&server);
+    let deadline = ended + Duration::from_secs(15);
+    while !provider.received_invite() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let latency = ended.elapsed();
+    assert!(provider.received_invite(), "no alert INVITE at the provider's phone\n{}", server.log_text());
+    eprintln!("alert INVITE arrived {:.2} s after the urgent call ended", latency.as_secs_f64());
+    assert!(latency < Duration::from_secs(10), "alert took {latency:?}");
+
+    let (ok, out) = provider.finish(Duration::from_secs(60));
+    assert!(ok, "provider phone:\n{out}\n---- chartline ----\n{}", server.log_text());
+    assert!(out.contains("From: \"Demo Practice\" <sip:+15550102000@"), "practice caller ID on the alert: {out}");
+    let (ok, out) = patient.finish(Duration::from_secs(30));
+    assert!(ok, "patient phone (hung up with the provider):\n{out}\n---- chartline ----\n{}", server.log_text());
+    assert!(out.contains("INVITE sip:+15551234567@127.0.0.1"), "the caller's number dialed through the outbound proxy: {out}");
+    assert!(out.contains("From: \"Demo Practice\" <sip:+15550102000@"), "practice caller ID toward the patient: {out}");
+
+    let call = wait_for_event(&server, "bridge_ended", Duration::from_secs(10));
+    assert_eq!(oncall_kinds(&call), ["alert_placed", "alert_answered", "acknowledged", "bridged", "bridge_ended"], "{call:#}");
+    assert_eq!(event(&call, "acknowledged")["by"], "callback");
+    let ended = event(&call, "bridge_ended");
+    assert_eq!(ended["by"], "provider");
+    eprintln!("bridge relay counters: {ended}");
+    // message.wav holds about 5 s of speech: most of it must cross the bridge each way.
+    for key in ["voiced_to_patient", "voiced_to_provider"] {
+        let voiced = ended[key].as_u64().unwrap();
+        assert!(voiced >= 100, "{key} = {voiced} frames of 20 ms: audio must flow both ways: {ended:#}");
+    }
+    let audit = audit_actions(&server);
+    for action in ["oncall_alert_placed", "oncall_alert_answered", "oncall_bridged"] {
+        assert!(audit.iter().any(|a| a == action), "{action} not audited: {audit:?}");
+    }
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
+
+#[test]
+fn unanswered_alert_escalates_to_the_backup_who_acknowledges() {
+    require_tool("sipp");
+    ensure_oncall_pcaps();
+    let primary = Phone::start("oncall_provider_no_answer.xml");
+    let backup = Phone::start("oncall_provider_ack.xml");
+    let config = format!(
+        "[oncall]\nring_timeout_s = 5\nmax_attempts = 1\nescalate_after_s = 60\n\
+         providers = [{{ id = \"Practitioner/dr-a\", phone = \"{}\", backup = \"Practitioner/dr-b\" }}, {{ id = \"Practitioner/dr-b\", phone = \"{}\" }}]\n",
+        primary.uri("dr-a"),
+        backup.uri("dr-b")
+    );
+    let server = Server::start(&practice(&config));
+    urgent_call(&server);
+    let (ok, out) = primary.finish(Duration::from_secs(30));
+    assert!(ok, "primary phone (rang, then cancelled):\n{out}\n---- chartline ----\n{}", server.log_text());
+    let (ok, out) = backup.finish(Duration::from_secs(40));
+    assert!(ok, "backup phone (answered, pressed 3, hung up by Chartline):\n{out}\n---- chartline ----\n{}", server.log_text());
+    let call = wait_for_event(&server, "acknowledged", Duration::from_secs(10));
+    assert_eq!(oncall_kinds(&call), ["alert_placed", "alert_unanswered", "escalated", "alert_placed", "alert_answered", "acknowledged"], "{call:#}");
+    assert_eq!(event(&call, "escalated")["from"], "Practitioner/dr-a");
+    assert_eq!(event(&call, "escalated")["provider"], "Practitioner/dr-b");
+    assert_eq!(event(&call, "acknowledged")["provider"], "Practitioner/dr-b");
+    let audit = audit_actions(&server);
+    assert!(audit.iter().any(|a| a == "oncall_escalated"), "{audit:?}");
+}
