@@ -12,7 +12,13 @@ pub struct JitterStats {
     pub late: u64,
     pub duplicate: u64,
     pub ssrc_changes: u64,
+    /// Packets refused because [`MAX_WAITING`] were already waiting (a burst or a flood).
+    pub overflow: u64,
 }
+
+/// Most packets held at once, whatever the depth: the buffer's memory stays bounded
+/// (about 1.3 s of 20 ms packets) however fast and far ahead a sender floods.
+pub const MAX_WAITING: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
@@ -78,6 +84,10 @@ impl JitterBuffer {
             self.stats.duplicate += 1;
             return;
         }
+        if self.waiting.len() >= MAX_WAITING.max(self.depth) {
+            self.stats.overflow += 1;
+            return;
+        }
         self.stats.received += 1;
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
         self.next.get_or_insert(ext);
@@ -99,6 +109,11 @@ impl JitterBuffer {
         let (_, packet) = self.waiting.remove(&first)?;
         self.next = Some(first + 1);
         Some(packet)
+    }
+
+    /// Packets waiting to be played.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Earliest time a waiting packet becomes due regardless of gaps.
@@ -168,5 +183,21 @@ mod tests {
         jb.push(2, packet(900), t);
         assert_eq!(drain(&mut jb, t), vec![900], "new source starts fresh");
         assert_eq!(jb.stats.ssrc_changes, 1);
+    }
+
+    #[test]
+    fn a_flood_of_future_packets_is_bounded() {
+        let t = Instant::now();
+        let mut jb = JitterBuffer::new(60, 20);
+        jb.push(1, packet(0), t);
+        drain(&mut jb, t);
+        // Packets far ahead of a gap that never fills, all within one tick: nothing is due
+        // by count alone before the cap, and the cap holds.
+        for seq in 2..10_000u16 {
+            jb.push(1, packet(seq), t);
+        }
+        assert_eq!(jb.waiting(), MAX_WAITING);
+        assert_eq!(jb.stats.overflow, 10_000 - 2 - MAX_WAITING as u64);
+        assert_eq!(drain(&mut jb, t).len(), MAX_WAITING, "what was kept still plays");
     }
 }

@@ -302,11 +302,7 @@ impl Task {
     }
 
     fn on_rtp(&mut self, bytes: &[u8], source: SocketAddr) {
-        let mut raw = Bytes::copy_from_slice(bytes);
-        let Ok(packet) = rtp::packet::Packet::unmarshal(&mut raw) else { return };
-        if packet.header.version != 2 {
-            return;
-        }
+        let Some(packet) = parse_rtp(bytes) else { return };
         // Symmetric RTP: send to where the caller's packets come from (NAT), decided once.
         if !self.latched {
             self.latched = true;
@@ -427,6 +423,13 @@ impl Task {
         frame.resize(self.samples_per_packet, 0);
         frame
     }
+}
+
+/// One received datagram as an RTP version 2 packet, or `None` for anything else (pure; the
+/// entry point the fuzz targets share with the media task).
+pub fn parse_rtp(bytes: &[u8]) -> Option<rtp::packet::Packet> {
+    let mut raw = Bytes::copy_from_slice(bytes);
+    rtp::packet::Packet::unmarshal(&mut raw).ok().filter(|packet| packet.header.version == 2)
 }
 
 #[cfg(test)]
