@@ -118,7 +118,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
             StartLine::Response { status: r.status_code.code(), reason: r.status_code.to_string() }
         }
     };
-    let branch = scan.header("Via").and_then(|v| param(v, "branch")).ok_or_else(|| fail("Via without branch".into()))?;
+    // An empty branch (`;branch=`) is no branch: every such request would match every other's
+    // transaction (found by fuzzing, fuzz/regressions/sip_message/).
+    let branch = scan.header("Via").and_then(|v| param(v, "branch")).filter(|b| !b.is_empty()).ok_or_else(|| fail("Via without branch".into()))?;
     Ok(Message {
         start,
         headers: scan.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
@@ -343,9 +345,11 @@ mod tests {
 
     #[test]
     fn malformed_via_and_call_id_get_400() {
-        let (reason, reply) = reply_text(&INVITE.replace("branch=z9hG4bK-1;rport", "rport"));
-        assert!(reason.contains("branch"), "{reason}");
-        assert!(reply.starts_with("SIP/2.0 400 Bad Request (Via without branch)"), "{reply}");
+        for via in ["rport", "branch=;rport", "branch"] {
+            let (reason, reply) = reply_text(&INVITE.replace("branch=z9hG4bK-1;rport", via));
+            assert!(reason.contains("branch"), "{via}: {reason}");
+            assert!(reply.starts_with("SIP/2.0 400 Bad Request (Via without branch)"), "{reply}");
+        }
         let (reason, reply) = reply_text(&INVITE.replace("Call-ID: call-1@127.0.0.1", "Call-ID: call 1"));
         assert!(reason.contains("Call-ID"), "{reason}");
         assert!(reply.starts_with("SIP/2.0 400"), "{reply}");
