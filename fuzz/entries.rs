@@ -19,8 +19,11 @@ use chartline::sip::transport::Framer;
 use chartline::sip::{Endpoint, Transport, UaCommand, UaEvent};
 use chrono::{Datelike, NaiveDate};
 
+/// A fuzz entry point.
+pub type Entry = fn(&[u8]);
+
 /// Every target by name, for the replay test.
-pub const TARGETS: &[(&str, fn(&[u8]))] =
+pub const TARGETS: &[(&str, Entry)] =
     &[("sip_message", sip_message), ("sip_endpoint", sip_endpoint), ("sdp", sdp), ("rtp", rtp), ("rfc4733", rfc4733), ("spoken_date", spoken_date), ("triage", triage)];
 
 /// Messages in one input are separated by this (so a corpus file can hold a whole exchange).
