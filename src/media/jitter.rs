@@ -19,12 +19,18 @@ pub struct JitterStats {
     pub ssrc_changes: u64,
     /// Sequence restarts followed (same SSRC).
     pub resyncs: u64,
+    /// Packets refused because [`MAX_WAITING`] were already waiting (a burst or a flood).
+    pub overflow: u64,
 }
 
 /// Farther back than this is not reordering but a restart (RFC 3550 A.1 `MAX_MISORDER`).
 const MAX_MISORDER: u64 = 100;
 /// Farther ahead than this is not loss but a restart (RFC 3550 A.1 `MAX_DROPOUT`).
 const MAX_DROPOUT: u64 = 3000;
+
+/// Most packets held at once, whatever the depth: the buffer's memory stays bounded
+/// (about 1.3 s of 20 ms packets) however fast and far ahead a sender floods.
+pub const MAX_WAITING: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
@@ -104,6 +110,10 @@ impl JitterBuffer {
             self.stats.duplicate += 1;
             return;
         }
+        if self.waiting.len() >= MAX_WAITING.max(self.depth) {
+            self.stats.overflow += 1;
+            return;
+        }
         self.stats.received += 1;
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
         self.next.get_or_insert(ext);
@@ -132,6 +142,11 @@ impl JitterBuffer {
         let (_, packet) = self.waiting.remove(&first)?;
         self.next = Some(first + 1);
         Some(packet)
+    }
+
+    /// Packets waiting to be played.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Earliest time a waiting packet becomes due regardless of gaps.
@@ -237,5 +252,26 @@ mod tests {
         jb.push(1, packet(1005), t);
         assert_eq!(drain(&mut jb, t), vec![1005]);
         assert_eq!((jb.stats.resyncs, jb.stats.late), (0, 1));
+    }
+
+    #[test]
+    fn a_flood_of_future_packets_is_bounded() {
+        let t = Instant::now();
+        let mut jb = JitterBuffer::new(60, 20);
+        jb.push(1, packet(0), t);
+        drain(&mut jb, t);
+        // Packets far ahead of a gap that never fills, all within one tick: nothing is due
+        // by count alone before the cap, and the cap holds.
+        for seq in 2..3_000u16 {
+            jb.push(1, packet(seq), t);
+        }
+        assert_eq!(jb.waiting(), MAX_WAITING);
+        assert_eq!(jb.stats.overflow, 3_000 - 2 - MAX_WAITING as u64);
+        // Farther ahead, the sender counts as restarted (RFC 3550): still bounded.
+        for seq in 20_000..30_000u16 {
+            jb.push(1, packet(seq), t);
+        }
+        assert_eq!(jb.waiting(), MAX_WAITING);
+        assert_eq!(drain(&mut jb, t).len(), MAX_WAITING, "what was kept still plays");
     }
 }

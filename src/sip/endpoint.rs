@@ -204,7 +204,13 @@ impl Endpoint {
     }
 
     fn respond(&mut self, request: &Message, source: SocketAddr, transport: Transport, status: u16, reason: &str, extra: &[(&str, String)], now: Instant) {
-        let bytes = Reply::for_request(request, request.to_tag.is_none().then_some("cl-nd")).render(status, reason, extra, b"");
+        self.respond_tagged(request, source, transport, status, reason, extra, "cl-nd", now)
+    }
+
+    /// A stateless final response; `to_tag` goes into To when the request's To has none.
+    #[allow(clippy::too_many_arguments)]
+    fn respond_tagged(&mut self, request: &Message, source: SocketAddr, transport: Transport, status: u16, reason: &str, extra: &[(&str, String)], to_tag: &str, now: Instant) {
+        let bytes = Reply::for_request(request, request.to_tag.is_none().then_some(to_tag)).render(status, reason, extra, b"");
         let key = (request.branch.clone(), request.cseq_method.clone());
         self.non_invite.insert(key, ServerNonInvite::completed(bytes.clone(), now, &self.timers, transport.is_reliable()));
         self.send(source, transport, bytes);
@@ -343,7 +349,10 @@ impl Endpoint {
         if !matching {
             return self.respond(request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
         }
-        self.respond(request, source, transport, 200, "OK", &[], now);
+        // The same To tag as the INVITE's responses (RFC 3261 §9.2): a caller whose CANCEL crossed
+        // our 200 takes the dialog's tag from it, and its BYE must still match the dialog.
+        let tag = self.legs.get(call).map(|leg| leg.dialog.local_tag().to_string()).unwrap_or_default();
+        self.respond_tagged(request, source, transport, 200, "OK", &[], &tag, now);
         let leg = self.legs.get_mut(call).expect("checked above");
         if leg.answered || leg.ended {
             return; // too late: the call goes on (RFC 3261 §9.2)

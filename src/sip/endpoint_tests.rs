@@ -132,6 +132,23 @@ fn cancel_before_answer() {
 }
 
 #[test]
+fn cancel_crossing_the_200_changes_nothing() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("CANCEL", "z9hG4bK-i", 1, None, ""));
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1, "a 200 to the CANCEL and no 487: {sent:?}");
+    assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[0].contains("CSeq: 1 CANCEL"), "{}", sent[0]);
+    assert_eq!(message::param(sent[0].lines().find(|l| l.starts_with("To:")).unwrap(), "tag"), Some(tag.clone()), "the dialog's To tag (RFC 3261 §9.2)");
+    assert!(h.events().is_empty(), "the call goes on");
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.events();
+    h.inbound(request("BYE", "z9hG4bK-b", 2, Some(&tag), ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"]);
+    assert_eq!(h.events(), vec![UaEvent::RemoteHangup { call: CallId("call-1".into()) }]);
+}
+
+#[test]
 fn cancel_for_unknown_transaction_is_481() {
     let mut h = Harness::new();
     h.inbound(request("CANCEL", "z9hG4bK-zzz", 1, None, ""));

@@ -82,7 +82,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
     let fail = |reason: String| Malformed { reply: scan.as_ref().ok().and_then(|s| s.bad_request(&reason)), reason };
     let scan = match &scan {
         Ok(scan) => scan,
-        Err(reason) => return Err(Malformed { reason: reason.clone(), reply: None }),
+        // Bytes that are not UTF-8 (RFC 3261 §7: the text of a message is UTF-8): still a 400
+        // when the routing headers read the same with the bad bytes replaced.
+        Err(reason) => return Err(Malformed { reply: Scan::new(String::from_utf8_lossy(bytes).as_bytes()).ok().and_then(|s| s.bad_request(reason)), reason: reason.clone() }),
     };
     if bytes.len() > MAX_MESSAGE {
         return Err(fail(format!("message larger than {MAX_MESSAGE} bytes")));
@@ -116,7 +118,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
             StartLine::Response { status: r.status_code.code(), reason: r.status_code.to_string() }
         }
     };
-    let branch = scan.header("Via").and_then(|v| param(v, "branch")).ok_or_else(|| fail("Via without branch".into()))?;
+    // An empty branch (`;branch=`) is no branch: every such request would match every other's
+    // transaction (found by fuzzing, fuzz/regressions/sip_message/).
+    let branch = scan.header("Via").and_then(|v| param(v, "branch")).filter(|b| !b.is_empty()).ok_or_else(|| fail("Via without branch".into()))?;
     Ok(Message {
         start,
         headers: scan.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
@@ -198,7 +202,12 @@ impl<'a> Scan<'a> {
         if !self.is_request || self.header("CSeq").is_some_and(|c| c.contains("ACK")) {
             return None;
         }
+        // No Via, no Call-ID or no CSeq: a response could not carry what the client matches it
+        // by (RFC 3261 §8.2.6.2, §17.1.3, §18.2.2), so the request is dropped unanswered.
         let vias: Vec<&str> = self.headers.iter().filter(|(n, _)| same_header(n, "Via")).map(|(_, v)| *v).collect();
+        if vias.is_empty() {
+            return None;
+        }
         let (from, to, call_id, cseq) =
             (self.header("From")?, self.header("To")?, self.header("Call-ID")?, self.header("CSeq")?);
         Some(Reply { vias, from, to, to_tag: None, call_id, cseq }.render(status, reason, extra, b""))
@@ -323,6 +332,38 @@ mod tests {
         let err = parse(text.as_bytes()).unwrap_err();
         assert!(err.reason.contains("Call-ID"), "{}", err.reason);
         assert!(err.reply.is_none(), "without a Call-ID no response can be matched");
+    }
+
+    #[test]
+    fn missing_via_or_cseq_is_dropped_unanswered() {
+        for header in ["Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport\r\n", "CSeq: 1 INVITE\r\n"] {
+            let err = parse(INVITE.replace(header, "").as_bytes()).unwrap_err();
+            assert!(err.reason.contains("missing") || err.reason.contains("malformed"), "{}", err.reason);
+            assert!(err.reply.is_none(), "no response without {header}");
+        }
+    }
+
+    #[test]
+    fn malformed_via_and_call_id_get_400() {
+        for via in ["rport", "branch=;rport", "branch"] {
+            let (reason, reply) = reply_text(&INVITE.replace("branch=z9hG4bK-1;rport", via));
+            assert!(reason.contains("branch"), "{via}: {reason}");
+            assert!(reply.starts_with("SIP/2.0 400 Bad Request (Via without branch)"), "{reply}");
+        }
+        let (reason, reply) = reply_text(&INVITE.replace("Call-ID: call-1@127.0.0.1", "Call-ID: call 1"));
+        assert!(reason.contains("Call-ID"), "{reason}");
+        assert!(reply.starts_with("SIP/2.0 400"), "{reply}");
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_header_gets_400_when_routing_survives() {
+        let text = INVITE.replace("\"Caller\"", "\"Caller\u{1}\"");
+        let bytes: Vec<u8> = text.bytes().map(|b| if b == 1 { 0xff } else { b }).collect();
+        let err = parse(&bytes).unwrap_err();
+        assert!(err.reason.contains("UTF-8"), "{}", err.reason);
+        let reply = String::from_utf8(err.reply.expect("a 400")).unwrap();
+        assert!(reply.starts_with("SIP/2.0 400 Bad Request (headers are not valid UTF-8)"), "{reply}");
+        assert!(reply.contains("Call-ID: call-1@127.0.0.1\r\n") && reply.contains("branch=z9hG4bK-1"), "{reply}");
     }
 
     #[test]

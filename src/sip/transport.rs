@@ -214,7 +214,21 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
     let mut framer = Framer::default();
     let mut chunk = vec![0u8; 8192];
     'read: loop {
-        match reader.read(&mut chunk).await {
+        // A peer that starts a message must finish it: a stalled partial message (a lying
+        // Content-Length, a slow-loris) closes the connection instead of holding it forever.
+        let read = reader.read(&mut chunk);
+        let read = if framer.pending() {
+            match tokio::time::timeout(PARTIAL_MESSAGE_TIMEOUT, read).await {
+                Ok(read) => read,
+                Err(_) => {
+                    tracing::info!(%peer, "closing TCP connection: message not completed in time");
+                    break;
+                }
+            }
+        } else {
+            read.await
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => framer.push(&chunk[..n]),
         }
@@ -235,6 +249,9 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
     writer_task.abort();
 }
 
+/// How long the rest of a started stream message may take to arrive.
+pub const PARTIAL_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Splits a byte stream into SIP messages by Content-Length (RFC 3261 §18.3).
 #[derive(Debug, Default)]
 pub struct Framer {
@@ -244,6 +261,11 @@ pub struct Framer {
 impl Framer {
     pub fn push(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Bytes of an unfinished message are waiting (keepalive CRLFs do not count).
+    pub fn pending(&self) -> bool {
+        self.buffer.iter().any(|b| *b != b'\r' && *b != b'\n')
     }
 
     /// The next whole message, `None` when more bytes are needed, or an error that ends the stream.
@@ -288,6 +310,18 @@ mod tests {
         assert_eq!(framer.next_message().unwrap().unwrap(), one.to_vec());
         assert_eq!(framer.next_message().unwrap().unwrap(), one.to_vec());
         assert_eq!(framer.next_message(), Ok(None));
+    }
+
+    #[test]
+    fn pending_means_a_started_message() {
+        let mut framer = Framer::default();
+        framer.push(b"\r\n\r\n");
+        assert!(!framer.pending(), "keepalives are not a message");
+        framer.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 3\r\n\r\na");
+        assert!(framer.pending());
+        framer.push(b"bc");
+        assert!(framer.next_message().unwrap().is_some());
+        assert!(!framer.pending());
     }
 
     #[test]
