@@ -1,7 +1,8 @@
 // Drives Debian's chromium through the dashboard on a 375x812 phone screen:
 // log in, open the urgent task, play its recording, open a refill task and approve it.
 // Prints one JSON line with what it measured; exits non-zero on any failed check.
-// Env: BASE (https://127.0.0.1:PORT), USERNAME, PASSWORD, REFILL_ID, URGENT_ID, SIPP_ID, SHOTS (dir).
+// Env: BASE (https://127.0.0.1:PORT), USERNAME, PASSWORD, REFILL_ID, URGENT_ID, SHOTS (dir);
+// SIPP_ID (optional): a call made through SIPp that must be in the queue.
 'use strict';
 const path = require('path');
 const { chromium } = require(path.join(process.cwd(), 'node_modules', 'playwright-core'));
@@ -47,8 +48,10 @@ const check = (ok, message) => { if (!ok) throw new Error(`check failed: ${messa
     await page.waitForURL(`${BASE}/`);
     await layout('queue');
 
-    // The real SIPp call is in the queue too.
-    check((await page.locator(`a[href="/tasks/${env('SIPP_ID')}"]`).count()) === 1, 'the SIPp call is not in the queue');
+    // The real SIPp call is in the queue too (when the test made one).
+    if (process.env.SIPP_ID) {
+      check((await page.locator(`a[href="/tasks/${env('SIPP_ID')}"]`).count()) === 1, 'the SIPp call is not in the queue');
+    }
 
     // The urgent task is on top; open it and play the recording.
     const first = page.locator('a.task').first();

@@ -15,8 +15,13 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// `chartline serve` with the dashboard on a free port (HTTPS, self-signed).
 pub fn start() -> (Server, String) {
+    start_with("")
+}
+
+/// As [`start`], plus `extra` TOML (e.g. an `[ehr]` section pointing at a FHIR server).
+pub fn start_with(extra: &str) -> (Server, String) {
     let port = free_port();
-    let server = Server::start(&format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let server = Server::start(&format!("[web]\nlisten = \"127.0.0.1:{port}\"\n{extra}"));
     server.wait_for_log("dashboard listening", std::time::Duration::from_secs(10));
     (server, format!("https://127.0.0.1:{port}"))
 }

@@ -271,14 +271,17 @@ impl Ehr for FhirEhr {
         }
         refs.push(self.put(&task).await?);
         let targets: Vec<Value> = refs.iter().map(|r| json!({"reference": r})).collect();
-        let provenance = json!({
+        let mut provenance = json!({
             "resourceType": "Provenance",
             "target": targets,
             "recorded": at,
             "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE"}]},
             "agent": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author"}]}, "who": {"reference": practitioner}}],
-            "reason": decision.note.as_ref().map(|n| vec![json!({"text": n})]),
         });
+        // FHIR JSON has no null properties: a decision without a note has no reason.
+        if let Some(note) = &decision.note {
+            provenance["reason"] = json!([{"text": note}]);
+        }
         refs.push(self.create(provenance, None).await?);
         Ok(refs)
     }
