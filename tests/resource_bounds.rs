@@ -92,7 +92,7 @@ fn a_message_longer_than_max_message_s_is_cut() {
     let calls = server.wait_for_calls(1, Duration::from_secs(10));
     let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
     assert!(event_kinds(&call).iter().any(|k| k == "message_max_length"), "{:?}", event_kinds(&call));
-    let recording = wav_stats(&server.data_dir().join(call["recording"].as_str().expect("a recording")));
+    let (recording, _) = recording_stats(&server.data_dir(), call["recording"].as_str().expect("a recording"));
     let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
     assert!(sent.duration_s > 5.0, "the message said is longer than the limit");
     assert!(recording.duration_s >= 1.5 && recording.duration_s <= 2.6, "recording of {:.2} s with max_message_s = 2:\n{call:#}", recording.duration_s);

@@ -172,8 +172,8 @@ fn baresip_call_over_tls_with_mandatory_srtp() {
     assert_eq!(answered["rfc4733"], true);
     assert_eq!(call["patient"]["birth_date"], "1976-07-04", "digits arrived inside SRTP: {call:#}");
     assert_eq!(call["request"]["type"], "billing");
-    let recording = server.data_dir().join(call["recording"].as_str().expect("recording"));
-    let got = wav_stats(&recording);
+    let (got, complete) = recording_stats(&server.data_dir(), call["recording"].as_str().expect("recording"));
+    assert!(complete, "the recording was finished");
     let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
     assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
     assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);
