@@ -2,100 +2,18 @@
 //! menu choice as RFC 4733 DTMF (driven over its ctrl_tcp interface), and plays a WAV as its
 //! microphone. The stored record must hold the digits, and the recording that audio.
 
+mod baresip_support;
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use baresip_support::Baresip;
 use common::*;
 
 /// Seconds of silence before the spoken message in the microphone WAV: by then the caller has typed
 /// the DOB and the menu choice and the record prompt has played.
 const LEAD_IN_S: f64 = 16.0;
-
-struct Baresip {
-    child: Child,
-    ctrl: TcpStream,
-    _dir: tempfile::TempDir,
-    pending: Vec<u8>,
-}
-
-impl Baresip {
-    fn start(microphone: &Path) -> Baresip {
-        let dir = tempfile::tempdir().unwrap();
-        let (sip, ctrl) = (free_port(), free_port());
-        let config = format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nnet_interface 127.0.0.1\naudio_source aufile,{mic}\naudio_player aubridge,sink\naudio_alert aubridge,sink\n\
-             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\n\
-             module_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
-            mic = microphone.display()
-        );
-        std::fs::write(dir.path().join("config"), config).unwrap();
-        std::fs::write(dir.path().join("accounts"), "<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=manual\n").unwrap();
-        let child = Command::new("baresip").arg("-f").arg(dir.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start baresip");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let ctrl = loop {
-            match TcpStream::connect(("127.0.0.1", ctrl)) {
-                Ok(stream) => break stream,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-                Err(e) => panic!("baresip ctrl_tcp did not come up: {e}"),
-            }
-        };
-        ctrl.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        Baresip { child, ctrl, _dir: dir, pending: Vec::new() }
-    }
-
-    /// Sends one ctrl_tcp command (a netstring of JSON).
-    fn command(&mut self, command: &str, params: &str) {
-        let json = serde_json::json!({ "command": command, "params": params, "token": command }).to_string();
-        write!(self.ctrl, "{}:{},", json.len(), json).unwrap();
-    }
-
-    /// Reads netstrings until an event of `kind` arrives.
-    fn wait_event(&mut self, kind: &str, timeout: Duration) -> serde_json::Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            while let Some(message) = self.next_netstring() {
-                if message["type"] == kind {
-                    return message;
-                }
-            }
-            assert!(Instant::now() < deadline, "baresip event {kind} not seen within {timeout:?}");
-            let mut buf = [0u8; 4096];
-            if let Ok(n) = self.ctrl.read(&mut buf) {
-                self.pending.extend_from_slice(&buf[..n]);
-            }
-        }
-    }
-
-    fn next_netstring(&mut self) -> Option<serde_json::Value> {
-        let colon = self.pending.iter().position(|&b| b == b':')?;
-        let len: usize = std::str::from_utf8(&self.pending[..colon]).ok()?.parse().ok()?;
-        if self.pending.len() < colon + 1 + len + 1 {
-            return None;
-        }
-        let value = serde_json::from_slice(&self.pending[colon + 1..colon + 1 + len]).unwrap_or_default();
-        self.pending.drain(..colon + 2 + len);
-        Some(value)
-    }
-
-    fn keys(&mut self, digits: &str) {
-        for digit in digits.chars() {
-            self.command("sndcode", &digit.to_string());
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The microphone: `LEAD_IN_S` of silence, the spoken message, 3 s of silence.
 fn microphone_wav(dir: &Path) -> std::path::PathBuf {
@@ -117,7 +35,7 @@ fn baresip_call_with_dtmf_and_spoken_message() {
     require_tool("baresip");
     let server = Server::start("");
     let mic = microphone_wav(server.dir.path());
-    let mut phone = Baresip::start(&mic);
+    let mut phone = Baresip::start(&mic, None, None);
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     let established = Instant::now();

@@ -3,12 +3,14 @@
 //! calls on one TLS connection, and baresip, a real softphone, calls over `transport=tls`.
 
 mod common;
+mod baresip_support;
 mod sip_tls_support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use common::*;
+use baresip_support::Baresip;
 use sip_tls_support::*;
 
 fn tls_server() -> (Server, u16) {
@@ -122,7 +124,7 @@ fn baresip_calls_over_tls() {
     let (server, tls_port) = tls_server();
     let cert = server.data_dir().join("sip/cert.pem");
     let mic = silence_wav(server.dir.path(), 30.0);
-    let mut phone = Baresip::start(&mic, &cert, None);
+    let mut phone = Baresip::start(&mic, Some(&cert), None);
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{tls_port};transport=tls"));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(1));

@@ -5,6 +5,7 @@
 //! record and the recording must hold them.
 
 mod common;
+mod baresip_support;
 mod sip_tls_support;
 
 use std::net::UdpSocket;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use chartline::media::srtp::SrtpSession;
 use chartline::sip::sdes::{Crypto, CryptoSuite, SrtpKeys, crypto_lines};
 use common::*;
+use baresip_support::Baresip;
 use sip_tls_support::*;
 
 fn tls_extra(tls_port: u16, media: &str) -> String {
@@ -138,7 +140,7 @@ fn baresip_call_over_tls_with_mandatory_srtp() {
     let server = Server::start(&tls_extra(tls_port, "srtp = \"required\""));
     let cert = server.data_dir().join("sip/cert.pem");
     let mic = microphone_wav(server.dir.path());
-    let mut phone = Baresip::start(&mic, &cert, Some("srtp-mand"));
+    let mut phone = Baresip::start(&mic, Some(&cert), Some("srtp-mand"));
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{tls_port};transport=tls"));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     let established = Instant::now();
