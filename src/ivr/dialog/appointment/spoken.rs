@@ -47,11 +47,14 @@ pub(in crate::ivr::dialog) fn named_intent(text: &str) -> Option<&'static str> {
     let any = |words: &[&str]| words.iter().any(|w| has(&text, w));
     let (change, cancel) = (any(&CHANGE_WORDS), any(&CANCEL_WORDS));
     // "new patient" names a visit type, not the intent on its own.
-    let new = any(&NEW_WORDS) && !has(&text, "new patient") || named_visit(&text).is_some();
+    let new = any(&NEW_WORDS) && !has(&text, "new patient");
+    let visit = named_visit(&text).is_some();
     match (new, change, cancel) {
         (_, true, false) => Some("change"),
-        (_, false, true) => Some("cancel"),
+        (false, false, true) => Some("cancel"),
+        (false, false, false) if visit => Some("new"),
         (true, false, false) => Some("new"),
+        // Cancel and new together ("cancel it and book a new one"), or nothing: ask.
         _ => None,
     }
 }
@@ -88,6 +91,7 @@ mod tests {
         assert_eq!(named_intent("I need an appointment"), None);
         assert_eq!(named_intent("I'm a new patient"), Some("new"), "a visit type named: a new one");
         assert_eq!(named_intent("cancel and book a new one"), None, "both: ask");
+        assert_eq!(named_intent("I need to cancel my physical"), Some("cancel"));
     }
 
     #[test]
