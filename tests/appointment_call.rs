@@ -25,10 +25,9 @@ fn keypad_booking_lands_in_the_chart() {
     let visit = clips_s(&["visit-keys-standard"]);
     let offers = clips_s(&["appointment-offers", "option", "digit-1"]) + slot_s(&patient.pcp, true);
     let confirm = clips_s(&["you-chose", "book-keys"]) + slot_s(&patient.pcp, true);
-    // After the number, star to hear it again; then the goodbye.
+    // After the number, star to hear it again; then the goodbye and Chartline's BYE.
     let booked = clips_s(&["appointment-booked", "appointment-arrive", "confirmation-number", "confirmation-repeat-keys"]) + 2.5;
-    let again = clips_s(&["confirmation-again", "appointment-goodbye"]) + 2.5;
-    let steps = [("2", clips_s(&["ask-appointment-keys"]) + react), ("1", visit + react), ("1", offers + 0.3 + react), ("1", confirm + react), ("1", booked + react), ("*", again)];
+    let steps = [("2", clips_s(&["ask-appointment-keys"]) + react), ("1", visit + react), ("1", offers + 0.3 + react), ("1", confirm + react), ("1", booked + react), ("*", 1.0)];
     let turns = caller(&dir, &patient, &steps);
     finish_sipp(&server, spawn_sipp(&server, &scenario(&dir, "book", &turns)));
 
@@ -103,7 +102,7 @@ fn two_callers_racing_for_one_slot() {
     let (a, b) = (demo_patient("c0fd0785"), demo_patient("d63ff05d"));
     assert_eq!(a.pcp, b.pcp, "the same own provider: the same first offers");
     // Both pick option 1 and confirm at the same moment; the loser then picks again from the
-    // fresh offers (the winner's extra keys fall into its goodbye and are ignored).
+    // fresh offers (the winner's extra keys fall after its confirmation number and are ignored).
     let steps = [("2", 2.0), ("1", 2.0), ("1", 2.5), ("1", 2.5), ("1", 4.0), ("1", 2.5), ("1", 2.0)];
     let dirs = [dir.join("a"), dir.join("b")];
     let runs: Vec<Child> = [&a, &b].iter().zip(&dirs).map(|(p, d)| {

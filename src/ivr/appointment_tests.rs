@@ -124,6 +124,8 @@ fn keypad_booking_reads_back_confirms_books_and_gives_the_number() {
     assert_eq!(detail["slot_start"], serde_json::json!(started() + chrono::Duration::hours(48)));
     // Star: the number again, then goodbye and hang up.
     r.finish_prompt();
+    r.keys("1");
+    assert_eq!(r.clip_names().last().unwrap(), "confirmation-repeat-keys", "a stray key changes nothing");
     r.keys("*");
     assert_eq!(r.last_prompts(), [PromptItem::Clip("confirmation-again".into()), PromptItem::Digits("4711".into()), PromptItem::Clip("appointment-goodbye".into())]);
     assert!(r.finish_prompt().contains(&Action::Hangup));

@@ -238,7 +238,9 @@ impl Dialog {
                 None => self.appointment_miss(Step::Choose { intent, list }, misses, Miss::InvalidKey),
             },
             step @ (Step::Widen { .. } | Step::ConfirmSlot { .. } | Step::ConfirmCancel { .. }) => self.step_answer(step, misses, Self::key_answer(digit)),
-            Step::Repeat { confirmation } => self.repeat_answer(confirmation, digit == '*'),
+            Step::Repeat { confirmation } if digit == '*' => self.repeat_answer(confirmation, true),
+            // A stray key after the booking changes nothing; silence then says goodbye.
+            Step::Repeat { .. } => {}
             Step::Searching { .. } | Step::Booking { .. } | Step::Listing { .. } | Step::Cancelling { .. } => {}
         }
     }
