@@ -76,7 +76,7 @@ fn spoken_cancel_frees_the_appointment() {
     let (cancel, cancel_s) = spoken(&dir, "cancel", "I need to cancel my appointment.");
     let (first, first_s) = spoken(&dir, "first", "The first one.");
     let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
-    let list = clips_s(&["appointment-list", "option", "digit-1", "list-keys"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
+    let list = clips_s(&["appointment-list", "option", "digit-1", "list-speech"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
     let confirm = clips_s(&["cancel-confirm", "is-that-right"]) + slot_s(&patient.pcp, true);
     let turns = [
         (Send::Keys(patient.dob_keys.clone()), 3.5),
@@ -112,7 +112,7 @@ fn spoken_change_moves_the_appointment() {
     let (pick, pick_s) = spoken(&dir, "pick", "The first one.");
     let (visit, visit_s) = spoken(&dir, "visit", "A follow-up visit.");
     let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
-    let list = clips_s(&["appointment-list", "option", "digit-1", "list-keys"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
+    let list = clips_s(&["appointment-list", "option", "digit-1", "list-speech"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
     let offers = clips_s(&["offers-lead-speech", "option", "digit-1"]) + slot_s(&patient.pcp, true);
     let confirm = clips_s(&["you-chose", "is-that-right"]) + slot_s(&patient.pcp, true);
     let turns = [

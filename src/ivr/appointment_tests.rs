@@ -452,3 +452,17 @@ fn several_allowed_types_for_a_new_patient_are_read_with_their_keys() {
     assert_eq!(r.clip_names(), ["visit-new-patient", "press", "digit-1", "visit-sick-visit", "press", "digit-2"]);
     assert_eq!(query_of(&r.keys("2")).minutes, 20);
 }
+
+#[test]
+fn a_voice_caller_hears_the_list_with_a_short_question_and_the_keys_after_a_miss() {
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "3");
+    r.event(Event::Appointments(vec![upcoming("a1", 100), upcoming("a2", 200)]));
+    assert_eq!(r.clip_names().last().unwrap(), "list-speech");
+    r.say("hmm");
+    assert_eq!(r.clip_names()[0], "not-understood");
+    assert_eq!(r.clip_names().last().unwrap(), "list-keys");
+    r.say("the second one");
+    assert_eq!(r.clip_names()[0], "cancel-confirm");
+    assert_eq!(r.log_detail("appointment_chosen")["index"], 1);
+}

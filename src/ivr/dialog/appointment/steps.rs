@@ -196,7 +196,8 @@ impl Dialog {
             Step::Choose { list, .. } => {
                 prompts.push(Self::clip_item("appointment-list"));
                 prompts.extend(self.numbered(list, |a| (a.practitioner_id.clone(), a.location_id.clone()), |d, a, names| d.upcoming_read_back(a, names)));
-                prompts.push(Self::clip_item("list-keys"));
+                // A voice caller heard the option numbers: just the question, keys after a miss.
+                prompts.push(Self::clip_item(if self.speech && !help { "list-speech" } else { "list-keys" }));
             }
             Step::ConfirmCancel { list, pick } => {
                 prompts.push(Self::clip_item("cancel-confirm"));
