@@ -25,7 +25,9 @@ fn keypad_booking_lands_in_the_chart() {
     let visit = clips_s(&["visit-keys-standard"]);
     let offers = clips_s(&["appointment-offers", "option", "digit-1"]) + slot_s(&patient.pcp, true);
     let confirm = clips_s(&["you-chose", "book-keys"]) + slot_s(&patient.pcp, true);
-    let steps = [("2", clips_s(&["ask-appointment-keys"]) + react), ("1", visit + react), ("1", offers + 0.3 + react), ("1", confirm + react), ("1", 1.0)];
+    // After the number, star to hear it again; then the goodbye and Chartline's BYE.
+    let booked = clips_s(&["appointment-booked", "appointment-arrive", "confirmation-number", "confirmation-repeat-keys"]) + 2.5;
+    let steps = [("2", clips_s(&["ask-appointment-keys"]) + react), ("1", visit + react), ("1", offers + 0.3 + react), ("1", confirm + react), ("1", booked + react), ("*", 1.0)];
     let turns = caller(&dir, &patient, &steps);
     finish_sipp(&server, spawn_sipp(&server, &scenario(&dir, "book", &turns)));
 
@@ -37,6 +39,7 @@ fn keypad_booking_lands_in_the_chart() {
     let confirmation = booked["confirmation"].as_str().unwrap();
     assert!(!confirmation.is_empty() && confirmation.chars().all(|c| c.is_ascii_digit()), "{confirmation}");
     assert!(event_kinds(&call).contains(&"goodbye".to_string()), "the call ends after the read-back: {:?}", event_kinds(&call));
+    assert_eq!(event(&call, "appointment_repeat").expect("the number repeated on star")["again"], true);
     // The chart: the appointment is the patient's, at the slot read back; the slot is taken.
     let listed = appointments(&server, &patient.id);
     let stored = listed.iter().find(|a| a["appointment_id"] == appointment_id).unwrap_or_else(|| panic!("{appointment_id} not in {listed:#?}"));
@@ -99,7 +102,7 @@ fn two_callers_racing_for_one_slot() {
     let (a, b) = (demo_patient("c0fd0785"), demo_patient("d63ff05d"));
     assert_eq!(a.pcp, b.pcp, "the same own provider: the same first offers");
     // Both pick option 1 and confirm at the same moment; the loser then picks again from the
-    // fresh offers (the winner's extra keys fall into its goodbye and are ignored).
+    // fresh offers (the winner's extra keys fall after its confirmation number and are ignored).
     let steps = [("2", 2.0), ("1", 2.0), ("1", 2.5), ("1", 2.5), ("1", 4.0), ("1", 2.5), ("1", 2.0)];
     let dirs = [dir.join("a"), dir.join("b")];
     let runs: Vec<Child> = [&a, &b].iter().zip(&dirs).map(|(p, d)| {

@@ -1,6 +1,7 @@
 //! Appointments by voice through SIP with the real Whisper model: the caller types the date of
-//! birth and presses 2 for appointments, then says what they want ("a new appointment", "a
-//! follow-up visit", "the first one", "yes") in piper-synthesized speech. The booking must land in
+//! birth and presses 2 for appointments, then says what they want ("I need a follow-up
+//! appointment" names the visit type, so it is not asked; "the first one", "yes") in
+//! piper-synthesized speech. The booking must land in
 //! the embedded chart; the test prints the time from choosing appointments to the confirmation
 //! read-back.
 
@@ -31,8 +32,7 @@ fn spoken_booking_lands_in_the_chart() {
     let patient = demo_patient("bc1e5a2d");
     // One continuous stream: separate captures restart the RTP sequence numbers, and a restart
     // that looks like old packets is dropped by the receiver.
-    let (new, new_s) = spoken(&dir, "new", "A new appointment, please.");
-    let (visit, visit_s) = spoken(&dir, "visit", "A follow-up visit.");
+    let (new, new_s) = spoken(&dir, "new", "I need a follow-up appointment.");
     let (first, first_s) = spoken(&dir, "first", "The first one.");
     let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
     // The caller speaks when the prompt has said what they need (the offers: up to option one).
@@ -42,8 +42,7 @@ fn spoken_booking_lands_in_the_chart() {
         (Send::Keys(patient.dob_keys.clone()), 3.5),
         (Send::Keys("1".into()), 3.0),
         (Send::Keys("2".into()), clips_s(&["ask-appointment"]) + 0.5),
-        (Send::Speech(new, new_s), new_s + HEARD_S + clips_s(&["appointment-visit-ask", "visit-keys-standard"]) + 0.5),
-        (Send::Speech(visit, visit_s), visit_s + HEARD_S + offers + 0.5),
+        (Send::Speech(new, new_s), new_s + HEARD_S + offers + 0.5),
         (Send::Speech(first, first_s), first_s + HEARD_S + confirm + 0.5),
         (Send::Speech(yes, yes_s), yes_s + HEARD_S + 1.0),
     ];
@@ -77,7 +76,7 @@ fn spoken_cancel_frees_the_appointment() {
     let (cancel, cancel_s) = spoken(&dir, "cancel", "I need to cancel my appointment.");
     let (first, first_s) = spoken(&dir, "first", "The first one.");
     let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
-    let list = clips_s(&["appointment-list", "option", "digit-1", "list-keys"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
+    let list = clips_s(&["appointment-list", "option", "digit-1", "list-speech"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
     let confirm = clips_s(&["cancel-confirm", "is-that-right"]) + slot_s(&patient.pcp, true);
     let turns = [
         (Send::Keys(patient.dob_keys.clone()), 3.5),
@@ -113,7 +112,7 @@ fn spoken_change_moves_the_appointment() {
     let (pick, pick_s) = spoken(&dir, "pick", "The first one.");
     let (visit, visit_s) = spoken(&dir, "visit", "A follow-up visit.");
     let (yes, yes_s) = spoken(&dir, "yes", "Yes.");
-    let list = clips_s(&["appointment-list", "option", "digit-1", "list-keys"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
+    let list = clips_s(&["appointment-list", "option", "digit-1", "list-speech"]) + slot_s(&patient.pcp, true) + (before.len() as f64 - 1.0) * 4.0;
     let offers = clips_s(&["offers-lead-speech", "option", "digit-1"]) + slot_s(&patient.pcp, true);
     let confirm = clips_s(&["you-chose", "is-that-right"]) + slot_s(&patient.pcp, true);
     let turns = [
@@ -121,7 +120,7 @@ fn spoken_change_moves_the_appointment() {
         (Send::Keys("1".into()), 3.0),
         (Send::Keys("2".into()), clips_s(&["ask-appointment"]) + 0.5),
         (Send::Speech(change, change_s), change_s + HEARD_S + list + 0.5),
-        (Send::Speech(pick.clone(), pick_s), pick_s + HEARD_S + clips_s(&["appointment-visit-ask", "visit-keys-standard"]) + 0.5),
+        (Send::Speech(pick.clone(), pick_s), pick_s + HEARD_S + clips_s(&["visit-ask-standard"]) + 0.5),
         (Send::Speech(visit, visit_s), visit_s + HEARD_S + offers + 0.5),
         (Send::Speech(pick, pick_s), pick_s + HEARD_S + confirm + 0.5),
         (Send::Speech(yes, yes_s), yes_s + HEARD_S + 1.0),

@@ -113,14 +113,88 @@ fn keypad_booking_reads_back_confirms_books_and_gives_the_number() {
     assert_eq!(booking, BookingRequest { patient_id: "p1".into(), slot_id: "s2".into(), visit: VisitType::FollowUp, replaces: None, call_id: "call-1".into() });
     let booked = Booked { appointment_id: "a9".into(), confirmation: "4711".into(), slot: slot("s2", 48, "dr-own") };
     r.event(Event::Booked(booked));
+    // Read back and confirmed just before: now the number once, and an offer to repeat it.
     let prompts = r.last_prompts();
-    assert_eq!(prompts[0], PromptItem::Clip("appointment-booked".into()));
-    assert!(prompts.contains(&PromptItem::Digits("4711".into())));
+    assert_eq!(prompts[..3], [PromptItem::Clip("appointment-booked".into()), PromptItem::Clip("appointment-arrive".into()), PromptItem::Clip("confirmation-number".into())]);
+    assert_eq!(prompts.iter().filter(|p| **p == PromptItem::Digits("4711".into())).count(), 1);
+    assert!(!r.clip_names().iter().any(|n| n.starts_with("weekday-")), "no second read-back of the time");
+    assert_eq!(r.clip_names().last().unwrap(), "confirmation-repeat-keys");
     let detail = r.log_detail("appointment_booked");
     assert_eq!((detail["appointment_id"].as_str(), detail["confirmation"].as_str()), (Some("a9"), Some("4711")));
     assert_eq!(detail["slot_start"], serde_json::json!(started() + chrono::Duration::hours(48)));
+    // Star: the number again, then goodbye and hang up.
+    r.finish_prompt();
+    r.keys("1");
+    assert_eq!(r.clip_names().last().unwrap(), "confirmation-repeat-keys", "a stray key changes nothing");
+    r.keys("*");
+    assert_eq!(r.last_prompts(), [PromptItem::Clip("confirmation-again".into()), PromptItem::Digits("4711".into()), PromptItem::Clip("appointment-goodbye".into())]);
     assert!(r.finish_prompt().contains(&Action::Hangup));
     assert!(r.dialog.is_done());
+}
+
+#[test]
+fn silence_after_the_confirmation_number_says_goodbye() {
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "1");
+    r.keys("1");
+    r.event(Event::Slots(three_slots()));
+    r.keys("1");
+    r.keys("1");
+    r.event(Event::Booked(Booked { appointment_id: "a9".into(), confirmation: "4711".into(), slot: slot("s1", 24, "dr-own") }));
+    assert_eq!(r.clip_names().last().unwrap(), "confirmation-repeat-speech");
+    r.finish_prompt();
+    r.wait(Duration::from_secs(8));
+    assert_eq!(r.clip_names(), ["appointment-goodbye"]);
+    assert_eq!(r.log_detail("appointment_repeat")["again"], false);
+    assert!(r.finish_prompt().contains(&Action::Hangup));
+    // By voice: "repeat that" says it again.
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "1");
+    r.keys("1");
+    r.event(Event::Slots(three_slots()));
+    r.keys("11");
+    r.event(Event::Booked(Booked { appointment_id: "a9".into(), confirmation: "4711".into(), slot: slot("s1", 24, "dr-own") }));
+    r.say("can you repeat that");
+    assert_eq!(r.clip_names(), ["confirmation-again", "appointment-goodbye"]);
+}
+
+#[test]
+fn the_visit_type_said_with_the_request_is_not_asked_again() {
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.finish_prompt();
+    r.keys("03051982");
+    r.keys("1");
+    r.charts(ann());
+    r.dialog.handle(Event::OwnProvider(Some("dr-own".into())), r.now);
+    // The spoken request names the visit: confirmed, then straight to the offers.
+    r.say("I need to book a follow-up appointment");
+    assert_eq!(r.clip_names(), ["label-appointment", "is-that-right"]);
+    let query = query_of(&r.say("yes"));
+    assert_eq!(query.minutes, 15);
+    assert_eq!(r.log_detail("appointment_action")["action"], "new");
+    assert_eq!(r.log_detail("appointment_visit")["method"], "speech");
+
+    // Pressed 2, then new and the type in one answer.
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "");
+    assert_eq!(r.clip_names(), ["ask-appointment"], "no key list for a voice caller");
+    let query = query_of(&r.say("a new physical please"));
+    assert_eq!(query.minutes, 30);
+
+    // Only the intent: the visit question, without keys until a miss.
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "");
+    r.say("a new appointment please");
+    assert_eq!(r.clip_names(), ["visit-ask-standard"]);
+    r.say("hmm");
+    assert_eq!(r.clip_names(), ["not-understood", "visit-ask-standard", "visit-keys-standard"]);
+    assert_eq!(query_of(&r.keys("3")).minutes, 30);
+
+    // Not understood at the intent question: asked again with the keys.
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "");
+    r.say("hmm");
+    assert_eq!(r.clip_names(), ["not-understood", "ask-appointment", "ask-appointment-keys"]);
 }
 
 #[test]
@@ -377,4 +451,18 @@ fn several_allowed_types_for_a_new_patient_are_read_with_their_keys() {
     r.appointment_by_keys(vec![], "1");
     assert_eq!(r.clip_names(), ["visit-new-patient", "press", "digit-1", "visit-sick-visit", "press", "digit-2"]);
     assert_eq!(query_of(&r.keys("2")).minutes, 20);
+}
+
+#[test]
+fn a_voice_caller_hears_the_list_with_a_short_question_and_the_keys_after_a_miss() {
+    let mut r = run_with(true, SchedulingConfig::default());
+    r.appointment_by_keys(ann(), "3");
+    r.event(Event::Appointments(vec![upcoming("a1", 100), upcoming("a2", 200)]));
+    assert_eq!(r.clip_names().last().unwrap(), "list-speech");
+    r.say("hmm");
+    assert_eq!(r.clip_names()[0], "not-understood");
+    assert_eq!(r.clip_names().last().unwrap(), "list-keys");
+    r.say("the second one");
+    assert_eq!(r.clip_names()[0], "cancel-confirm");
+    assert_eq!(r.log_detail("appointment_chosen")["index"], 1);
 }

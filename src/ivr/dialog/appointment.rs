@@ -3,7 +3,9 @@
 //! patient's own provider, then, if the caller accepts, with others at the same location; the
 //! caller picks by key or by voice, or asks for other times ("Tuesday morning"); the pick is read
 //! back (day, date, time, provider, location), confirmed, booked, and the confirmation number
-//! given. Change: the upcoming appointments are listed, one is picked, new slots offered and
+//! given once with an offer to hear it again. A visit type or intent the caller already said ("I
+//! need a follow-up appointment") is not asked again; spoken questions name no keys until a miss,
+//! and the caller's voice may cut any question or list short. Change: the upcoming appointments are listed, one is picked, new slots offered and
 //! booked with `replaces` (the chart frees the old slot only once the new one is booked). Cancel:
 //! pick, confirm, cancel. A slot lost to another caller is said at once and the next slots
 //! offered. Urgent symptoms are only offered slots within `urgent_max_days`, else they go to the
@@ -11,6 +13,7 @@
 //! the message with what was learnt noted.
 
 mod readback;
+mod spoken;
 mod steps;
 
 use std::time::Instant;
@@ -53,6 +56,10 @@ pub(super) struct Context {
     pub own_provider: Option<String>,
     /// Triage found an urgent symptom in what the caller said.
     pub symptom_urgent: bool,
+    /// The visit type the caller already named ("a follow-up appointment"): not asked again.
+    pub visit_hint: Option<VisitType>,
+    /// New, change or cancel, when the spoken request already said it.
+    pub intent_hint: Option<&'static str>,
 }
 
 impl Dialog {
@@ -72,6 +79,20 @@ impl Dialog {
 
     fn local_today(&self) -> NaiveDate {
         self.wall_now().with_timezone(&self.sched().time_zone).date_naive()
+    }
+
+    /// Remembers what a spoken request or answer says about the appointment (visit type, intent),
+    /// so those questions are skipped.
+    pub(super) fn appointment_words(&mut self, text: &str) {
+        if let Some(visit) = spoken::named_visit(text) {
+            self.appt.visit_hint = Some(visit);
+        }
+        self.appt.intent_hint = spoken::named_intent(text);
+    }
+
+    /// The intent said with the request (taken once).
+    pub(super) fn spoken_intent(&mut self) -> Option<&'static str> {
+        self.appt.intent_hint.take()
     }
 
     /// The caller chose new, change or cancel.
@@ -107,6 +128,9 @@ impl Dialog {
 
     fn ask_visit(&mut self, replaces: Option<Upcoming>, lead: Vec<&str>) {
         let types = self.visit_types();
+        if let Some(named) = self.appt.visit_hint.take().filter(|v| types.contains(v)) {
+            return self.visit_chosen(replaces, named, InputMethod::Speech, lead);
+        }
         match types.as_slice() {
             [] => self.appointment_staff("no_chart", [lead, vec!["appointment-no-chart"]].concat()),
             [only] => {
@@ -240,13 +264,20 @@ impl Dialog {
             "location_id": booked.slot.location_id,
         }));
         self.note("appointment_confirmation", booked.confirmation.clone());
-        let mut prompts = Self::clips(&["appointment-booked"]);
-        prompts.extend(self.slot_read_back(&booked.slot, true));
-        prompts.push(PromptItem::Clip("confirmation-number".into()));
-        prompts.push(PromptItem::Digits(booked.confirmation.clone()));
-        prompts.push(PromptItem::Clip("confirmation-again".into()));
-        prompts.push(PromptItem::Digits(booked.confirmation));
-        prompts.push(PromptItem::Clip("appointment-goodbye".into()));
+        // The time was read back and confirmed just before: now the number, once, and an offer
+        // to hear it again (a caller who hangs up has heard all that matters).
+        let lead = Self::clips(&["appointment-booked", "appointment-arrive"]);
+        self.ask_step(Step::Repeat { confirmation: booked.confirmation }, 0, lead);
+    }
+
+    /// After the confirmation number: again on request, then goodbye.
+    fn repeat_answer(&mut self, confirmation: String, again: bool) {
+        self.log("appointment_repeat", json!({ "again": again }));
+        let mut prompts = Vec::new();
+        if again {
+            prompts.extend([Self::clip_item("confirmation-again"), PromptItem::Digits(confirmation)]);
+        }
+        prompts.push(Self::clip_item("appointment-goodbye"));
         self.close_with(prompts);
     }
 

@@ -44,6 +44,7 @@ impl Dialog {
         detail["method"] = json!("speech");
         self.log("request_heard", detail);
         self.appt.symptom_urgent |= super::appointment::marks_urgent(c);
+        self.appointment_words(text);
         let rules = c.rules.iter().map(|r| r.id.clone()).collect();
         let prompts = Self::request_readback(c.request, self.speech);
         self.ask(State::ConfirmRequest { kind: c.request, rules, misses: 0 }, prompts);
@@ -71,6 +72,7 @@ impl Dialog {
             }
             Answer::No(by) => {
                 self.log("request_rejected", json!({ "method": by }));
+                self.appt.visit_hint = None;
                 self.open_menu(1, 0, vec![])
             }
             Answer::Unclear(miss) => {
@@ -130,6 +132,10 @@ impl Dialog {
         self.urgent |= kind == RequestType::Urgent;
         self.request = Some(kind);
         self.actions.push_back(Action::Request { kind, chosen_by });
+        // "I need to cancel my appointment", confirmed: the intent is not asked again.
+        if kind == RequestType::Appointment && chosen_by == InputMethod::Speech && let Some(action) = self.spoken_intent() {
+            return self.appointment(action, InputMethod::Speech);
+        }
         let step = match kind {
             RequestType::Refill if self.speech => FollowUp::Medication,
             RequestType::Appointment => FollowUp::Appointment,
@@ -169,6 +175,10 @@ impl Dialog {
         }
         match step {
             FollowUp::Appointment => {
+                self.appointment_words(text);
+                if let Some(action) = self.spoken_intent() {
+                    return self.appointment(action, InputMethod::Speech);
+                }
                 let labels: Vec<&str> = APPOINTMENT_CHOICES.iter().map(|(_, words)| *words).collect();
                 match crate::triage::answer::menu_choice(text, &labels) {
                     Some(i) => self.appointment(APPOINTMENT_CHOICES[i].0, InputMethod::Speech),
@@ -198,7 +208,12 @@ impl Dialog {
             return self.to_message(vec![]);
         }
         let prompt = self.follow_up_prompt(step);
-        self.ask(State::FollowUp { step, misses: misses + 1 }, Self::clips(&[miss.clip(), prompt]));
+        let mut prompts = Self::clips(&[miss.clip(), prompt]);
+        if step == FollowUp::Appointment && self.speech {
+            // The spoken question names no keys; asked again, it does.
+            prompts.push(PromptItem::Clip("ask-appointment-keys".into()));
+        }
+        self.ask(State::FollowUp { step, misses: misses + 1 }, prompts);
     }
 
     fn appointment(&mut self, action: &str, by: InputMethod) {

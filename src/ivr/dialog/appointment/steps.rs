@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::readback::{Said, label, read_back};
+use super::spoken::wants_repeat;
 use crate::ivr::dialog::{Answer, Dialog, Miss, State, explain};
 use crate::media::PromptItem;
 use crate::schedule::{Slot, SpokenChoice, TimeConstraint, Upcoming, VisitType, parse_choice};
@@ -59,6 +60,8 @@ pub(in crate::ivr::dialog) enum Step {
     Choose { intent: Intent, list: Vec<Upcoming> },
     ConfirmCancel { list: Vec<Upcoming>, pick: usize },
     Cancelling { appointment: Upcoming },
+    /// Booked and the confirmation number said once: "to hear it again, press star".
+    Repeat { confirmation: String },
 }
 
 const VISIT_WORDS: [(VisitType, &str); 4] = [
@@ -87,6 +90,7 @@ impl Step {
             Step::Choose { .. } => "choose",
             Step::ConfirmCancel { .. } => "confirm_cancel",
             Step::Cancelling { .. } => "cancel",
+            Step::Repeat { .. } => "repeat",
         }
     }
 
@@ -98,6 +102,7 @@ impl Step {
             Step::Widen { .. } | Step::ConfirmSlot { .. } | Step::ConfirmCancel { .. } => &["yes", "no"],
             Step::Offers { .. } => &["the first one", "the second one", "the third one", "none of those", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "morning", "afternoon", "next week", "after"],
             Step::Choose { .. } => &["the first one", "the second one", "the third one"],
+            Step::Repeat { .. } => &["repeat", "again", "no thank you"],
             _ => return None,
         };
         Some(words.iter().map(|w| w.to_string()).collect())
@@ -115,7 +120,7 @@ fn key_index(digit: char, count: usize) -> Option<usize> {
 }
 
 impl Dialog {
-    fn clip_item(name: &str) -> PromptItem {
+    pub(super) fn clip_item(name: &str) -> PromptItem {
         PromptItem::Clip(name.into())
     }
 
@@ -144,21 +149,30 @@ impl Dialog {
         prompts
     }
 
+    fn repeat_clip(&self) -> PromptItem {
+        Self::clip_item(if self.speech { "confirmation-repeat-speech" } else { "confirmation-repeat-keys" })
+    }
+
     fn confirm_clip(&self) -> PromptItem {
         Self::clip_item(if self.speech { "is-that-right" } else { "confirm-keys" })
     }
 
-    /// What a step says when it is asked.
-    fn step_prompts(&self, step: &Step) -> Vec<PromptItem> {
+    /// What a step says when it is asked; `help` adds the keys to a spoken question (asked
+    /// again after a miss: the first time a voice caller hears only the question).
+    fn step_prompts(&self, step: &Step, help: bool) -> Vec<PromptItem> {
         let mut prompts = Vec::new();
         match step {
             Step::Visit { types, .. } => {
+                let standard = *types == [VisitType::FollowUp, VisitType::SickVisit, VisitType::AnnualPhysical];
                 if self.speech {
-                    prompts.push(Self::clip_item("appointment-visit-ask"));
+                    // The usual three named in the question itself.
+                    prompts.push(Self::clip_item(if standard { "visit-ask-standard" } else { "appointment-visit-ask" }));
                 }
-                if *types == [VisitType::FollowUp, VisitType::SickVisit, VisitType::AnnualPhysical] {
-                    // The usual list in one clip: shorter than naming each key.
-                    prompts.push(Self::clip_item("visit-keys-standard"));
+                if standard {
+                    if !self.speech || help {
+                        // The usual list in one clip: shorter than naming each key.
+                        prompts.push(Self::clip_item("visit-keys-standard"));
+                    }
                     return prompts;
                 }
                 for (i, visit) in types.iter().enumerate() {
@@ -182,13 +196,15 @@ impl Dialog {
             Step::Choose { list, .. } => {
                 prompts.push(Self::clip_item("appointment-list"));
                 prompts.extend(self.numbered(list, |a| (a.practitioner_id.clone(), a.location_id.clone()), |d, a, names| d.upcoming_read_back(a, names)));
-                prompts.push(Self::clip_item("list-keys"));
+                // A voice caller heard the option numbers: just the question, keys after a miss.
+                prompts.push(Self::clip_item(if self.speech && !help { "list-speech" } else { "list-keys" }));
             }
             Step::ConfirmCancel { list, pick } => {
                 prompts.push(Self::clip_item("cancel-confirm"));
                 prompts.extend(self.upcoming_read_back(&list[*pick], true));
                 prompts.push(self.confirm_clip());
             }
+            Step::Repeat { confirmation } => prompts.extend([Self::clip_item("confirmation-number"), PromptItem::Digits(confirmation.clone()), self.repeat_clip()]),
             Step::Searching { .. } | Step::Booking { .. } | Step::Listing { .. } | Step::Cancelling { .. } => {}
         }
         prompts
@@ -196,7 +212,7 @@ impl Dialog {
 
     pub(super) fn ask_step(&mut self, step: Step, misses: u32, lead: Vec<PromptItem>) {
         let mut prompts = lead;
-        prompts.extend(self.step_prompts(&step));
+        prompts.extend(self.step_prompts(&step, misses > 0));
         self.ask(State::Appointment { step: Box::new(step), misses }, prompts);
     }
 
@@ -223,6 +239,9 @@ impl Dialog {
                 None => self.appointment_miss(Step::Choose { intent, list }, misses, Miss::InvalidKey),
             },
             step @ (Step::Widen { .. } | Step::ConfirmSlot { .. } | Step::ConfirmCancel { .. }) => self.step_answer(step, misses, Self::key_answer(digit)),
+            Step::Repeat { confirmation } if digit == '*' => self.repeat_answer(confirmation, true),
+            // A stray key after the booking changes nothing; silence then says goodbye.
+            Step::Repeat { .. } => {}
             Step::Searching { .. } | Step::Booking { .. } | Step::Listing { .. } | Step::Cancelling { .. } => {}
         }
     }
@@ -236,6 +255,7 @@ impl Dialog {
         }
         self.appt.symptom_urgent |= marks_urgent(c);
         match step {
+            Step::Repeat { confirmation } => self.repeat_answer(confirmation, wants_repeat(text)),
             Step::Visit { replaces, types } => {
                 let labels: Vec<&str> = types.iter().map(|t| VISIT_WORDS.iter().find(|(v, _)| v == t).map_or("", |(_, w)| *w)).collect();
                 match menu_choice(text, &labels) {
@@ -328,8 +348,11 @@ impl Dialog {
 
     fn appointment_miss(&mut self, step: Step, misses: u32, miss: Miss) {
         self.log(miss.kind(), json!({ "stage": "appointment", "step": step.name() }));
-        if let Step::Symptom { search } = step {
-            return self.find(search, Vec::new());
+        match step {
+            Step::Symptom { search } => return self.find(search, Vec::new()),
+            // Silence after the confirmation number: goodbye.
+            Step::Repeat { confirmation } => return self.repeat_answer(confirmation, false),
+            _ => {}
         }
         if misses + 1 >= self.config.key_retries {
             return self.staff_default("appointment");
