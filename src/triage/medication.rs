@@ -20,6 +20,13 @@ const FILLER_WORDS: &[&str] = &[
     "refill", "for", "of", "on", "please", "it", "is", "its", "that", "this", "some", "more", "i", "need", "take",
 ];
 
+/// Whether [`similarity`] reaches `min`, skipping the comparison when the lengths alone rule it
+/// out (the distance is at least the difference in length).
+pub fn similar_at_least(a: &str, b: &str, min: f64) -> bool {
+    let (shorter, longer) = (a.len().min(b.len()) as f64, a.len().max(b.len()) as f64);
+    shorter >= longer * min && similarity(a, b) >= min
+}
+
 /// Edit-distance similarity in 0..=1 (Damerau–Levenshtein, normalised by the longer word).
 pub fn similarity(a: &str, b: &str) -> f64 {
     strsim::normalized_damerau_levenshtein(a, b)
@@ -27,10 +34,18 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 /// How alike a spoken form sounds to a written drug word, 0..=1: the better of edit distance and
 /// Jaro–Winkler (which forgives the dropped and doubled letters of run-together speech).
+///
+/// Words whose lengths differ too much to reach [`MATCH_THRESHOLD`] score 0 without being
+/// compared (both measures are bounded by the length ratio), so a long run of garbage in a
+/// transcript costs no quadratic work.
 pub fn sounds_like(spoken: &str, written: &str) -> f64 {
-    let jw = strsim::jaro_winkler(spoken, written);
     let shorter = spoken.len().min(written.len()) as f64;
     let longer = spoken.len().max(written.len()) as f64;
+    // similarity <= shorter/longer, and the damped Jaro–Winkler <= sqrt(shorter/longer).
+    if shorter < longer * MATCH_THRESHOLD * MATCH_THRESHOLD {
+        return 0.0;
+    }
+    let jw = strsim::jaro_winkler(spoken, written);
     // Jaro–Winkler is lenient when one string is much longer; damp it by the length ratio.
     similarity(spoken, written).max(jw * (shorter / longer).sqrt())
 }

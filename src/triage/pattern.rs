@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use super::medication::{MATCH_THRESHOLD, similarity, sounds_like};
+use super::medication::{MATCH_THRESHOLD, similar_at_least, similarity, sounds_like};
 use super::text::Token;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +145,7 @@ impl Pattern {
 
 fn word_matches(word: &Word, token: &str) -> bool {
     match word {
-        Word::Exact(w) => w == token || (w.len() >= 7 && token.len() >= 6 && similarity(w, token) >= 0.86),
+        Word::Exact(w) => w == token || (w.len() >= 7 && token.len() >= 6 && similar_at_least(w, token, 0.86)),
         Word::Prefix(p) => {
             token.starts_with(p.as_str())
                 || (p.len() >= 7 && token.len() >= p.len() && {
@@ -180,7 +180,7 @@ fn class_match_ends(tokens: &[Token], pos: usize, entries: &[Vec<String>]) -> Ve
                 e.len() == 1
                     && e[0].len() >= 6
                     && joined.chars().next() == e[0].chars().next()
-                    && if take == 1 { similarity(&joined, &e[0]) >= 0.86 } else { sounds_like(&joined, &e[0]) >= MATCH_THRESHOLD }
+                    && if take == 1 { similar_at_least(&joined, &e[0], 0.86) } else { sounds_like(&joined, &e[0]) >= MATCH_THRESHOLD }
             });
             if close {
                 ends.push(pos + take);
