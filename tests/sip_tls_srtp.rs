@@ -9,13 +9,12 @@ mod baresip_support;
 mod sip_tls_support;
 
 use std::net::UdpSocket;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chartline::media::srtp::SrtpSession;
 use chartline::sip::sdes::{Crypto, CryptoSuite, SrtpKeys, crypto_lines};
 use common::*;
-use baresip_support::Baresip;
+use baresip_support::{Baresip, LEAD_IN_S, microphone_wav};
 use sip_tls_support::*;
 
 fn tls_extra(tls_port: u16, media: &str) -> String {
@@ -114,23 +113,6 @@ fn savp_offers_we_cannot_key_get_488() {
     let refused = client.receive_until("SIP/2.0 4", Duration::from_secs(10));
     assert!(refused.starts_with("SIP/2.0 488"), "{refused}");
     assert!(header(&refused, "Warning").unwrap().contains("SRTP is required"), "{refused}");
-}
-
-/// Seconds of silence before the spoken message: by then the DOB and menu choice are typed.
-const LEAD_IN_S: f64 = 16.0;
-
-fn microphone_wav(dir: &Path) -> std::path::PathBuf {
-    let message = hound::WavReader::open(repo_root().join("tests/fixtures/audio/message.wav")).unwrap();
-    let spec = message.spec();
-    let speech: Vec<i16> = message.into_samples::<i16>().map(Result::unwrap).collect();
-    let path = dir.join("microphone.wav");
-    let mut out = hound::WavWriter::create(&path, spec).unwrap();
-    let silence = |s: f64| std::iter::repeat_n(0i16, (s * spec.sample_rate as f64) as usize);
-    for sample in silence(LEAD_IN_S).chain(speech).chain(silence(3.0)) {
-        out.write_sample(sample).unwrap();
-    }
-    out.finalize().unwrap();
-    path
 }
 
 #[test]

@@ -103,3 +103,23 @@ impl Drop for Baresip {
         }
     }
 }
+
+/// Seconds of silence before the spoken message in the microphone WAV: by then the caller has typed
+/// the DOB and the menu choice and the record prompt has played.
+pub const LEAD_IN_S: f64 = 16.0;
+
+/// The microphone: `LEAD_IN_S` of silence, the spoken message (tests/fixtures/audio/message.wav),
+/// 3 s of silence.
+pub fn microphone_wav(dir: &Path) -> std::path::PathBuf {
+    let message = hound::WavReader::open(crate::common::repo_root().join("tests/fixtures/audio/message.wav")).unwrap();
+    let spec = message.spec();
+    let speech: Vec<i16> = message.into_samples::<i16>().map(Result::unwrap).collect();
+    let path = dir.join("microphone.wav");
+    let mut out = hound::WavWriter::create(&path, spec).unwrap();
+    let silence = |s: f64| std::iter::repeat_n(0i16, (s * spec.sample_rate as f64) as usize);
+    for sample in silence(LEAD_IN_S).chain(speech).chain(silence(3.0)) {
+        out.write_sample(sample).unwrap();
+    }
+    out.finalize().unwrap();
+    path
+}
