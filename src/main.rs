@@ -633,6 +633,7 @@ async fn serve(config: Config) -> Result<()> {
         config: config.clone(),
         outbound: Default::default(),
     });
+    call::alert::resume_owed(&services);
     tracing::info!(sip = %sip.local_addr, "chartline ready");
     let (drain, draining) = tokio::sync::watch::channel(false);
     let grace = std::time::Duration::from_secs(config.calls.shutdown_grace_s);

@@ -1,7 +1,8 @@
 //! On-call alerts against SIPp phones: an urgent after-hours call (SIPp UAC on the keypad) makes
 //! Chartline call the on-call provider (a SIPp UAS). Key 2 calls the patient (a second SIPp UAS
 //! behind the outbound proxy address) and bridges both with audio both ways; a provider who does
-//! not answer is cancelled and the backup is alerted.
+//! not answer is cancelled and the backup is alerted; an alert cut short by a crash is placed again
+//! after the restart.
 
 mod common;
 
@@ -41,8 +42,12 @@ struct Phone {
 
 impl Phone {
     fn start(scenario: &str) -> Phone {
+        Phone::start_on(scenario, free_port())
+    }
+
+    /// A phone on a given port: the same number, picked up again after another phone left it.
+    fn start_on(scenario: &str, port: u16) -> Phone {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let trace = dir.path().join("messages.log");
         let child = Command::new("sipp")
             .arg("-sf")
@@ -115,7 +120,7 @@ fn wait_for_event(server: &Server, kind: &str, timeout: Duration) -> serde_json:
 }
 
 fn oncall_kinds(call: &serde_json::Value) -> Vec<String> {
-    const ONCALL: &[&str] = &["alert_placed", "alert_answered", "alert_unanswered", "acknowledged", "message_played", "bridged", "bridge_ended", "escalated", "alert_failed", "patient_unreachable"];
+    const ONCALL: &[&str] = &["alert_resumed", "alert_placed", "alert_answered", "alert_unanswered", "acknowledged", "message_played", "bridged", "bridge_ended", "escalated", "alert_failed", "patient_unreachable"];
     call["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).filter(|k| ONCALL.contains(k)).map(String::from).collect()
 }
 
@@ -203,4 +208,34 @@ fn unanswered_alert_escalates_to_the_backup_who_acknowledges() {
     assert_eq!(event(&call, "acknowledged")["provider"], "Practitioner/dr-b");
     let audit = audit_actions(&server);
     assert!(audit.iter().any(|a| a == "oncall_escalated"), "{audit:?}");
+}
+
+#[test]
+fn an_alert_cut_short_by_a_crash_is_placed_again_after_the_restart() {
+    require_tool("sipp");
+    ensure_oncall_pcaps();
+    let ringing = Phone::start("oncall_provider_no_answer.xml");
+    let port = ringing.port;
+    let config = format!("[oncall]\nring_timeout_s = 20\nproviders = [{{ id = \"Practitioner/dr-a\", phone = \"{}\" }}]\n", ringing.uri("dr-a"));
+    let mut server = Server::start(&practice(&config));
+    urgent_call(&server);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ringing.received_invite() {
+        assert!(Instant::now() < deadline, "no alert INVITE at the provider's phone\n{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The provider's phone rings when Chartline dies; it is picked up again on the same number.
+    drop(ringing);
+    let phone = Phone::start_on("oncall_provider_ack.xml", port);
+    server.kill_and_restart();
+    assert!(server.log_text().contains("resuming an on-call alert"), "{}", server.log_text());
+    let (ok, out) = phone.finish(Duration::from_secs(60));
+    assert!(ok, "provider phone after the restart (answered, pressed 3):\n{out}\n---- chartline ----\n{}", server.log_text());
+    let call = wait_for_event(&server, "acknowledged", Duration::from_secs(10));
+    assert_eq!(oncall_kinds(&call), ["alert_placed", "alert_resumed", "alert_placed", "alert_answered", "acknowledged"], "{call:#}");
+    assert!(audit_actions(&server).iter().any(|a| a == "oncall_alert_resumed"));
+
+    // Acknowledged: the next start owes nothing.
+    server.kill_and_restart();
+    assert!(!server.log_text().contains("resuming an on-call alert"), "{}", server.log_text());
 }

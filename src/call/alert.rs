@@ -24,19 +24,57 @@ pub fn wanted(services: &CallServices, record: &CallRecord) -> bool {
     services.config.oncall.alert_after_hours && record.after_hours && record.routing.on_call
 }
 
+/// Timeline events after which a call owes no more alert: a provider took it, or everyone was tried.
+const SETTLED: &[&str] = &["acknowledged", "alert_failed"];
+
+/// Whether a stored call still owes its alert: it wanted one and nothing settled it, because the
+/// process stopped while the alert rang, or before it was placed.
+fn owed(services: &CallServices, record: &CallRecord) -> bool {
+    wanted(services, record) && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
+}
+
 /// Starts the alert for a stored call in the background.
 pub fn spawn(services: Arc<CallServices>, record: &CallRecord) {
-    let record = record.clone();
+    start(services, record.clone(), false);
+}
+
+/// At start: places again every alert still owed by a call that began within
+/// `[oncall] resume_within_h`, so a crash or restart never swallows a page. Returns their number.
+pub fn resume_owed(services: &Arc<CallServices>) -> usize {
+    let hours = services.config.oncall.resume_within_h;
+    if hours == 0 || !services.config.oncall.alert_after_hours {
+        return 0;
+    }
+    let since = Utc::now() - chrono::Duration::hours(hours as i64);
+    let calls = match services.store.finished_calls_since(since) {
+        Ok(calls) => calls,
+        Err(e) => {
+            warn!(error = %e, "cannot look for on-call alerts left owed by the previous run");
+            return 0;
+        }
+    };
+    let owed: Vec<CallRecord> = calls.into_iter().filter(|record| owed(services, record)).collect();
+    for record in &owed {
+        warn!(call = %record.call_id, "resuming an on-call alert cut short by the previous stop");
+        start(services.clone(), record.clone(), true);
+    }
+    owed.len()
+}
+
+fn start(services: Arc<CallServices>, record: CallRecord, resumed: bool) {
     let span = tracing::info_span!("oncall_alert", call = %record.call_id);
-    tokio::spawn(async move { run(services, record).await }.instrument(span));
+    tokio::spawn(async move { run(services, record, resumed).await }.instrument(span));
 }
 
 fn target(services: &CallServices, provider: &str) -> Option<Target> {
     services.config.oncall.provider(provider).map(|p| Target { provider: p.id.clone(), dial: p.phone.clone() })
 }
 
-async fn run(services: Arc<CallServices>, record: CallRecord) {
+async fn run(services: Arc<CallServices>, record: CallRecord, resumed: bool) {
     let timeline = Timeline { services: services.clone(), call_id: record.call_id.clone(), patient: record.patient.id.clone().unwrap_or_default() };
+    if resumed {
+        timeline.outcome("alert_resumed", serde_json::json!({ "reason": "restart" }));
+    }
     let Some(provider) = record.routing.practitioner.clone() else {
         return timeline.outcome("alert_failed", serde_json::json!({ "reason": "no on-call provider for this time" }));
     };

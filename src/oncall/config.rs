@@ -31,6 +31,9 @@ pub struct OnCallConfig {
     pub menu_repeats: u32,
     /// Seconds to wait for a key after the menu.
     pub key_timeout_s: u64,
+    /// At start, alerts a stop cut short (or never placed) are placed again for calls that started
+    /// within this many hours; 0 = never.
+    pub resume_within_h: u64,
     pub providers: Vec<ProviderEntry>,
     /// Calls to this number or extension (the To user) reach the provider callback line; empty = off.
     pub callback_number: String,
@@ -49,6 +52,7 @@ impl Default for OnCallConfig {
             escalate_after_s: 600,
             menu_repeats: 2,
             key_timeout_s: 8,
+            resume_within_h: 12,
             providers: Vec::new(),
             callback_number: String::new(),
         }
@@ -99,6 +103,9 @@ impl OnCallConfig {
         }
         if !(1..=60).contains(&self.key_timeout_s) {
             return bad("key_timeout_s", "must be between 1 and 60");
+        }
+        if self.resume_within_h > 168 {
+            return bad("resume_within_h", "must be at most 168 (a week)");
         }
         if self.callback_number.contains(|c: char| c.is_whitespace() || "<>@:;\"".contains(c)) {
             return bad("callback_number", "must be a number or extension (a plain SIP user), e.g. \"7000\"");
@@ -155,6 +162,8 @@ mod tests {
         assert!(err.contains("backup"), "{err}");
         let err = parse("caller_id = \"practice\"\n").unwrap_err();
         assert!(err.contains("oncall.caller_id"), "{err}");
+        let err = parse("resume_within_h = 720\n").unwrap_err();
+        assert!(err.contains("oncall.resume_within_h"), "{err}");
         let err = parse("pager = true\n").unwrap_err();
         assert!(err.contains("pager"), "{err}");
         let ok = parse("providers = [{ id = \"Practitioner/a\", phone = \"+1 555-010-0001\", backup = \"Practitioner/b\" }, { id = \"Practitioner/b\", phone = \"sip:dr-b@10.0.0.5:5060\" }]\n").unwrap();

@@ -59,6 +59,17 @@ impl Store {
         })
     }
 
+    /// Finished calls that started at or after `since`, oldest first.
+    pub fn finished_calls_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<CallRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT record FROM calls WHERE started_at >= ?1 AND ended_at IS NOT NULL ORDER BY started_at",
+            )?;
+            let rows = stmt.query_map([since.to_rfc3339()], |row| row.get::<_, String>(0))?;
+            rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        })
+    }
+
     /// Calls that were in progress when the process died: no end time.
     pub fn unfinished_calls(&self) -> Result<Vec<(CallRecord, String)>, StoreError> {
         self.with(|conn| {
