@@ -1,13 +1,19 @@
 //! Records the caller's audio (8 kHz 16-bit mono), sealed with the recordings key in one-second
-//! chunks (`store::recording`): each second is on disk as soon as it is complete, so if the
-//! process dies the file stays readable up to the last second.
+//! chunks (`store::recording`): each second is written as soon as it is complete, so if the
+//! process dies the file stays readable up to the last second. Every few seconds the file is also
+//! synced to disk (on a blocking thread, never in the media task), so a power loss costs at most
+//! those seconds.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::store::keys::DataKey;
 use crate::store::recording::{RecordingError, SealedWriter};
 
 const RATE: u32 = 8000;
+/// Chunks (seconds) between two syncs to disk.
+const SYNC_EVERY_CHUNKS: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingInfo {
@@ -22,17 +28,48 @@ pub struct Recorder {
     writer: SealedWriter,
     samples: u64,
     sum_squares: f64,
+    synced_chunks: u32,
+    /// Set while a sync runs, so a slow disk never piles syncs up.
+    syncing: Arc<AtomicBool>,
 }
 
 impl Recorder {
     pub fn create(path: &Path, key: &DataKey) -> Result<Self, RecordingError> {
-        Ok(Self { path: path.into(), writer: SealedWriter::create(path, key, RATE, RATE as usize)?, samples: 0, sum_squares: 0.0 })
+        let writer = SealedWriter::create(path, key, RATE, RATE as usize)?;
+        Ok(Self { path: path.into(), writer, samples: 0, sum_squares: 0.0, synced_chunks: 0, syncing: Default::default() })
     }
 
     pub fn write(&mut self, frame: &[i16]) -> Result<(), RecordingError> {
         self.sum_squares += frame.iter().map(|&s| (s as f64 / 32768.0).powi(2)).sum::<f64>();
         self.samples += frame.len() as u64;
-        self.writer.write(frame)
+        self.writer.write(frame)?;
+        if self.writer.chunks() >= self.synced_chunks + SYNC_EVERY_CHUNKS {
+            self.sync_in_background();
+        }
+        Ok(())
+    }
+
+    fn sync_in_background(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if self.syncing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.synced_chunks = self.writer.chunks();
+        let (syncing, path) = (self.syncing.clone(), self.path.clone());
+        match self.writer.sync_handle() {
+            Ok(file) => {
+                runtime.spawn_blocking(move || {
+                    if let Err(e) = file.sync_data() {
+                        tracing::warn!(error = %e, path = %path.display(), "cannot sync the recording to disk");
+                    }
+                    syncing.store(false, Ordering::Release);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot sync the recording to disk");
+                syncing.store(false, Ordering::Release);
+            }
+        }
     }
 
     pub fn duration_ms(&self) -> u64 {
@@ -73,5 +110,26 @@ mod tests {
         let done = read_pcm(&path, &keys).unwrap();
         assert_eq!(done.samples.len(), 12000);
         assert!(done.complete);
+    }
+
+    #[tokio::test]
+    async fn syncs_to_disk_every_few_seconds_off_the_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::ephemeral();
+        let mut rec = Recorder::create(&dir.path().join("rec.clrec"), keys.current(Purpose::Recordings)).unwrap();
+        let second = vec![0i16; 8000];
+        for _ in 0..SYNC_EVERY_CHUNKS - 1 {
+            rec.write(&second).unwrap();
+        }
+        assert_eq!(rec.synced_chunks, 0, "no sync before {SYNC_EVERY_CHUNKS} s");
+        rec.write(&second).unwrap();
+        assert_eq!(rec.synced_chunks, SYNC_EVERY_CHUNKS);
+        for _ in 0..200 {
+            if !rec.syncing.load(Ordering::Acquire) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the background sync never finished");
     }
 }

@@ -141,6 +141,16 @@ impl SealedWriter {
         Ok(())
     }
 
+    /// Sealed chunks written so far.
+    pub fn chunks(&self) -> u32 {
+        self.index
+    }
+
+    /// A second handle on the file, to sync it to disk from another thread while writing goes on.
+    pub fn sync_handle(&self) -> Result<std::fs::File, RecordingError> {
+        self.file.try_clone().map_err(io_err(&self.path))
+    }
+
     /// Seals what is left as the final chunk and syncs the file.
     pub fn finish(mut self) -> Result<PathBuf, RecordingError> {
         self.seal_pending(FINAL)?;
