@@ -1,5 +1,6 @@
 //! The call core against SIPp: whole calls with RTP audio and RFC 4733 digits, and the SIP edge
-//! cases (CANCEL, BYE mid-prompt, 488, hold, OPTIONS, malformed requests, retransmissions, lost ACK).
+//! cases (CANCEL, BYE mid-prompt, 488, hold, a re-INVITE changing codec and event type, OPTIONS,
+//! malformed requests, retransmissions, lost ACK).
 
 mod common;
 
@@ -29,10 +30,36 @@ fn run(server: &Server, scenario: &str) -> String {
 fn full_keypad_call_leaves_digits_and_message_in_the_record() {
     let server = start();
     run(&server, "full_call.xml");
+    let call = assert_whole_keypad_call(&server);
+    eprintln!("keypad call: answer -> request complete {:.1} s", seconds_between(&call, "answered", "request_chosen"));
+    let metrics = server.metrics();
+    assert!(metrics.contains("chartline_calls_total{outcome=\"completed\"} 1"), "{metrics}");
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
+
+#[test]
+fn a_reinvite_to_pcma_with_another_event_type_keeps_the_call_working() {
+    let server = start();
+    let dir = repo_root().join("tests/sipp");
+    std::fs::create_dir_all(dir.join("pcap/pcma")).unwrap();
+    let message = format!("wav:{}", repo_root().join("tests/fixtures/audio/message.wav").display());
+    for (name, items) in [("dob", vec!["digits:03051982"]), ("confirm", vec!["digits:1"]), ("menu", vec!["digits:1"]), ("message", vec![message.as_str(), "silence:300", "digits:#"])] {
+        let status = std::process::Command::new("python3").arg("make_pcaps.py").arg(format!("pcap/pcma/{name}.pcap")).args(["codec:pcma", "event_pt:96"]).args(&items).current_dir(&dir).status().unwrap();
+        assert!(status.success(), "make_pcaps.py pcma/{name} failed");
+    }
+    run(&server, "reinvite_codec.xml");
+    let call = assert_whole_keypad_call(&server);
+    let renegotiated = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "media_renegotiated").unwrap_or_else(|| panic!("{call:#}"));
+    assert_eq!(renegotiated["codec"], "Pcma");
+    assert_eq!(renegotiated["rfc4733"], true);
+}
+
+/// The one finished call of `server` went through DOB, confirmation, menu 1 and a message ended by
+/// #, all by keypad, with the message's speech in its recording.
+fn assert_whole_keypad_call(server: &Server) -> serde_json::Value {
     let calls = server.wait_for_calls(1, Duration::from_secs(10));
     assert_eq!(calls.len(), 1, "one finished call");
     let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
-
     assert_eq!(call["patient"]["birth_date"], "1982-03-05", "{call:#}");
     assert_eq!(call["patient"]["matched_by"], "dtmf");
     assert_eq!(call["request"]["type"], "refill");
@@ -44,7 +71,6 @@ fn full_keypad_call_leaves_digits_and_message_in_the_record() {
         assert!(kinds.iter().any(|k| k == kind), "event {kind} missing: {kinds:?}");
     }
     assert!(!kinds.iter().any(|k| k == "invalid_key" || k == "no_input"), "clean call: {kinds:?}");
-    eprintln!("keypad call: answer -> request complete {:.1} s", seconds_between(&call, "answered", "request_chosen"));
 
     // The recording holds the spoken message: as much speech as the source, at a similar level.
     let (got, _) = recording_stats(&server.data_dir(), call["recording"].as_str().expect("recording path"));
@@ -52,10 +78,7 @@ fn full_keypad_call_leaves_digits_and_message_in_the_record() {
     assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
     assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);
     assert!(got.duration_s < sent.duration_s + 5.0, "recording stopped at #: {:.1} s", got.duration_s);
-
-    let metrics = server.metrics();
-    assert!(metrics.contains("chartline_calls_total{outcome=\"completed\"} 1"), "{metrics}");
-    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+    call
 }
 
 #[test]

@@ -189,11 +189,12 @@ impl Call {
                         self.dialog.handle(Event::Hangup, Instant::now());
                         outcome = Some(CallOutcome::Failed);
                     }
-                    Some(UaEvent::HoldChanged { on_hold, remote, .. }) => {
+                    Some(UaEvent::MediaChanged { on_hold, media, .. }) => {
                         push_event(&mut self.record, if on_hold { "hold" } else { "unhold" }, serde_json::json!({}));
                         self.media.set_hold(on_hold);
-                        if let Some(remote) = remote.filter(|r| r.port() != 0) {
-                            self.media.set_remote(remote);
+                        if let Some(n) = media {
+                            push_event(&mut self.record, "media_renegotiated", serde_json::json!({ "codec": format!("{:?}", n.codec), "rfc4733": n.dtmf_pt.is_some(), "srtp": n.srtp.map(|k| k.suite.name()) }));
+                            self.media.renegotiate(MediaParams { remote: n.remote_rtp, codec: n.codec, dtmf_pt: n.dtmf_pt, ptime_ms: n.ptime_ms }, n.srtp);
                         }
                     }
                     Some(UaEvent::DtmfInfo { digit, .. }) => self.media.sip_info_digit(digit),

@@ -47,7 +47,8 @@ enum Command {
     Listen(bool),
     SipInfoDigit(char),
     SetHold(bool),
-    SetRemote(SocketAddr),
+    /// A re-INVITE's outcome: where to send, codec, RFC 4733 type, SRTP keys.
+    Renegotiate(MediaParams, Option<SrtpKeys>),
     /// Audio from another call leg (a bridge), sent when no prompt plays.
     Feed(Clip),
     Close(oneshot::Sender<MediaStats>),
@@ -135,8 +136,10 @@ impl MediaHandle {
     pub fn set_hold(&self, on_hold: bool) {
         let _ = self.commands.send(Command::SetHold(on_hold));
     }
-    pub fn set_remote(&self, remote: SocketAddr) {
-        let _ = self.commands.send(Command::SetRemote(remote));
+    /// Applies a renegotiation. A remote port of 0 (a stream put aside) keeps the old address;
+    /// new SRTP keys start new crypto contexts, the same keys keep the running ones.
+    pub fn renegotiate(&self, params: MediaParams, srtp: Option<SrtpKeys>) {
+        let _ = self.commands.send(Command::Renegotiate(params, srtp));
     }
     /// Queues 8 kHz audio from a bridged leg; it is sent in place of silence.
     pub fn feed(&self, frame: Clip) {
@@ -227,6 +230,20 @@ impl Task {
             events,
             srtp,
             srtp_rejected: 0,
+        }
+    }
+
+    fn renegotiate(&mut self, params: MediaParams, srtp: Option<SrtpKeys>) {
+        if params.remote.port() != 0 && params.remote != self.params.remote {
+            self.remote = params.remote;
+            self.latched = false;
+        }
+        // The packet clock was set from the first ptime; it stays.
+        self.params = MediaParams { remote: if params.remote.port() == 0 { self.params.remote } else { params.remote }, ptime_ms: self.params.ptime_ms, ..params };
+        if srtp != self.session.srtp {
+            self.srtp = srtp.as_ref().and_then(|keys| SrtpSession::new(keys).map_err(|e| tracing::error!(error = %e, "SRTP not restarted")).ok());
+            self.session.srtp = srtp;
+            tracing::info!(srtp = srtp.map_or("off", |k| k.suite.name()), "media keys changed by a re-INVITE");
         }
     }
 
@@ -348,10 +365,7 @@ impl Task {
             Command::Listen(on) => self.listening = on,
             Command::SipInfoDigit(digit) => self.on_digit(digit, DtmfMethod::SipInfo),
             Command::SetHold(on_hold) => self.on_hold = on_hold,
-            Command::SetRemote(remote) => {
-                self.remote = remote;
-                self.latched = false;
-            }
+            Command::Renegotiate(params, srtp) => self.renegotiate(params, srtp),
             Command::Feed(frame) => {
                 self.relay.extend(frame.iter().copied());
                 let limit = 6 * self.samples_per_packet;

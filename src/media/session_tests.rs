@@ -8,6 +8,8 @@ use crate::media::PortPool;
 struct Peer {
     socket: UdpSocket,
     seq: u16,
+    /// Protects what the peer sends, once the call is SRTP.
+    srtp: Option<SrtpSession>,
 }
 
 impl Peer {
@@ -17,7 +19,11 @@ impl Peer {
             header: rtp::header::Header { version: 2, payload_type: pt, sequence_number: self.seq, timestamp, ssrc: 42, ..Default::default() },
             payload: Bytes::from(payload),
         };
-        self.socket.send_to(&packet.marshal().unwrap(), to).await.unwrap();
+        let mut bytes = packet.marshal().unwrap().to_vec();
+        if let Some(srtp) = self.srtp.as_mut() {
+            bytes = srtp.protect_rtp(&bytes).unwrap();
+        }
+        self.socket.send_to(&bytes, to).await.unwrap();
     }
 
     /// Sends `ms` of a tone as μ-law, paced at 20 ms.
@@ -30,9 +36,13 @@ impl Peer {
     }
 
     async fn digit(&mut self, to: SocketAddr, event: u8, timestamp: u32) {
+        self.digit_as(to, 101, event, timestamp).await
+    }
+
+    async fn digit_as(&mut self, to: SocketAddr, pt: u8, event: u8, timestamp: u32) {
         for (end, duration) in [(false, 160u16), (false, 320), (true, 480), (true, 480), (true, 480)] {
             let payload = vec![event, if end { 0x80 | 10 } else { 10 }, (duration >> 8) as u8, duration as u8];
-            self.send(to, 101, timestamp, payload).await;
+            self.send(to, pt, timestamp, payload).await;
         }
     }
 }
@@ -46,7 +56,7 @@ async fn setup(inactivity_s: u64) -> (MediaHandle, mpsc::UnboundedReceiver<Media
     let config = MediaConfig { inactivity_timeout_s: inactivity_s, ..Default::default() };
     let (handle, events) = session.start(params, &config, Arc::new(MediaCounters::default()));
     std::mem::forget(pool);
-    (handle, events, Peer { socket: peer, seq: 0 }, ours)
+    (handle, events, Peer { socket: peer, seq: 0, srtp: None }, ours)
 }
 
 async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>) -> MediaEvent {
@@ -115,5 +125,36 @@ async fn latches_to_caller_source_and_times_out_when_silent() {
     assert!(got.is_ok(), "audio flows to the latched source");
     assert!(matches!(next_event(&mut events).await, MediaEvent::InactivityTimeout));
     handle.set_hold(true);
+    drop(handle);
+}
+
+#[tokio::test]
+async fn a_reinvite_switches_the_event_type_and_the_srtp_keys() {
+    use crate::sip::sdes::CryptoSuite;
+    let (handle, mut events, mut peer, ours) = setup(30).await;
+    peer.digit(ours, 1, 1000).await;
+    assert!(matches!(next_event(&mut events).await, MediaEvent::Digit { digit: '1', .. }));
+
+    let suite = CryptoSuite::AesCm128HmacSha1_80;
+    let (our_key, their_key) = ([7u8; 30], [8u8; 30]);
+    let remote = peer.socket.local_addr().unwrap();
+    handle.renegotiate(MediaParams { remote, codec: Codec::Pcma, dtmf_pt: Some(96), ptime_ms: 20 }, Some(SrtpKeys { suite, local: our_key, remote: their_key }));
+    peer.srtp = Some(SrtpSession::new(&SrtpKeys { suite, local: their_key, remote: our_key }).unwrap());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    peer.digit_as(ours, 96, 5, 2000).await;
+    assert!(matches!(next_event(&mut events).await, MediaEvent::Digit { digit: '5', .. }), "the new type, under the new key");
+
+    // What we send now is PCMA under our new key.
+    let mut buf = [0u8; 1500];
+    let mut reader = SrtpSession::new(&SrtpKeys { suite, local: their_key, remote: our_key }).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let (len, _) = tokio::time::timeout_at(deadline, peer.socket.recv_from(&mut buf)).await.expect("audio from the session").unwrap();
+        if let Ok(plain) = reader.unprotect_rtp(&buf[..len]) {
+            let header = rtp::header::Header::unmarshal(&mut &plain[..]).unwrap();
+            assert_eq!(header.payload_type, 8);
+            break;
+        }
+    }
     drop(handle);
 }

@@ -299,9 +299,11 @@ impl Endpoint {
         self.events.push_back(UaEvent::IncomingCall { call, from, to, source, offer });
     }
 
+    /// A re-INVITE (RFC 3261 §14.2): its offer is answered within the call's media
+    /// ([`sdp::renegotiate`]) and the application told what changed. One we cannot take gets 488
+    /// and leaves the session as it was; one without an offer gets ours again (answer in the ACK).
     fn on_reinvite(&mut self, call: CallId, request: Message, source: SocketAddr, transport: Transport, now: Instant) {
         let leg = self.legs.get_mut(&call).expect("checked by caller");
-        leg.dialog.refresh_target(&request);
         let offer = match parse_body_sdp(&request) {
             Ok(offer) => offer,
             Err(problem) => {
@@ -309,30 +311,40 @@ impl Endpoint {
                 return self.send(source, transport, bytes);
             }
         };
-        let local = leg.local_sdp.clone().unwrap_or_else(|| sdp::make_offer(&Default::default(), self.local, 1));
-        let (answer, on_hold) = match &offer {
-            Some(offer) => {
-                let remote = offer.audio_direction();
-                (sdp::with_direction(&local, remote.answer_to()), remote.is_hold())
-            }
-            None => (sdp::with_direction(&local, sdp::Direction::SendRecv), false),
+        let previous = leg.local_sdp.clone().unwrap_or_else(|| sdp::make_offer(&Default::default(), self.local, 1));
+        let mut tx = ServerInvite::new(request.branch.clone(), self.timers, transport.is_reliable());
+        let (answer, on_hold, media) = match &offer {
+            Some(offer) => match sdp::renegotiate(offer, &previous) {
+                Ok(negotiated) => (negotiated.answer.clone(), negotiated.remote_direction.is_hold(), Some(Box::new(negotiated))),
+                Err(e) => {
+                    tracing::info!(error = %e, "re-INVITE offer not acceptable: 488, the session stays as it was");
+                    let warning = format!("305 chartline \"{}\"", e.to_string().replace('"', "'"));
+                    let bytes = Reply::for_request(&request, Some(leg.dialog.local_tag())).render(488, "Not Acceptable Here", &[("Warning", warning)], b"");
+                    if let InviteOutput::Send(bytes) = tx.final_response(bytes, false, now) {
+                        self.transmits.push_back(Transmit { dest: source, transport, bytes });
+                    }
+                    leg.reinvite_tx = Some(tx);
+                    return;
+                }
+            },
+            None => (sdp::with_direction(&previous, sdp::Direction::SendRecv), false, None),
         };
+        leg.dialog.refresh_target(&request);
         leg.local_sdp = Some(answer.clone());
         let body = answer.to_string().into_bytes();
         let contact = leg.dialog.contact_header();
         let bytes = Reply::for_request(&request, Some(leg.dialog.local_tag())).render(200, "OK", &[("Contact", contact), ("Allow", ALLOW.into()), ("Content-Type", "application/sdp".into())], &body);
-        let mut tx = ServerInvite::new(request.branch.clone(), self.timers, transport.is_reliable());
         if let InviteOutput::Send(bytes) = tx.final_response(bytes, true, now) {
             self.transmits.push_back(Transmit { dest: source, transport, bytes });
         }
         leg.reinvite_tx = Some(tx);
-        let remote = offer.as_ref().and_then(|o| o.audio_target().ok());
-        self.events.push_back(UaEvent::HoldChanged { call, on_hold, remote });
+        self.events.push_back(UaEvent::MediaChanged { call, on_hold, media });
     }
 
     fn on_ack(&mut self, call: &CallId, request: &Message, now: Instant) {
         let Some(leg) = self.legs.get_mut(call) else { return };
-        if leg.reinvite_tx.as_ref().is_some_and(|tx| tx.state == super::transaction::InviteState::Accepted && request.cseq != leg.invite.cseq) {
+        let reinvite_waits = |tx: &ServerInvite| matches!(tx.state, super::transaction::InviteState::Accepted | super::transaction::InviteState::Completed);
+        if leg.reinvite_tx.as_ref().is_some_and(reinvite_waits) && request.cseq != leg.invite.cseq {
             leg.reinvite_tx.as_mut().unwrap().ack(now);
             return;
         }

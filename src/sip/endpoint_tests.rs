@@ -164,11 +164,53 @@ fn reinvite_hold_and_unhold() {
     h.inbound(request("INVITE", "z9hG4bK-r1", 2, Some(&tag), &format!("{SDP}a=sendonly\r\n")));
     let sent = h.sent();
     assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[0].contains("a=recvonly"), "{}", sent[0]);
-    assert!(matches!(h.events()[..], [UaEvent::HoldChanged { on_hold: true, .. }]));
+    assert!(matches!(h.events()[..], [UaEvent::MediaChanged { on_hold: true, media: Some(_), .. }]));
     h.inbound(request("ACK", "z9hG4bK-a2", 2, Some(&tag), ""));
     h.inbound(request("INVITE", "z9hG4bK-r2", 3, Some(&tag), SDP));
     assert!(h.sent()[0].contains("a=sendrecv"));
-    assert!(matches!(h.events()[..], [UaEvent::HoldChanged { on_hold: false, .. }]));
+    assert!(matches!(h.events()[..], [UaEvent::MediaChanged { on_hold: false, .. }]));
+}
+
+#[test]
+fn reinvite_moving_the_media_to_another_codec_is_answered_and_reported() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.events();
+    let moved = SDP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 127.0.0.2").replace("6000 RTP/AVP 0 101", "6100 RTP/AVP 8 96").replace("0 PCMU", "8 PCMA").replace("101 telephone", "96 telephone");
+    h.inbound(request("INVITE", "z9hG4bK-r1", 2, Some(&tag), &moved));
+    let sent = h.sent();
+    assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[0].contains("m=audio 20000 RTP/AVP 8 96\r\n"), "{}", sent[0]);
+    match &h.events()[..] {
+        [UaEvent::MediaChanged { on_hold: false, media: Some(n), .. }] => {
+            assert_eq!((n.codec, n.dtmf_pt, n.remote_rtp), (sdp::Codec::Pcma, Some(96), "127.0.0.2:6100".parse().unwrap()));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reinvite_we_cannot_take_gets_488_and_the_call_goes_on() {
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.events();
+    let g729 = SDP.replace("RTP/AVP 0 101", "RTP/AVP 18").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:18 G729/8000");
+    h.inbound(request("INVITE", "z9hG4bK-r1", 2, Some(&tag), &g729));
+    let sent = h.sent();
+    assert!(sent[0].starts_with("SIP/2.0 488") && sent[0].contains("Warning: 305 chartline"), "{}", sent[0]);
+    assert!(h.events().is_empty(), "nothing changed");
+    // Retransmitted over UDP until its ACK (same branch), then quiet.
+    h.advance(Duration::from_millis(600));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 488 Not Acceptable Here"]);
+    h.inbound(request("ACK", "z9hG4bK-r1", 2, Some(&tag), ""));
+    h.advance(Duration::from_secs(5));
+    assert!(h.sent().is_empty());
+    // The dialog lives on: a usable re-offer is answered.
+    h.inbound(request("INVITE", "z9hG4bK-r2", 3, Some(&tag), SDP));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"]);
+    h.inbound(request("BYE", "z9hG4bK-b", 4, Some(&tag), ""));
+    assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"]);
 }
 
 #[test]

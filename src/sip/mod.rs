@@ -64,8 +64,9 @@ pub enum UaEvent {
     CallCancelled { call: CallId },
     /// The caller sent BYE (200 already sent).
     RemoteHangup { call: CallId },
-    /// A re-INVITE changed the direction (already answered).
-    HoldChanged { call: CallId, on_hold: bool, remote: Option<SocketAddr> },
+    /// A re-INVITE was answered (200 already sent): whether the call is now on hold and, when it
+    /// carried an offer, the media as renegotiated (address, codec, RFC 4733 type, SRTP keys).
+    MediaChanged { call: CallId, on_hold: bool, media: Option<Box<sdp::Negotiated>> },
     /// A digit by SIP INFO (already answered 200).
     DtmfInfo { call: CallId, digit: char, duration_ms: u32 },
     /// The call failed in the stack (e.g. no ACK for our 200; a BYE was sent).
@@ -86,7 +87,7 @@ impl UaEvent {
             | UaEvent::CallAcked { call, .. }
             | UaEvent::CallCancelled { call }
             | UaEvent::RemoteHangup { call }
-            | UaEvent::HoldChanged { call, .. }
+            | UaEvent::MediaChanged { call, .. }
             | UaEvent::DtmfInfo { call, .. }
             | UaEvent::CallFailed { call, .. }
             | UaEvent::Progress { call, .. }

@@ -344,6 +344,30 @@ pub fn negotiate(offer: &Sdp, caps: &MediaCaps, local: SocketAddr, session_id: u
     Ok(Negotiated { answer, codec, dtmf_pt, remote_rtp, ptime_ms, remote_direction, srtp: srtp.map(|(_, keys)| keys) })
 }
 
+/// Answers a re-INVITE's offer (RFC 3264 §8) within what the call already has, as our previous SDP
+/// shows it: our address and port, our SRTP key (required on `RTP/SAVP`, best-effort when our
+/// crypto line rode on `RTP/AVP`, off without one), both G.711 codecs and RFC 4733. The offer may
+/// move the media, switch codec or telephone-event payload type, or bring a new SRTP key. The
+/// answer keeps our origin; its version goes up by one only when the answer changed.
+pub fn renegotiate(offer: &Sdp, previous: &Sdp) -> Result<Negotiated, SdpError> {
+    let ours = previous.audio().ok_or(SdpError::NoAudio)?;
+    let local = SocketAddr::new(ours.connection.or(previous.connection).unwrap_or(previous.origin_address), ours.port);
+    let caps = match sdes::crypto_lines(&ours.other_attributes).first().and_then(Crypto::usable) {
+        Some((_, master)) if sdes::is_secure_profile(&ours.protocol) => MediaCaps::default().with_srtp(SrtpPolicy::Required, master),
+        Some((_, master)) => MediaCaps::default().with_srtp(SrtpPolicy::Optional, master),
+        None => MediaCaps::default(),
+    };
+    let mut negotiated = negotiate(offer, &caps, local, previous.session_id)?;
+    let answer = &mut negotiated.answer;
+    answer.origin_user.clone_from(&previous.origin_user);
+    answer.origin_address = previous.origin_address;
+    answer.session_version = previous.session_version;
+    if answer != previous {
+        answer.session_version += 1;
+    }
+    Ok(negotiated)
+}
+
 /// SRTP for an offered stream under our policy: our `a=crypto` line (same tag and suite as the
 /// first usable offered line) and the session keys, or none for plain RTP. An `RTP/SAVP` offer
 /// needs a usable line; a plain `RTP/AVP` offer that carries one (best-effort SRTP) is encrypted
@@ -562,6 +586,35 @@ mod tests {
         assert!(n.srtp.is_some());
         assert!(n.answer.to_string().contains("m=audio 20000 RTP/AVP 0 101"));
         assert!(negotiate(&best_effort, &srtp_caps(SrtpPolicy::Off), local(), 1).unwrap().srtp.is_none());
+    }
+
+    #[test]
+    fn a_reoffer_can_move_the_media_switch_codec_and_dtmf_type_within_the_call() {
+        let first = negotiate(&Sdp::parse(OFFER).unwrap(), &MediaCaps::default(), local(), 77).unwrap();
+        assert_eq!(first.codec, Codec::Pcma);
+        let same = renegotiate(&Sdp::parse(OFFER).unwrap(), &first.answer).unwrap();
+        assert_eq!(same.answer, first.answer, "an unchanged answer keeps its version (RFC 3264 §8)");
+        let moved = OFFER.replace("10.0.0.5", "10.0.0.9").replace("m=audio 6000 RTP/AVP 18 8 0 96", "m=audio 7100 RTP/AVP 0 100").replace("96 telephone-event", "100 telephone-event").replace("fmtp:96", "fmtp:100");
+        let n = renegotiate(&Sdp::parse(&moved).unwrap(), &first.answer).unwrap();
+        assert_eq!((n.codec, n.dtmf_pt, n.remote_rtp), (Codec::Pcmu, Some(100), "10.0.0.9:7100".parse().unwrap()));
+        assert_eq!((n.answer.session_id, n.answer.session_version), (77, first.answer.session_version + 1));
+        assert_eq!(n.answer.audio_target().unwrap(), local(), "our address and port stay");
+        let g729_only = OFFER.replace("m=audio 6000 RTP/AVP 18 8 0 96", "m=audio 6000 RTP/AVP 18");
+        assert_eq!(renegotiate(&Sdp::parse(&g729_only).unwrap(), &first.answer).unwrap_err(), SdpError::NoCommonCodec);
+    }
+
+    #[test]
+    fn a_reoffer_with_a_new_srtp_key_keeps_ours_and_takes_theirs() {
+        let first = negotiate(&Sdp::parse(SAVP_OFFER).unwrap(), &srtp_caps(SrtpPolicy::Optional), local(), 5).unwrap();
+        let new_key = SAVP_OFFER.replace("PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk").replace("a=crypto:4", "a=crypto:7");
+        let n = renegotiate(&Sdp::parse(&new_key).unwrap(), &first.answer).unwrap();
+        let keys = n.srtp.expect("still SRTP");
+        assert_eq!(keys.local, [9; MASTER_LEN], "our key stays");
+        assert_eq!(&keys.remote[..3], b"ABC", "theirs is the new one");
+        let answered = sdes::crypto_lines(&n.answer.media[0].other_attributes);
+        assert_eq!(answered[0].tag, 7, "the answer names the accepted line's tag");
+        // The call is SRTP on RTP/SAVP: a plain re-offer is refused (the session stays as it was).
+        assert_eq!(renegotiate(&Sdp::parse(OFFER).unwrap(), &first.answer).unwrap_err(), SdpError::SrtpRequired);
     }
 
     #[test]

@@ -6,9 +6,11 @@ all carry the same RTP timestamp, so a receiver that drops repeated events would
 These are made here instead, from a spec on the command line:
 
     make_pcaps.py OUT.pcap ITEM...      ITEM = digits:0305#  |  wav:FILE.wav  |  silence:MS
+                                                 |  codec:pcmu|pcma  |  event_pt:N
 
-Audio is 8 kHz 16-bit mono WAV sent as PCMU (PT 0) in 20 ms packets; digits are RFC 4733 events
-(PT 101): 100 ms of event packets every 20 ms, three end packets, then 120 ms of silence. Every
+Audio is 8 kHz 16-bit mono WAV sent as PCMU (PT 0; `codec:pcma` switches the items after it to
+PCMA, PT 8) in 20 ms packets; digits are RFC 4733 events (PT 101, or `event_pt:N`): 100 ms of
+event packets every 20 ms, three end packets, then 120 ms of silence. Every
 capture continues from a sequence number and timestamp derived from the file name, so captures
 played one after another on one call look like one stream with a gap.
 """
@@ -33,6 +35,18 @@ def ulaw(sample):
     return ~(sign | (exponent << 4) | mantissa) & 0xFF
 
 
+def alaw(sample):
+    """ITU-T G.711 A-law of one 16-bit sample."""
+    sign = 0x80 if sample >= 0 else 0
+    magnitude = min(abs(sample), 32767) >> 3
+    if magnitude < 32:
+        code = magnitude >> 1
+    else:
+        exponent = magnitude.bit_length() - 5
+        code = (exponent << 4) | ((magnitude >> exponent) & 0x0F)
+    return (sign | code) ^ 0x55
+
+
 class Writer:
     def __init__(self, name):
         seed = zlib.crc32(name.encode())
@@ -41,6 +55,8 @@ class Writer:
         self.ssrc = 0x4368_6172  # one SSRC for all captures of a call
         self.clock_us = 0
         self.records = []
+        self.codec = (0, ulaw)
+        self.event_pt = 101
 
     def packet(self, pt, payload, marker=False, advance=True):
         header = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, self.seq & 0xFFFF, self.timestamp & 0xFFFFFFFF, self.ssrc)
@@ -57,15 +73,16 @@ class Writer:
         for start in range(0, len(samples), SAMPLES):
             chunk = samples[start:start + SAMPLES]
             chunk += [0] * (SAMPLES - len(chunk))
-            self.packet(0, bytes(ulaw(s) for s in chunk))
+            pt, encode = self.codec
+            self.packet(pt, bytes(encode(s) for s in chunk))
             self.timestamp += SAMPLES
 
     def digit(self, event):
         steps = 100 // PTIME
         for step in range(1, steps + 1):
-            self.packet(101, struct.pack("!BBH", event, 10, step * SAMPLES), marker=step == 1)
+            self.packet(self.event_pt, struct.pack("!BBH", event, 10, step * SAMPLES), marker=step == 1)
         for repeat in range(3):
-            self.packet(101, struct.pack("!BBH", event, 0x80 | 10, steps * SAMPLES), advance=repeat == 2)
+            self.packet(self.event_pt, struct.pack("!BBH", event, 0x80 | 10, steps * SAMPLES), advance=repeat == 2)
         self.timestamp += steps * SAMPLES
         self.audio([0] * (8 * 120))
 
@@ -95,6 +112,10 @@ def main():
                 writer.digit(EVENTS[ch])
         elif kind == "wav":
             writer.audio(read_wav(value))
+        elif kind == "codec" and value in ("pcmu", "pcma"):
+            writer.codec = (0, ulaw) if value == "pcmu" else (8, alaw)
+        elif kind == "event_pt":
+            writer.event_pt = int(value)
         elif kind == "silence":
             writer.audio([0] * (8 * int(value)))
         else:
