@@ -104,6 +104,48 @@ impl Drop for Baresip {
     }
 }
 
+/// The caller's side of a billing call, once `phone` has dialed: DOB 07/04/1976 over the greeting,
+/// 1 (the read-back is right), 6 (billing: straight to the message), the microphone's message, then
+/// `#`. Waits for the end of the call and returns its stored record, after checking the DOB, the
+/// request and that the recording holds the message's speech at its level.
+pub fn billing_message_call(phone: &mut Baresip, server: &crate::common::Server) -> serde_json::Value {
+    use crate::common::{event_kinds, recording_stats, repo_root, wav_stats};
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    let established = Instant::now();
+    std::thread::sleep(Duration::from_millis(800));
+    phone.keys("07041976"); // over the greeting: barge-in
+    std::thread::sleep(Duration::from_millis(1500));
+    phone.keys("1");
+    std::thread::sleep(Duration::from_millis(1500));
+    phone.keys("6");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let call_id = loop {
+        let calls = server.cli_json(&["calls", "list", "--json"]);
+        if let Some(call) = calls.as_array().unwrap().first().filter(|c| event_kinds(c).iter().any(|k| k == "recording_started")) {
+            break call["call_id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "recording never started:\n{calls:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(established.elapsed().as_secs_f64() < LEAD_IN_S - 0.5, "recording must start before the message is spoken (at {:?})", established.elapsed());
+    let sent = wav_stats(&repo_root().join("tests/fixtures/audio/message.wav"));
+    std::thread::sleep(Duration::from_secs_f64(LEAD_IN_S + sent.duration_s + 1.0).saturating_sub(established.elapsed()));
+    phone.keys("#");
+    phone.wait_event("CALL_CLOSED", Duration::from_secs(30));
+
+    assert_eq!(server.wait_for_calls(1, Duration::from_secs(10)).len(), 1);
+    let call = server.cli_json(&["calls", "show", &call_id, "--json"]);
+    assert_eq!(call["patient"]["birth_date"], "1976-07-04", "{call:#}");
+    assert_eq!(call["request"]["type"], "billing");
+    assert_eq!(call["request"]["code"], "F");
+    let (got, complete) = recording_stats(&server.data_dir(), call["recording"].as_str().expect("recording"));
+    assert!(complete, "the recording was finished");
+    assert!((got.active_s - sent.active_s).abs() <= 0.15 * sent.active_s, "speech in recording {:.2} s, sent {:.2} s", got.active_s, sent.active_s);
+    assert!(got.active_rms > 0.5 * sent.active_rms && got.active_rms < 2.0 * sent.active_rms, "level {:.3} vs {:.3}", got.active_rms, sent.active_rms);
+    call
+}
+
 /// Seconds of silence before the spoken message in the microphone WAV: by then the caller has typed
 /// the DOB and the menu choice and the record prompt has played.
 pub const LEAD_IN_S: f64 = 16.0;
