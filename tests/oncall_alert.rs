@@ -12,11 +12,15 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A closed practice (every call is after hours) with the same on-call provider every day.
+/// A closed practice (every call is after hours) with the same on-call provider every day, on the
+/// keypad only.
 fn practice(extra: &str) -> String {
+    format!("[speech]\nmodel_path = \"models/not-imported.bin\"\n{}", closed_practice(extra))
+}
+
+fn closed_practice(extra: &str) -> String {
     format!(
-        "[speech]\nmodel_path = \"models/not-imported.bin\"\n\
-         [practice]\nholidays = []\n[practice.hours]\nmon = []\ntue = []\nwed = []\nthu = []\nfri = []\nsat = []\nsun = []\n\
+        "[practice]\nholidays = []\n[practice.hours]\nmon = []\ntue = []\nwed = []\nthu = []\nfri = []\nsat = []\nsun = []\n\
          [routing]\non_call = [{{ provider = \"Practitioner/dr-a\", days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"] }}]\n\
          {extra}"
     )
@@ -238,4 +242,37 @@ fn an_alert_cut_short_by_a_crash_is_placed_again_after_the_restart() {
     // Acknowledged: the next start owes nothing.
     server.kill_and_restart();
     assert!(!server.log_text().contains("resuming an on-call alert"), "{}", server.log_text());
+}
+
+#[test]
+fn with_speech_on_the_alert_does_not_wait_for_the_transcript() {
+    require_tool("sipp");
+    ensure_oncall_pcaps();
+    speech_model();
+    let phone = Phone::start("oncall_provider_ack.xml");
+    let config = format!("[oncall]\nproviders = [{{ id = \"Practitioner/dr-a\", phone = \"{}\" }}]\n", phone.uri("dr-a"));
+    let server = Server::start(&closed_practice(&config));
+    urgent_call(&server);
+    let (ok, out) = phone.finish(Duration::from_secs(60));
+    assert!(ok, "provider phone:\n{out}\n---- chartline ----\n{}", server.log_text());
+    let call = wait_for_event(&server, "acknowledged", Duration::from_secs(10));
+    let call = wait_for_event_in(&server, &call, "message_transcribed", Duration::from_secs(60));
+    let lead = seconds_between(&call, "alert_placed", "message_transcribed");
+    eprintln!("alert placed {lead:.2} s before the message was transcribed");
+    assert!(lead > 0.0, "the alert went out while the message was being transcribed: {call:#}");
+    assert_eq!(oncall_kinds(&call), ["alert_placed", "alert_answered", "acknowledged"], "{call:#}");
+}
+
+/// Polls the call until its timeline has `kind` too (the transcript may land after the alert).
+fn wait_for_event_in(server: &Server, call: &serde_json::Value, kind: &str, timeout: Duration) -> serde_json::Value {
+    let id = call["call_id"].as_str().unwrap();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let call = server.cli_json(&["calls", "show", id, "--json"]);
+        if event_kinds(&call).iter().any(|k| k == kind) {
+            return call;
+        }
+        assert!(Instant::now() < deadline, "no {kind} within {timeout:?}: {call:#}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

@@ -109,15 +109,11 @@ impl Timeline {
         info!(kind, "on-call alert");
         let store = &self.services.store;
         let who = detail.get("provider").and_then(|p| p.as_str()).unwrap_or_default().to_string();
-        let result = store.call(&self.call_id).and_then(|mut record| {
-            let detail = match detail.clone() {
-                serde_json::Value::Object(map) => map,
-                _ => Default::default(),
-            };
-            record.events.push(CallEvent { at: Utc::now(), kind: kind.to_string(), detail });
-            store.save_progress(&record)
-        });
-        if let Err(e) = result {
+        let map = match detail.clone() {
+            serde_json::Value::Object(map) => map,
+            _ => Default::default(),
+        };
+        if let Err(e) = store.add_call_event(&self.call_id, CallEvent { at: Utc::now(), kind: kind.to_string(), detail: map }) {
             warn!(error = %e, kind, "cannot record the alert outcome on the call");
         }
         let failed = matches!(kind, "alert_failed" | "alert_unanswered" | "patient_unreachable");

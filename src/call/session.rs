@@ -396,19 +396,32 @@ impl Call {
             self.record.patient.status = MatchStatus::NotFound;
         }
         push_event(&mut self.record, "ended", serde_json::json!({ "rtp_in": stats.packets_in, "rtp_out": stats.packets_out, "lost": stats.lost, "send_jitter_p99_us": stats.send_jitter_p99_us }));
+        // An alert the call already owes goes out now: transcribing the message can take a while
+        // (longer when other calls' messages wait for the recogniser).
+        self.route();
+        let alerted_early = super::alert::wanted(&self.services, &self.record);
+        if alerted_early {
+            super::alert::spawn(self.services.clone(), &self.record);
+        }
         self.transcribe_message().await;
+        self.route();
+        match self.services.store.finish_call(&self.record) {
+            Ok(()) => info!(events = self.record.events.len(), "call stored"),
+            Err(e) => warn!(error = %e, "cannot store the finished call"),
+        }
+        // The message itself can make the call urgent.
+        if !alerted_early && super::alert::wanted(&self.services, &self.record) {
+            super::alert::spawn(self.services.clone(), &self.record);
+        }
+    }
+
+    /// Routes the call on what is known of it now (an urgent call keeps its on-call routing).
+    fn route(&mut self) {
         let request = self.record.request.as_ref().and_then(|r| RequestType::from_name(&r.kind)).unwrap_or(RequestType::Provider);
         let alerted = self.record.routing.on_call;
         let input = RouteInput { request, urgent: self.record.urgent, dialed: &self.record.to, care_team: self.pcp.as_deref(), at: self.record.started_at };
         self.record.routing = self.services.router.route(&input);
         self.record.routing.on_call |= alerted;
-        match self.services.store.finish_call(&self.record) {
-            Ok(()) => info!(events = self.record.events.len(), "call stored"),
-            Err(e) => warn!(error = %e, "cannot store the finished call"),
-        }
-        if super::alert::wanted(&self.services, &self.record) {
-            super::alert::spawn(self.services.clone(), &self.record);
-        }
     }
 
     /// Transcribes the recorded message (behind interactive turns) and screens it for red flags: a

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::record::CallEvent;
 use super::{CallRecord, Store, StoreError};
 
 pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
@@ -25,12 +26,34 @@ impl Store {
         self.with(|conn| update(conn, record))
     }
 
-    /// Stores the final record and queues it for the EHR in one transaction.
+    /// Stores the final record and queues it for the EHR in one transaction. Timeline events that
+    /// others added to the stored record meanwhile (an on-call alert already under way) are kept.
     pub fn finish_call(&self, record: &CallRecord) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
-            update(&tx, record)?;
-            crate::store::outbox::enqueue(&tx, &record.call_id, &serde_json::to_string(record)?)?;
+            let mut record = record.clone();
+            if let Some(stored) = stored_record(&tx, &record.call_id)? {
+                let theirs: Vec<CallEvent> = stored.events.into_iter().filter(|e| !record.events.iter().any(|o| o.at == e.at && o.kind == e.kind)).collect();
+                if !theirs.is_empty() {
+                    record.events.extend(theirs);
+                    record.events.sort_by_key(|e| e.at);
+                }
+            }
+            update(&tx, &record)?;
+            crate::store::outbox::enqueue(&tx, &record.call_id, &serde_json::to_string(&record)?)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Appends one event to a stored call's timeline (read and written in one step, so writers on
+    /// other tasks never lose each other's events).
+    pub fn add_call_event(&self, call_id: &str, event: CallEvent) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut record = stored_record(&tx, call_id)?.ok_or_else(|| StoreError::NotFound(call_id.to_string()))?;
+            record.events.push(event);
+            update(&tx, &record)?;
             tx.commit()?;
             Ok(())
         })
@@ -100,6 +123,11 @@ impl Store {
     }
 }
 
+fn stored_record(conn: &Connection, call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+    let json: Option<String> = conn.query_row("SELECT record FROM calls WHERE call_id = ?1", [call_id], |row| row.get(0)).optional()?;
+    Ok(json.map(|json| serde_json::from_str(&json)).transpose()?)
+}
+
 fn update(conn: &Connection, record: &CallRecord) -> Result<(), StoreError> {
     let changed = conn.execute(
         "UPDATE calls SET ended_at = ?2, record = ?3 WHERE call_id = ?1",
@@ -109,4 +137,37 @@ fn update(conn: &Connection, record: &CallRecord) -> Result<(), StoreError> {
         return Err(StoreError::NotFound(record.call_id.clone()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+
+    fn event(at: chrono::DateTime<Utc>, kind: &str) -> CallEvent {
+        CallEvent { at, kind: kind.into(), detail: Default::default() }
+    }
+
+    #[test]
+    fn finishing_keeps_events_another_task_added_and_queues_them() {
+        let store = Store::in_memory().unwrap();
+        let t0 = Utc::now();
+        let mut record = CallRecord { call_id: "c1".into(), started_at: t0, events: vec![event(t0, "answered")], ..Default::default() };
+        store.begin_call(&record).unwrap();
+        // The on-call alert, started as the call ended, writes while the message is transcribed.
+        store.add_call_event("c1", event(t0 + Duration::seconds(2), "alert_placed")).unwrap();
+        record.events.push(event(t0 + Duration::seconds(1), "ended"));
+        record.events.push(event(t0 + Duration::seconds(5), "message_transcribed"));
+        record.ended_at = Some(t0 + Duration::seconds(1));
+        store.finish_call(&record).unwrap();
+
+        let kinds: Vec<String> = store.call("c1").unwrap().events.into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["answered", "ended", "alert_placed", "message_transcribed"]);
+        let queued: String = store.with(|conn| Ok(conn.query_row("SELECT payload FROM outbox WHERE call_id = 'c1'", [], |row| row.get(0))?)).unwrap();
+        assert!(queued.contains("alert_placed"), "the EHR gets the merged timeline: {queued}");
+        store.add_call_event("c1", event(t0 + Duration::seconds(9), "acknowledged")).unwrap();
+        assert_eq!(store.call("c1").unwrap().events.len(), 5, "later events land on the finished call too");
+        assert!(store.add_call_event("nope", event(t0, "x")).is_err());
+    }
 }
