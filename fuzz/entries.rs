@@ -127,9 +127,17 @@ pub fn sdp(data: &[u8]) {
         let reparsed = Sdp::parse(&rendered).unwrap_or_else(|e| panic!("our answer does not parse: {e}\n{rendered}"));
         assert_eq!(reparsed.audio_target().ok(), Some(local));
         let _ = sdp::with_direction(&negotiated.answer, offer.audio_direction().answer_to());
+        // The same offer again as a re-INVITE: the same answer, version unchanged.
+        let again = sdp::renegotiate(&offer, &negotiated.answer).expect("an offer we answered once is answered again");
+        assert_eq!(again.answer, negotiated.answer);
     }
     let ours = sdp::make_offer(&MediaCaps::default(), local, 9);
     let _ = sdp::accept_answer(&ours, &offer);
+    // The input as a re-offer on a call that has our offer as its SDP; the answer keeps our address.
+    if let Ok(renegotiated) = sdp::renegotiate(&offer, &ours) {
+        assert_eq!(renegotiated.answer.audio_target().ok(), Some(local));
+        assert_eq!(renegotiated.answer.session_id, ours.session_id);
+    }
     let _ = Sdp::parse(&offer.to_string());
 }
 
