@@ -12,32 +12,10 @@ use std::sync::Arc;
 
 use chartline::store::Store;
 use chartline::store::record::{CallRecord, InputMethod, MatchStatus, PatientMatch, RequestChoice};
-use common::FhirServer;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use common::{FhirServer, Pki};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 const CALL_ID_SYSTEM: &str = "https://chartline.dev/fhir/sid/call-id";
-
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "Chartline test clinic CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        Pki { ca: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
-    }
-
-    /// A server certificate for `name` signed by the CA.
-    fn leaf(&self, name: &str) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec![name.to_string()]).unwrap().signed_by(&key, &self.ca).unwrap();
-        (cert.der().clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
-    }
-}
 
 /// A TLS front end on a free port forwarding to the plain-HTTP FHIR server.
 async fn tls_front(cert: (CertificateDer<'static>, PrivateKeyDer<'static>), upstream: u16) -> u16 {

@@ -2,7 +2,7 @@
 //! Chartline call the on-call provider (a SIPp UAS). Key 2 calls the patient (a second SIPp UAS
 //! behind the outbound proxy address) and bridges both with audio both ways; a provider who does
 //! not answer is cancelled and the backup is alerted; an alert cut short by a crash is placed again
-//! after the restart.
+//! after the restart; a provider on TCP is reached over a connection Chartline opens.
 
 mod common;
 
@@ -26,16 +26,6 @@ fn closed_practice(extra: &str) -> String {
     )
 }
 
-/// The captures the on-call phones play, next to the ones of the other SIPp tests.
-fn ensure_oncall_pcaps() {
-    ensure_pcaps();
-    let dir = repo_root().join("tests/sipp");
-    for (name, digits) in [("oncall_urgent", "digits:*"), ("oncall_key2", "digits:2"), ("oncall_key3", "digits:3")] {
-        let status = Command::new("python3").arg("make_pcaps.py").arg(format!("pcap/{name}.pcap")).arg(digits).current_dir(&dir).status().unwrap();
-        assert!(status.success(), "make_pcaps.py {name} failed");
-    }
-}
-
 /// A SIPp phone answering one call with `scenario`, its messages traced to a file.
 struct Phone {
     child: Child,
@@ -51,12 +41,17 @@ impl Phone {
 
     /// A phone on a given port: the same number, picked up again after another phone left it.
     fn start_on(scenario: &str, port: u16) -> Phone {
+        Phone::start_with(scenario, port, "u1")
+    }
+
+    /// A phone with SIPp's transport mode (`u1` UDP, `t1` TCP).
+    fn start_with(scenario: &str, port: u16, transport: &str) -> Phone {
         let dir = tempfile::tempdir().unwrap();
         let trace = dir.path().join("messages.log");
         let child = Command::new("sipp")
             .arg("-sf")
             .arg(repo_root().join("tests/sipp").join(scenario))
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-t", transport, "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
             .args(["-mp", &free_rtp_range(8).0.to_string(), "-trace_msg", "-message_file"])
             .arg(&trace)
             .current_dir(repo_root().join("tests/sipp"))
@@ -275,4 +270,20 @@ fn wait_for_event_in(server: &Server, call: &serde_json::Value, kind: &str, time
         assert!(Instant::now() < deadline, "no {kind} within {timeout:?}: {call:#}");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+#[test]
+fn an_alert_to_a_tcp_phone_opens_the_connection_and_is_acknowledged() {
+    require_tool("sipp");
+    ensure_oncall_pcaps();
+    let phone = Phone::start_with("oncall_provider_ack.xml", free_port(), "t1");
+    let config = format!("[oncall]\nproviders = [{{ id = \"Practitioner/dr-a\", phone = \"{};transport=tcp\" }}]\n", phone.uri("dr-a"));
+    let server = Server::start(&practice(&config));
+    urgent_call(&server);
+    let (ok, out) = phone.finish(Duration::from_secs(60));
+    assert!(ok, "provider phone over TCP:\n{out}\n---- chartline ----\n{}", server.log_text());
+    assert!(out.contains("Via: SIP/2.0/TCP 127.0.0.1:"), "the alert came over TCP: {out}");
+    assert!(out.contains(";transport=tcp>"), "our Contact asks for TCP: {out}");
+    let call = wait_for_event(&server, "acknowledged", Duration::from_secs(10));
+    assert_eq!(oncall_kinds(&call), ["alert_placed", "alert_answered", "acknowledged"], "{call:#}");
 }

@@ -14,7 +14,7 @@ use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
 use crate::oncall::config::{is_phone, normalize_phone};
 use crate::sip::sdp::{self, MediaCaps};
 use crate::sip::uac::DialRequest;
-use crate::sip::{CallId, TrunkMode, UaCommand, UaEvent};
+use crate::sip::{CallId, Transport, TrunkMode, UaCommand, UaEvent};
 
 /// Outbound Call-IDs → the task waiting for their events.
 #[derive(Clone, Default)]
@@ -90,12 +90,31 @@ impl Leg {
     }
 }
 
-/// Where `dial` (a phone number or a `sip:` URI) goes: Request-URI and next hop.
-pub async fn route(services: &CallServices, dial: &str) -> Result<(String, SocketAddr), DialError> {
+/// Where an outbound call goes: its Request-URI, the next hop and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub target: String,
+    pub dest: SocketAddr,
+    pub transport: Transport,
+    /// The host whose name a TLS next hop must prove.
+    pub host: String,
+}
+
+/// Where `dial` (a phone number or a `sip:` URI) goes. A URI says its transport with
+/// `;transport=tcp|tls` (UDP otherwise); phone numbers go to the outbound proxy (or the trunk's
+/// registrar) over `[oncall] outbound_transport`.
+pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialError> {
     if dial.starts_with("sip:") {
-        let host_port = dial.split_once('@').map(|(_, h)| h).unwrap_or(dial).split(';').next().unwrap_or_default();
-        let dest = resolve(host_port).await?;
-        return Ok((dial.to_string(), dest));
+        let (user_host, params) = dial.split_once(';').unwrap_or((dial, ""));
+        let host_port = user_host.split_once('@').map(|(_, h)| h).unwrap_or(user_host);
+        let transport = params
+            .split(';')
+            .find_map(|p| p.strip_prefix("transport="))
+            .map(|t| parse_transport(t).ok_or_else(|| DialError::NoRoute(format!("{dial:?}: transport {t:?} is not udp, tcp or tls"))))
+            .transpose()?
+            .unwrap_or(Transport::Udp);
+        let (dest, host) = resolve(host_port, transport).await?;
+        return Ok(Route { target: dial.to_string(), dest, transport, host });
     }
     if !is_phone(dial) {
         return Err(DialError::NoRoute(format!("{dial:?} is not a phone number")));
@@ -105,20 +124,41 @@ pub async fn route(services: &CallServices, dial: &str) -> Result<(String, Socke
         (_, r) if !r.is_empty() => r.clone(),
         _ => return Err(DialError::NoRoute("set oncall.outbound_proxy or sip.trunk.registrar".into())),
     };
-    let dest = resolve(&proxy).await?;
+    let transport = parse_transport(&services.config.oncall.outbound_transport).unwrap_or(Transport::Udp);
+    let (dest, host) = resolve(&proxy, transport).await?;
     let domain = if services.config.sip.trunk.registrar.is_empty() { proxy.clone() } else { services.config.sip.trunk.effective_domain() };
-    Ok((format!("sip:{}@{domain}", normalize_phone(dial)), dest))
+    Ok(Route { target: format!("sip:{}@{domain}", normalize_phone(dial)), dest, transport, host })
 }
 
-async fn resolve(host_port: &str) -> Result<SocketAddr, DialError> {
-    let (host, port) = crate::sip::trunk_config::split_host_port(host_port).ok_or_else(|| DialError::NoRoute(format!("{host_port:?} is not host:port")))?;
-    tokio::net::lookup_host((host, port)).await?.next().ok_or_else(|| DialError::NoRoute(format!("{host:?} has no address")))
+/// `udp`, `tcp` or `tls`, any case.
+pub fn parse_transport(name: &str) -> Option<Transport> {
+    match name.to_ascii_lowercase().as_str() {
+        "udp" => Some(Transport::Udp),
+        "tcp" => Some(Transport::Tcp),
+        "tls" => Some(Transport::Tls),
+        _ => None,
+    }
+}
+
+/// The address of `host[:port]` (5061 by default over TLS, 5060 otherwise) and the host itself.
+async fn resolve(host_port: &str, transport: Transport) -> Result<(SocketAddr, String), DialError> {
+    let bad = || DialError::NoRoute(format!("{host_port:?} is not host:port"));
+    let (host, mut port) = crate::sip::trunk_config::split_host_port(host_port).ok_or_else(bad)?;
+    let port_given = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.contains("]:"),
+        None => host_port.contains(':'),
+    };
+    if transport == Transport::Tls && !port_given {
+        port = 5061;
+    }
+    let dest = tokio::net::lookup_host((host, port)).await?.next().ok_or_else(|| DialError::NoRoute(format!("{host:?} has no address")))?;
+    Ok((dest, host.to_string()))
 }
 
 /// Places a call to `dial` with the practice's caller ID and waits up to `ring_timeout` for the
 /// answer; a call not answered by then is cancelled.
 pub async fn dial(services: &Arc<CallServices>, dial: &str, ring_timeout: Duration) -> Result<Leg, DialError> {
-    let (target, dest) = route(services, dial).await?;
+    let Route { target, dest, transport, host } = route(services, dial).await?;
     let session = MediaSession::bind(&services.ports, services.local_ip).await?;
     let local = SocketAddr::new(services.local_ip, session.local_port());
     let offer = sdp::make_offer(&MediaCaps::default(), local, rand::random::<u32>() as u64);
@@ -131,7 +171,7 @@ pub async fn dial(services: &Arc<CallServices>, dial: &str, ring_timeout: Durati
         .then(|| trunk.secret().ok())
         .flatten()
         .map(|password| crate::sip::auth::Credentials { username: if trunk.auth_username.is_empty() { trunk.username.clone() } else { trunk.auth_username.clone() }, password });
-    let request = DialRequest { call: call.clone(), target, from_uri: format!("sip:{user}@{domain}"), from_name: oncall.caller_name.clone(), dest, offer: offer.clone(), credentials };
+    let request = DialRequest { call: call.clone(), target, from_uri: format!("sip:{user}@{domain}"), from_name: oncall.caller_name.clone(), dest, offer: offer.clone(), credentials, transport, tls_name: host };
     let mut sip_events = services.outbound.register(call.clone());
     let _ = services.sip.send(UaCommand::Dial(Box::new(request)));
     let answered = tokio::time::timeout(ring_timeout, async {

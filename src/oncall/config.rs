@@ -18,6 +18,8 @@ pub struct OnCallConfig {
     pub caller_name: String,
     /// `host:port` where outbound INVITEs for phone numbers go; empty = `sip.trunk.registrar`.
     pub outbound_proxy: String,
+    /// How calls to phone numbers reach the outbound proxy: `udp`, `tcp` or `tls`.
+    pub outbound_transport: String,
     /// How long an alert (or a patient call) rings before it is cancelled.
     pub ring_timeout_s: u64,
     /// Pause between two attempts to the same provider.
@@ -46,6 +48,7 @@ impl Default for OnCallConfig {
             caller_id: String::new(),
             caller_name: String::new(),
             outbound_proxy: String::new(),
+            outbound_transport: "udp".into(),
             ring_timeout_s: 30,
             retry_after_s: 60,
             max_attempts: 2,
@@ -89,6 +92,9 @@ impl OnCallConfig {
         if !self.outbound_proxy.is_empty() && crate::sip::trunk_config::split_host_port(&self.outbound_proxy).is_none_or(|(h, p)| h.is_empty() || p == 0) {
             return bad("outbound_proxy", "is not host:port");
         }
+        if crate::call::outbound::parse_transport(&self.outbound_transport).is_none() {
+            return bad("outbound_transport", "must be \"udp\", \"tcp\" or \"tls\"");
+        }
         if !(5..=300).contains(&self.ring_timeout_s) {
             return bad("ring_timeout_s", "must be between 5 and 300");
         }
@@ -116,6 +122,10 @@ impl OnCallConfig {
                 return Err((key, "needs an id (the practitioner named in [routing] on_call)".into()));
             }
             let sip_uri = p.phone.starts_with("sip:") && p.phone.contains('@');
+            let uri_transport = p.phone.split(';').skip(1).find_map(|param| param.strip_prefix("transport="));
+            if let Some(t) = uri_transport.filter(|t| crate::call::outbound::parse_transport(t).is_none()) {
+                return Err((key, format!("transport {t:?} in {:?} is not udp, tcp or tls", p.phone)));
+            }
             if !is_phone(&p.phone) && !sip_uri {
                 return Err((key, format!("phone {:?} is neither a phone number nor a sip: URI", p.phone)));
             }
@@ -162,6 +172,10 @@ mod tests {
         assert!(err.contains("backup"), "{err}");
         let err = parse("caller_id = \"practice\"\n").unwrap_err();
         assert!(err.contains("oncall.caller_id"), "{err}");
+        let err = parse("outbound_transport = \"sctp\"\n").unwrap_err();
+        assert!(err.contains("oncall.outbound_transport"), "{err}");
+        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"sip:dr@10.0.0.5;transport=ws\" }]\n").unwrap_err();
+        assert!(err.contains("oncall.providers[0]") && err.contains("ws"), "{err}");
         let err = parse("resume_within_h = 720\n").unwrap_err();
         assert!(err.contains("oncall.resume_within_h"), "{err}");
         let err = parse("pager = true\n").unwrap_err();

@@ -467,18 +467,37 @@ impl Endpoint {
                     self.events.push_back(UaEvent::DialFailed { call, status: 500, reason: "Call-ID already in use".into() });
                     return;
                 }
-                self.outbound.insert(call.clone(), Uac::start(*request, self.local, self.timers, now));
+                let local = if request.transport == Transport::Tls { self.tls_local.unwrap_or(self.local) } else { self.local };
+                self.outbound.insert(call.clone(), Uac::start(*request, local, self.timers, now));
                 self.drain_outbound(&call);
             }
         }
     }
 
+    /// A stream connection to `dest` could not be opened, or closed: our outbound calls that use it
+    /// fail or end (RFC 3261 §8.1.3.1).
+    pub fn handle_transport_error(&mut self, dest: SocketAddr, transport: Transport, reason: &str, now: Instant) {
+        let hit: Vec<CallId> = self.outbound.iter().filter(|(_, uac)| uac.dest() == dest && uac.transport() == transport).map(|(call, _)| call.clone()).collect();
+        for call in hit {
+            if let Some(uac) = self.outbound.get_mut(&call) {
+                uac.transport_failed(reason, now);
+            }
+            self.drain_outbound(&call);
+        }
+    }
+
+    /// Whether an outbound call goes to `dest` over `transport`, and then the name a TLS server
+    /// there must prove.
+    pub fn outbound_target(&self, dest: SocketAddr, transport: Transport) -> Option<String> {
+        self.outbound.values().find(|uac| uac.dest() == dest && uac.transport() == transport).map(|uac| uac.tls_name().to_string())
+    }
+
     /// Moves what an outbound leg wants sent and said into the endpoint's queues.
     fn drain_outbound(&mut self, call: &CallId) {
         let Some(uac) = self.outbound.get_mut(call) else { return };
-        let dest = uac.dest();
+        let (dest, transport) = (uac.dest(), uac.transport());
         while let Some(bytes) = uac.poll_transmit() {
-            self.transmits.push_back(Transmit { dest, transport: Transport::Udp, bytes });
+            self.transmits.push_back(Transmit { dest, transport, bytes });
         }
         while let Some(event) = uac.poll_event() {
             self.events.push_back(event);

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Deserialize;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_rustls::server::TlsStream;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,11 +30,14 @@ pub struct TlsConfig {
     pub key: PathBuf,
     /// A client that has not finished the handshake by then is disconnected.
     pub handshake_timeout_ms: u64,
+    /// PEM CA certificates trusted, besides the system's roots, for the TLS connections Chartline
+    /// opens itself (outbound calls with `transport=tls`); used whether or not `enabled` is set.
+    pub ca_file: PathBuf,
 }
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        Self { enabled: false, listen: "0.0.0.0:5061".into(), cert: PathBuf::new(), key: PathBuf::new(), handshake_timeout_ms: 5000 }
+        Self { enabled: false, listen: "0.0.0.0:5061".into(), cert: PathBuf::new(), key: PathBuf::new(), handshake_timeout_ms: 5000, ca_file: PathBuf::new() }
     }
 }
 
@@ -72,6 +75,8 @@ pub enum SipTlsError {
     Key { path: String, problem: String },
     #[error("sip.tls: the certificate and key do not make a TLS server: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("sip.tls.ca_file {path}: {problem}")]
+    CaFile { path: String, problem: String },
 }
 
 /// What the listener serves with: the acceptor and the certificate's identity for the log.
@@ -100,6 +105,45 @@ pub fn server(config: &TlsConfig, data_dir: &Path) -> Result<TlsServer, SipTlsEr
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let server = rustls::ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?.with_no_client_auth().with_single_cert(certs, key)?;
     Ok(TlsServer { acceptor: TlsAcceptor::from(Arc::new(server)), cert_path: files.cert, fingerprint: files.fingerprint, generated: files.generated })
+}
+
+/// The client side, for connections Chartline opens: the system's roots plus `ca_file`'s CAs;
+/// the peer must prove the name it is called by (a host name, or an IP address SAN).
+pub fn client(config: &TlsConfig) -> Result<TlsConnector, SipTlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if !config.ca_file.as_os_str().is_empty() {
+        let problem = |problem: String| SipTlsError::CaFile { path: config.ca_file.display().to_string(), problem };
+        let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.ca_file)
+            .map_err(|e| problem(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| problem(e.to_string()))?;
+        if cas.is_empty() {
+            return Err(problem("holds no PEM certificate".into()));
+        }
+        for ca in cas {
+            roots.add(ca).map_err(|e| problem(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?.with_root_certificates(roots).with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(client)))
+}
+
+/// Opens a TLS connection to `dest`, verifying `name` (empty: the address itself), bounded in time.
+pub async fn connect(connector: TlsConnector, dest: SocketAddr, name: &str, timeout: Duration) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let server_name = match name {
+        "" => ServerName::IpAddress(dest.ip().into()),
+        name => ServerName::try_from(name.to_string()).map_err(|e| invalid(format!("{name:?}: {e}")))?,
+    };
+    let handshake = async {
+        let tcp = TcpStream::connect(dest).await?;
+        connector.connect(server_name, tcp).await
+    };
+    tokio::time::timeout(timeout, handshake).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS connection timed out"))?
 }
 
 /// The server side of the handshake on an accepted connection, bounded in time.

@@ -2,7 +2,9 @@
 //! on its own, when `[sip.tls]` is enabled), one task owning the [`Endpoint`], feeding it
 //! datagrams, framed stream messages, commands and timer expiries, and writing what it wants sent.
 //! Responses and our in-dialog requests go back over the connection a call came on; TCP and TLS
-//! share the framing and the connection table, TLS only wraps the stream.
+//! share the framing and the connection table, TLS only wraps the stream. Our outbound calls over
+//! TCP or TLS open their connection on first use (messages wait for it); one that cannot be opened
+//! fails those calls at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -70,12 +72,25 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
     };
     let tls_info = tls.as_ref().map(|t| (t.listener.local_addr().expect("bound listener"), t.server.fingerprint.clone()));
     endpoint.set_rate_limits(config.limits.clone());
+    let tls_client = tls::client(&config.tls).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let (stream_tx, stream_rx) = mpsc::unbounded_channel();
     let live_dialogs = Arc::new(AtomicI64::new(0));
     let trunk = Arc::new(TrunkGauges::default());
-    let driver = Driver { endpoint, udp, connections: HashMap::new(), events: event_tx, live_dialogs: live_dialogs.clone(), trunk: trunk.clone() };
-    tokio::spawn(driver.run(tcp, tls, command_rx));
+    let driver = Driver {
+        endpoint,
+        udp,
+        connections: HashMap::new(),
+        connecting: HashMap::new(),
+        streams: stream_tx,
+        tls_client,
+        connect_timeout: config.tls.handshake_timeout(),
+        events: event_tx,
+        live_dialogs: live_dialogs.clone(),
+        trunk: trunk.clone(),
+    };
+    tokio::spawn(driver.run(tcp, tls, command_rx, stream_rx));
     tracing::info!(%local_addr, "SIP listening on UDP and TCP");
     Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs, trunk, tls: tls_info })
 }
@@ -97,6 +112,12 @@ struct Driver {
     endpoint: Endpoint,
     udp: UdpSocket,
     connections: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    /// Messages waiting for a connection we are opening.
+    connecting: HashMap<SocketAddr, Vec<Vec<u8>>>,
+    /// Where stream tasks report messages, new connections and failures.
+    streams: mpsc::UnboundedSender<StreamInput>,
+    tls_client: tokio_rustls::TlsConnector,
+    connect_timeout: std::time::Duration,
     events: mpsc::UnboundedSender<UaEvent>,
     live_dialogs: Arc<AtomicI64>,
     trunk: Arc<TrunkGauges>,
@@ -121,11 +142,13 @@ enum StreamInput {
     Message(SocketAddr, Transport, Vec<u8>),
     Opened(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
     Closed(SocketAddr),
+    /// A connection we tried to open did not come up.
+    Failed(SocketAddr, Transport, String),
 }
 
 impl Driver {
-    async fn run(mut self, tcp: TcpListener, tls: Option<TlsListener>, mut commands: mpsc::UnboundedReceiver<UaCommand>) {
-        let (stream_tx, mut stream_rx) = mpsc::unbounded_channel();
+    async fn run(mut self, tcp: TcpListener, tls: Option<TlsListener>, mut commands: mpsc::UnboundedReceiver<UaCommand>, mut stream_rx: mpsc::UnboundedReceiver<StreamInput>) {
+        let stream_tx = self.streams.clone();
         let mut buf = vec![0u8; MAX_MESSAGE + 1];
         loop {
             let deadline = self.endpoint.poll_timeout().map(tokio::time::Instant::from_std);
@@ -148,8 +171,18 @@ impl Driver {
                 },
                 Some(input) = stream_rx.recv() => match input {
                     StreamInput::Message(peer, transport, bytes) => self.endpoint.handle_inbound(&bytes, peer, transport, Instant::now()),
-                    StreamInput::Opened(peer, writer) => { self.connections.insert(peer, writer); }
+                    StreamInput::Opened(peer, writer) => {
+                        for bytes in self.connecting.remove(&peer).unwrap_or_default() {
+                            let _ = writer.send(bytes);
+                        }
+                        self.connections.insert(peer, writer);
+                    }
                     StreamInput::Closed(peer) => { self.connections.remove(&peer); }
+                    StreamInput::Failed(dest, transport, reason) => {
+                        tracing::info!(%dest, transport = transport.via_name(), %reason, "SIP connection failed");
+                        self.connecting.remove(&dest);
+                        self.endpoint.handle_transport_error(dest, transport, &reason, Instant::now());
+                    }
                 },
                 command = commands.recv() => match command {
                     Some(command) => self.endpoint.handle_command(command, Instant::now()),
@@ -173,7 +206,7 @@ impl Driver {
                     Some(writer) => {
                         let _ = writer.send(transmit.bytes);
                     }
-                    None => tracing::debug!(dest = %transmit.dest, transport = transmit.transport.via_name(), "no stream connection to send on"),
+                    None => self.connect(transmit.dest, transmit.transport, transmit.bytes),
                 },
             }
         }
@@ -187,6 +220,36 @@ impl Driver {
         }
         self.trunk.denied_requests.store(self.endpoint.denied_requests(), Ordering::Relaxed);
         self.trunk.rate_limited.store(self.endpoint.rate_limited_requests(), Ordering::Relaxed);
+    }
+}
+
+impl Driver {
+    /// Queues `bytes` for `dest` and opens the connection if none is being opened. Only
+    /// destinations of our own outbound calls are dialled: a peer whose inbound connection closed
+    /// listens on some other port than the one it came from.
+    fn connect(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
+        if let Some(waiting) = self.connecting.get_mut(&dest) {
+            return waiting.push(bytes);
+        }
+        let Some(name) = self.endpoint.outbound_target(dest, transport) else {
+            return tracing::debug!(%dest, transport = transport.via_name(), "no stream connection to send on");
+        };
+        self.connecting.insert(dest, vec![bytes]);
+        let (to_driver, connector, timeout) = (self.streams.clone(), self.tls_client.clone(), self.connect_timeout);
+        tokio::spawn(async move {
+            let failed = |e: std::io::Error| StreamInput::Failed(dest, transport, e.to_string());
+            match transport {
+                Transport::Tls => match tls::connect(connector, dest, &name, timeout).await {
+                    Ok(stream) => serve_stream(stream, dest, transport, to_driver).await,
+                    Err(e) => drop(to_driver.send(failed(e))),
+                },
+                _ => match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(dest)).await {
+                    Ok(Ok(stream)) => serve_stream(stream, dest, transport, to_driver).await,
+                    Ok(Err(e)) => drop(to_driver.send(failed(e))),
+                    Err(_) => drop(to_driver.send(failed(std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out")))),
+                },
+            }
+        });
     }
 }
 

@@ -1,5 +1,5 @@
 //! One outbound call leg as a pure state machine (RFC 3261 §13.2, §17.1.1, §9.1): our INVITE with
-//! its client transaction (Timers A and B over UDP), provisional and final responses, the ACK for
+//! its client transaction (Timer A over UDP, Timer B on every transport), provisional and final responses, the ACK for
 //! a non-2xx (same transaction) and for a 2xx (from the dialog), a digest challenge answered once,
 //! CANCEL before the answer, and BYE in either direction once established. The endpoint feeds it
 //! responses, in-dialog requests and timer expiries; it hands back bytes to send and events.
@@ -31,6 +31,10 @@ pub struct DialRequest {
     pub offer: Sdp,
     /// Digest credentials for a 401/407; `None` = a challenge fails the call.
     pub credentials: Option<Credentials>,
+    /// UDP, or a TCP/TLS connection to `dest` (opened by the transport when none is up).
+    pub transport: Transport,
+    /// The name a TLS peer's certificate must carry (the proxy's or the URI's host).
+    pub tls_name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,38 @@ impl Uac {
         self.request.dest
     }
 
+    pub fn transport(&self) -> Transport {
+        self.request.transport
+    }
+
+    pub fn tls_name(&self) -> &str {
+        &self.request.tls_name
+    }
+
+    /// The connection to `dest` could not be opened or broke: the call fails with 503 (RFC 3261
+    /// §8.1.3.1) if it was not answered yet, and is over if it was.
+    pub fn transport_failed(&mut self, reason: &str, now: Instant) {
+        match self.state {
+            State::Calling | State::Proceeding => self.fail(503, format!("transport error: {reason}"), now),
+            State::Established => {
+                self.events.push_back(UaEvent::RemoteHangup { call: self.request.call.clone() });
+                self.bye_tx = None;
+                self.end(now);
+            }
+            State::Ended => {
+                self.cancel_tx = None;
+                self.bye_tx = None;
+            }
+        }
+    }
+
+    fn contact(&self) -> String {
+        match self.request.transport {
+            Transport::Udp => format!("<sip:chartline@{}>", self.local),
+            other => format!("<sip:chartline@{};transport={}>", self.local, other.via_name().to_ascii_lowercase()),
+        }
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.transmits.pop_front()
     }
@@ -153,7 +189,7 @@ impl Uac {
     /// The headers every request of the INVITE transaction shares (INVITE, CANCEL, non-2xx ACK).
     fn transaction_request(&self, method: &str, to: &str, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
         let mut out = format!("{method} {} SIP/2.0\r\n", self.request.target);
-        let _ = write!(out, "Via: SIP/2.0/UDP {};branch={};rport\r\n", self.local, self.branch);
+        let _ = write!(out, "Via: SIP/2.0/{} {};branch={};rport\r\n", self.request.transport.via_name(), self.local, self.branch);
         let _ = write!(out, "Max-Forwards: 70\r\nFrom: {};tag={}\r\nTo: {to}\r\n", self.caller_header(), self.local_tag);
         let _ = write!(out, "Call-ID: {}\r\nCSeq: {} {method}\r\n", self.request.call.0, self.cseq);
         for (name, value) in extra {
@@ -169,7 +205,7 @@ impl Uac {
         self.branch = format!("z9hG4bK{:x}{:x}", rand::random::<u64>(), self.cseq);
         let body = self.request.offer.to_string().into_bytes();
         let mut extra = vec![
-            ("Contact", format!("<sip:chartline@{}>", self.local)),
+            ("Contact", self.contact()),
             ("Allow", super::endpoint::ALLOW.to_string()),
             ("Content-Type", "application/sdp".to_string()),
         ];
@@ -179,7 +215,7 @@ impl Uac {
         self.invite = self.transaction_request("INVITE", &self.to_header(), &extra, &body);
         // Timer A doubles without the T2 cap of non-INVITE transactions (§17.1.1.2).
         let uncapped = Timers { t2: self.timers.giveup(), ..self.timers };
-        self.retransmit = Some(Retransmit::start(now, &uncapped, false));
+        self.retransmit = Some(Retransmit::start(now, &uncapped, self.request.transport.is_reliable()));
         self.state = State::Calling;
         self.transmits.push_back(self.invite.clone());
     }
@@ -199,7 +235,7 @@ impl Uac {
             return;
         }
         let cancel = self.transaction_request("CANCEL", &self.to_header(), &[], b"");
-        let (tx, first) = ClientNonInvite::start(self.branch.clone(), cancel, now, &self.timers, false);
+        let (tx, first) = ClientNonInvite::start(self.branch.clone(), cancel, now, &self.timers, self.request.transport.is_reliable());
         self.cancel_tx = Some(tx);
         self.transmits.push_back(first);
     }
@@ -210,7 +246,7 @@ impl Uac {
             return;
         }
         let (branch, bytes) = dialog.request("BYE", &[], b"");
-        let (tx, first) = ClientNonInvite::start(branch, bytes, now, &self.timers, false);
+        let (tx, first) = ClientNonInvite::start(branch, bytes, now, &self.timers, self.request.transport.is_reliable());
         self.bye_tx = Some(tx);
         self.transmits.push_back(first);
         self.end(now);
@@ -273,7 +309,7 @@ impl Uac {
             return self.transmits.push_back(ack.clone());
         }
         let local_uri = self.caller_header();
-        let dialog = Dialog::new_uac(self.cseq, local_uri, self.local_tag.clone(), response, self.local, Transport::Udp);
+        let dialog = Dialog::new_uac(self.cseq, local_uri, self.local_tag.clone(), response, self.local, self.request.transport);
         let ack = dialog.ack(self.cseq);
         self.transmits.push_back(ack.clone());
         self.ack_2xx = Some(ack);

@@ -18,6 +18,8 @@ fn request(credentials: Option<Credentials>) -> DialRequest {
         dest: "127.0.0.1:5090".parse().unwrap(),
         offer,
         credentials,
+        transport: Transport::Udp,
+        tls_name: String::new(),
     }
 }
 
@@ -209,4 +211,23 @@ fn endpoint_routes_dial_responses_and_remote_bye_to_the_outbound_leg() {
     assert_eq!(ep.live_dialogs(), 0);
     ep.handle_timeout(t0 + Duration::from_secs(40));
     assert_eq!(ep.poll_timeout(), None, "the ended leg is forgotten");
+}
+
+#[test]
+fn over_tcp_the_invite_says_so_is_not_retransmitted_and_a_dead_connection_fails_at_once() {
+    let t0 = Instant::now();
+    let request = DialRequest { transport: Transport::Tcp, ..request(None) };
+    let mut uac = Uac::start(request, "127.0.0.1:5060".parse().unwrap(), Timers::default(), t0);
+    let invite = sent(&mut uac).remove(0);
+    assert!(invite.header("Via").unwrap().starts_with("SIP/2.0/TCP 127.0.0.1:5060;"), "{:?}", invite.header("Via"));
+    assert_eq!(invite.header("Contact"), Some("<sip:chartline@127.0.0.1:5060;transport=tcp>"));
+    // No Timer A over a reliable transport: nothing until Timer B.
+    let timeout = uac.poll_timeout().unwrap();
+    assert_eq!(timeout, t0 + Timers::default().giveup());
+    uac.transport_failed("connection refused", t0 + Duration::from_millis(5));
+    match &events(&mut uac)[..] {
+        [UaEvent::DialFailed { status: 503, reason, .. }] => assert!(reason.contains("connection refused"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!uac.is_live());
 }

@@ -262,6 +262,16 @@ pub fn ensure_pcaps() {
     });
 }
 
+/// The captures the on-call phones play, next to the ones of the other SIPp tests.
+pub fn ensure_oncall_pcaps() {
+    ensure_pcaps();
+    let dir = repo_root().join("tests/sipp");
+    for (name, digits) in [("oncall_urgent", "digits:*"), ("oncall_key2", "digits:2"), ("oncall_key3", "digits:3")] {
+        let status = Command::new("python3").arg("make_pcaps.py").arg(format!("pcap/{name}.pcap")).arg(digits).current_dir(&dir).status().unwrap();
+        assert!(status.success(), "make_pcaps.py {name} failed");
+    }
+}
+
 /// Duration, seconds above a speech threshold (20 ms frames, RMS > 0.02 of full scale), and RMS
 /// of those frames, for a 16-bit mono WAV.
 pub struct WavStats {
@@ -490,4 +500,29 @@ pub fn spoken(dir: &std::path::Path, name: &str, text: &str) -> (std::path::Path
     assert!(std::process::Command::new("sox").arg("-D").arg(&raw).args(["-r", "8000", "-b", "16", "-c", "1"]).arg(&wav).args(["norm", "-3"]).status().unwrap().success());
     let seconds = wav_stats(&wav).duration_s;
     (wav, seconds)
+}
+
+// ---- a private certificate authority, for the TLS peers made by tests ------------------------
+
+/// A CA made for one test, and server certificates it signs.
+pub struct Pki {
+    pub ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, "Chartline test clinic CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        Pki { ca: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
+    }
+
+    /// A server certificate for `name` (a host name or an IP address) signed by the CA.
+    pub fn leaf(&self, name: &str) -> (rustls_pki_types::CertificateDer<'static>, rustls_pki_types::PrivateKeyDer<'static>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap().signed_by(&key, &self.ca).unwrap();
+        (cert.der().clone(), rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der())))
+    }
 }
