@@ -1,6 +1,7 @@
 //! SIP over TLS against the real `chartline` binary: a rustls client that trusts only the
 //! certificate Chartline generated (and logged the fingerprint of) exchanges OPTIONS and whole
-//! calls on one TLS connection, and baresip, a real softphone, calls over `transport=tls`.
+//! calls on one TLS connection, and baresip, a real softphone, calls over `transport=tls`. A call
+//! whose connection the PBX closed is hung up over a new TLS connection to its Contact.
 
 mod common;
 mod baresip_support;
@@ -83,6 +84,72 @@ fn options_and_calls_over_one_tls_connection() {
 
     let calls = server.wait_for_calls(2, Duration::from_secs(10));
     assert_eq!(calls.len(), 2, "both TLS calls are recorded");
+}
+
+#[test]
+fn a_call_whose_connection_closed_is_hung_up_over_a_new_connection_to_its_contact() {
+    use std::io::Write;
+    // The PBX's own TLS listener, with a certificate from the clinic's CA that Chartline trusts.
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("clinic-ca.pem");
+    std::fs::write(&ca_file, pki.ca.pem()).unwrap();
+    let (cert, key) = pki.leaf("127.0.0.1");
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions().unwrap().with_no_client_auth().with_single_cert(vec![cert], key).unwrap();
+    let pbx = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let pbx_port = pbx.local_addr().unwrap().port();
+
+    let tls_port = free_port();
+    let server = Server::start_sip_only(&format!("[sip.tls]\nenabled = true\nlisten = \"127.0.0.1:{tls_port}\"\nca_file = {ca_file:?}\n[media]\ninactivity_timeout_s = 3\n"));
+    let mut client = TlsSipClient::connect(tls_port, &server.data_dir().join("sip/cert.pem")).unwrap();
+    let uri = format!("sip:ivr@127.0.0.1:{tls_port};transport=tls");
+    let request = invite(&uri, &client, "tls-reconnect").replace(&format!("Contact: <sip:pbx@{};transport=tls>", client.local), &format!("Contact: <sip:pbx@127.0.0.1:{pbx_port};transport=tls>"));
+    client.send(&request);
+    let answer = client.receive_until("SIP/2.0 200", Duration::from_secs(10));
+    let tag = to_tag(&answer);
+    client.send(&in_dialog("ACK", &uri, &client, "tls-reconnect", &tag, 1));
+    std::thread::sleep(Duration::from_millis(300));
+    drop(client); // the PBX closes the connection the call came on
+
+    // No RTP: Chartline hangs up after 3 s, dialling the Contact over TLS for its BYE.
+    pbx.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let tcp = loop {
+        match pbx.accept() {
+            Ok((tcp, _)) => break tcp,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("Chartline never connected to the Contact for its BYE ({e})\n{}", server.log_text()),
+        }
+    };
+    tcp.set_nonblocking(false).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap(), tcp);
+    let mut framer = chartline::sip::transport::Framer::default();
+    let bye = loop {
+        if let Some(message) = framer.next_message().unwrap() {
+            break String::from_utf8(message).unwrap();
+        }
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(&mut tls, &mut buf).expect("the BYE arrives on the new connection");
+        assert!(n > 0, "connection closed before the BYE");
+        framer.push(&buf[..n]);
+    };
+    assert!(bye.starts_with(&format!("BYE sip:pbx@127.0.0.1:{pbx_port};transport=tls SIP/2.0")), "{bye}");
+    assert!(header(&bye, "Via").unwrap().starts_with("SIP/2.0/TLS"), "{bye}");
+    assert_eq!(header(&bye, "Call-ID"), Some("tls-reconnect"));
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: tls-reconnect\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        header(&bye, "Via").unwrap(),
+        header(&bye, "From").unwrap(),
+        header(&bye, "To").unwrap(),
+        header(&bye, "CSeq").unwrap()
+    );
+    tls.write_all(ok.as_bytes()).unwrap();
+    tls.flush().unwrap();
+    let calls = server.wait_for_calls(1, Duration::from_secs(10));
+    assert_eq!(calls.len(), 1, "the call is recorded");
+    wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
 }
 
 #[test]

@@ -43,6 +43,9 @@ struct Leg {
     reinvite_tx: Option<ServerInvite>,
     bye_tx: Option<ClientNonInvite>,
     ended: bool,
+    /// Set when the connection the call came on closed and `source` became the Contact's address:
+    /// the host to open a new connection to (and, over TLS, the name its certificate must carry).
+    reconnect_host: Option<String>,
 }
 
 pub struct Endpoint {
@@ -295,7 +298,7 @@ impl Endpoint {
         }
         let from = request.header("From").map(message::angle_uri).unwrap_or_default();
         let to = request.header("To").map(message::angle_uri).unwrap_or_default();
-        self.legs.insert(call.clone(), Leg { source, transport, invite: request, invite_tx, dialog, answered: false, our_offer: None, local_sdp: None, reinvite_tx: None, bye_tx: None, ended: false });
+        self.legs.insert(call.clone(), Leg { source, transport, invite: request, invite_tx, dialog, answered: false, our_offer: None, local_sdp: None, reinvite_tx: None, bye_tx: None, ended: false, reconnect_host: None });
         self.events.push_back(UaEvent::IncomingCall { call, from, to, source, offer });
     }
 
@@ -486,10 +489,25 @@ impl Endpoint {
         }
     }
 
-    /// Whether an outbound call goes to `dest` over `transport`, and then the name a TLS server
-    /// there must prove.
+    /// Whether we may open a connection to `dest` over `transport` (an outbound call goes there,
+    /// or an inbound call's peer is to be reached again at its Contact), and then the name a TLS
+    /// server there must prove.
     pub fn outbound_target(&self, dest: SocketAddr, transport: Transport) -> Option<String> {
-        self.outbound.values().find(|uac| uac.dest() == dest && uac.transport() == transport).map(|uac| uac.tls_name().to_string())
+        let uac = self.outbound.values().find(|uac| uac.dest() == dest && uac.transport() == transport).map(|uac| uac.tls_name().to_string());
+        uac.or_else(|| self.legs.values().find(|leg| leg.source == dest && leg.transport == transport).and_then(|leg| leg.reconnect_host.clone()))
+    }
+
+    /// A stream connection closed. Calls that came on it are reached from now on at their Contact
+    /// (RFC 3261 §18.1.1: a new connection to the remote target) when it names an address: the
+    /// transport opens that connection for our next request, such as the BYE.
+    pub fn connection_closed(&mut self, peer: SocketAddr, transport: Transport) {
+        for leg in self.legs.values_mut().filter(|leg| leg.source == peer && leg.transport == transport && leg.bye_tx.is_none()) {
+            if let Some((address, host)) = contact_address(leg.dialog.remote_target(), transport) {
+                tracing::info!(%address, "the call's connection closed: its Contact will be dialled for the next request");
+                leg.source = address;
+                leg.reconnect_host = Some(host);
+            }
+        }
     }
 
     /// Moves what an outbound leg wants sent and said into the endpoint's queues.
@@ -618,3 +636,23 @@ mod tests;
 #[cfg(test)]
 #[path = "endpoint_trunk_tests.rs"]
 mod trunk_tests;
+
+/// The address of a Contact URI with an IP host (`sip:pbx@10.0.0.5:5061;transport=tls`), its
+/// port defaulting to 5061 over TLS and 5060 otherwise, and the host as written.
+fn contact_address(uri: &str, transport: Transport) -> Option<(SocketAddr, String)> {
+    let rest = uri.strip_prefix("sips:").or_else(|| uri.strip_prefix("sip:"))?;
+    let host_port = rest.split(';').next()?.rsplit('@').next()?;
+    let default_port = if transport == Transport::Tls { 5061 } else { 5060 };
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed.split_once(']')?;
+            (host, after.strip_prefix(':').map_or(Some(default_port), |p| p.parse().ok())?)
+        }
+        None => match host_port.split_once(':') {
+            Some((host, port)) => (host, port.parse().ok()?),
+            None => (host_port, default_port),
+        },
+    };
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    Some((SocketAddr::new(ip, port), host.to_string()))
+}

@@ -286,3 +286,33 @@ fn info_dtmf_relay() {
     assert_eq!(h.status_lines(), vec!["SIP/2.0 200 OK"]);
     assert_eq!(h.events(), vec![UaEvent::DtmfInfo { call: CallId("call-1".into()), digit: '5', duration_ms: 160 }]);
 }
+
+#[test]
+fn after_its_connection_closed_a_call_is_reached_at_its_contact() {
+    let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
+    let now = Instant::now();
+    let ephemeral: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+    ep.handle_inbound(&request("INVITE", "z9hG4bK-t", 1, None, SDP), ephemeral, Transport::Tcp, now);
+    let Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) = ep.poll_event() else { panic!("no call") };
+    let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
+    ep.handle_command(UaCommand::Answer { call: call.clone(), sdp: n.answer, offerless: false }, now);
+    let to_tag = std::iter::from_fn(|| ep.poll_transmit()).map(|t| String::from_utf8(t.bytes).unwrap()).find(|m| m.starts_with("SIP/2.0 200")).map(|m| message::param(m.lines().find(|l| l.starts_with("To:")).unwrap(), "tag").unwrap()).unwrap();
+    ep.handle_inbound(&request("ACK", "z9hG4bK-ta", 1, Some(&to_tag), ""), ephemeral, Transport::Tcp, now);
+    assert_eq!(ep.outbound_target(ephemeral, Transport::Tcp), None, "an inbound peer is not dialled while its connection is up");
+
+    ep.connection_closed(ephemeral, Transport::Tcp);
+    let contact: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    assert_eq!(ep.outbound_target(contact, Transport::Tcp).as_deref(), Some("127.0.0.1"));
+    ep.handle_command(UaCommand::Hangup { call }, now);
+    let bye = ep.poll_transmit().expect("BYE");
+    assert_eq!((bye.dest, bye.transport), (contact, Transport::Tcp));
+    assert!(String::from_utf8(bye.bytes).unwrap().starts_with("BYE sip:caller@127.0.0.1:5070 SIP/2.0"));
+}
+
+#[test]
+fn contact_addresses() {
+    assert_eq!(contact_address("sip:pbx@10.0.0.5:5070;transport=tcp", Transport::Tcp), Some(("10.0.0.5:5070".parse().unwrap(), "10.0.0.5".into())));
+    assert_eq!(contact_address("sips:pbx@10.0.0.5", Transport::Tls), Some(("10.0.0.5:5061".parse().unwrap(), "10.0.0.5".into())));
+    assert_eq!(contact_address("sip:[2001:db8::1]", Transport::Tcp), Some(("[2001:db8::1]:5060".parse().unwrap(), "2001:db8::1".into())));
+    assert_eq!(contact_address("sip:pbx@pbx.clinic.example:5061", Transport::Tls), None, "names are not resolved here");
+}

@@ -141,7 +141,7 @@ async fn accept_tls(tls: Option<&TlsListener>) -> std::io::Result<(tokio::net::T
 enum StreamInput {
     Message(SocketAddr, Transport, Vec<u8>),
     Opened(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
-    Closed(SocketAddr),
+    Closed(SocketAddr, Transport),
     /// A connection we tried to open did not come up.
     Failed(SocketAddr, Transport, String),
 }
@@ -177,7 +177,10 @@ impl Driver {
                         }
                         self.connections.insert(peer, writer);
                     }
-                    StreamInput::Closed(peer) => { self.connections.remove(&peer); }
+                    StreamInput::Closed(peer, transport) => {
+                        self.connections.remove(&peer);
+                        self.endpoint.connection_closed(peer, transport);
+                    }
                     StreamInput::Failed(dest, transport, reason) => {
                         tracing::info!(%dest, transport = transport.via_name(), %reason, "SIP connection failed");
                         self.connecting.remove(&dest);
@@ -308,7 +311,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
             }
         }
     }
-    let _ = to_driver.send(StreamInput::Closed(peer));
+    let _ = to_driver.send(StreamInput::Closed(peer, transport));
     writer_task.abort();
 }
 
