@@ -95,17 +95,33 @@ fn logged(server: &Server, needle: &str, limit: Duration) -> bool {
 }
 
 fn registers_with(algorithm: &str) {
+    registers_over(algorithm, "u1", "udp");
+}
+
+/// Registers against SIPp in transport mode `sipp_transport` with `sip.trunk.transport`.
+fn registers_over(algorithm: &str, sipp_transport: &str, transport: &str) -> String {
     let port = free_port();
+    let messages = tempfile::NamedTempFile::new().unwrap();
+    let trace = messages.path().to_str().unwrap();
     // Two transactions: the registration (401 → authorized REGISTER → 200) and the first keepalive.
-    let sipp = Sipp::spawn("trunk_registrar.xml", "127.0.0.1", port, None, &["-m", "2", "-key", "algo", algorithm]);
+    let sipp = Sipp::spawn("trunk_registrar.xml", "127.0.0.1", port, None, &["-m", "2", "-key", "algo", algorithm, "-t", sipp_transport, "-trace_msg", "-message_file", trace]);
     std::thread::sleep(Duration::from_millis(300));
-    let server = Server::start_sip_only(&trunk_config(port, "s3cret-pw"));
+    let server = Server::start_sip_only(&format!("{}transport = \"{transport}\"\n", trunk_config(port, "s3cret-pw")));
     let (ok, out) = sipp.wait(Duration::from_secs(40));
     assert!(ok, "the SIPp registrar saw a failure ({algorithm}):\n{out}\n---- chartline ----\n{}", server.log_text());
     assert!(logged(&server, "trunk registered", Duration::from_secs(5)), "{}", server.log_text());
     assert_eq!(wait_for_metric(&server, "chartline_trunk_registered", 1, Duration::from_secs(5)), Some(1));
     assert_eq!(wait_for_metric(&server, "chartline_trunk_up", 1, Duration::from_secs(5)), Some(1));
     assert!(!server.log_text().contains("s3cret-pw"), "the password never reaches the log");
+    std::fs::read_to_string(messages.path()).unwrap()
+}
+
+#[test]
+fn registers_over_tcp_on_a_connection_chartline_opens() {
+    let messages = registers_over("MD5", "t1", "tcp");
+    assert!(messages.contains("REGISTER sip:chartline.test SIP/2.0"), "{messages}");
+    assert!(messages.contains("Via: SIP/2.0/TCP 127.0.0.1:"), "REGISTER came over TCP:\n{messages}");
+    assert!(messages.contains(";transport=tcp>"), "our Contact asks for TCP:\n{messages}");
 }
 
 #[test]

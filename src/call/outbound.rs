@@ -110,7 +110,7 @@ pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialErr
         let transport = params
             .split(';')
             .find_map(|p| p.strip_prefix("transport="))
-            .map(|t| parse_transport(t).ok_or_else(|| DialError::NoRoute(format!("{dial:?}: transport {t:?} is not udp, tcp or tls"))))
+            .map(|t| Transport::from_name(t).ok_or_else(|| DialError::NoRoute(format!("{dial:?}: transport {t:?} is not udp, tcp or tls"))))
             .transpose()?
             .unwrap_or(Transport::Udp);
         let (dest, host) = resolve(host_port, transport).await?;
@@ -124,31 +124,17 @@ pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialErr
         (_, r) if !r.is_empty() => r.clone(),
         _ => return Err(DialError::NoRoute("set oncall.outbound_proxy or sip.trunk.registrar".into())),
     };
-    let transport = parse_transport(&services.config.oncall.outbound_transport).unwrap_or(Transport::Udp);
+    let transport = Transport::from_name(&services.config.oncall.outbound_transport).unwrap_or_else(|| services.config.sip.trunk.transport());
     let (dest, host) = resolve(&proxy, transport).await?;
     let domain = if services.config.sip.trunk.registrar.is_empty() { proxy.clone() } else { services.config.sip.trunk.effective_domain() };
     Ok(Route { target: format!("sip:{}@{domain}", normalize_phone(dial)), dest, transport, host })
-}
-
-/// `udp`, `tcp` or `tls`, any case.
-pub fn parse_transport(name: &str) -> Option<Transport> {
-    match name.to_ascii_lowercase().as_str() {
-        "udp" => Some(Transport::Udp),
-        "tcp" => Some(Transport::Tcp),
-        "tls" => Some(Transport::Tls),
-        _ => None,
-    }
 }
 
 /// The address of `host[:port]` (5061 by default over TLS, 5060 otherwise) and the host itself.
 async fn resolve(host_port: &str, transport: Transport) -> Result<(SocketAddr, String), DialError> {
     let bad = || DialError::NoRoute(format!("{host_port:?} is not host:port"));
     let (host, mut port) = crate::sip::trunk_config::split_host_port(host_port).ok_or_else(bad)?;
-    let port_given = match host_port.strip_prefix('[') {
-        Some(bracketed) => bracketed.contains("]:"),
-        None => host_port.contains(':'),
-    };
-    if transport == Transport::Tls && !port_given {
+    if transport == Transport::Tls && !crate::sip::trunk_config::has_port(host_port) {
         port = 5061;
     }
     let dest = tokio::net::lookup_host((host, port)).await?.next().ok_or_else(|| DialError::NoRoute(format!("{host:?} has no address")))?;

@@ -18,7 +18,8 @@ pub struct OnCallConfig {
     pub caller_name: String,
     /// `host:port` where outbound INVITEs for phone numbers go; empty = `sip.trunk.registrar`.
     pub outbound_proxy: String,
-    /// How calls to phone numbers reach the outbound proxy: `udp`, `tcp` or `tls`.
+    /// How calls to phone numbers reach the outbound proxy: `udp`, `tcp` or `tls`; empty = the
+    /// trunk's `sip.trunk.transport`.
     pub outbound_transport: String,
     /// How long an alert (or a patient call) rings before it is cancelled.
     pub ring_timeout_s: u64,
@@ -48,7 +49,7 @@ impl Default for OnCallConfig {
             caller_id: String::new(),
             caller_name: String::new(),
             outbound_proxy: String::new(),
-            outbound_transport: "udp".into(),
+            outbound_transport: String::new(),
             ring_timeout_s: 30,
             retry_after_s: 60,
             max_attempts: 2,
@@ -92,8 +93,8 @@ impl OnCallConfig {
         if !self.outbound_proxy.is_empty() && crate::sip::trunk_config::split_host_port(&self.outbound_proxy).is_none_or(|(h, p)| h.is_empty() || p == 0) {
             return bad("outbound_proxy", "is not host:port");
         }
-        if crate::call::outbound::parse_transport(&self.outbound_transport).is_none() {
-            return bad("outbound_transport", "must be \"udp\", \"tcp\" or \"tls\"");
+        if !self.outbound_transport.is_empty() && crate::sip::Transport::from_name(&self.outbound_transport).is_none() {
+            return bad("outbound_transport", "must be \"udp\", \"tcp\", \"tls\" or empty (the trunk's transport)");
         }
         if !(5..=300).contains(&self.ring_timeout_s) {
             return bad("ring_timeout_s", "must be between 5 and 300");
@@ -123,7 +124,7 @@ impl OnCallConfig {
             }
             let sip_uri = p.phone.starts_with("sip:") && p.phone.contains('@');
             let uri_transport = p.phone.split(';').skip(1).find_map(|param| param.strip_prefix("transport="));
-            if let Some(t) = uri_transport.filter(|t| crate::call::outbound::parse_transport(t).is_none()) {
+            if let Some(t) = uri_transport.filter(|t| crate::sip::Transport::from_name(t).is_none()) {
                 return Err((key, format!("transport {t:?} in {:?} is not udp, tcp or tls", p.phone)));
             }
             if !is_phone(&p.phone) && !sip_uri {

@@ -480,6 +480,9 @@ impl Endpoint {
     /// A stream connection to `dest` could not be opened, or closed: our outbound calls that use it
     /// fail or end (RFC 3261 §8.1.3.1).
     pub fn handle_transport_error(&mut self, dest: SocketAddr, transport: Transport, reason: &str, now: Instant) {
+        if let Some(trunk) = self.trunk.as_mut().filter(|t| t.server() == dest && t.transport() == transport) {
+            trunk.transport_failed(reason, now);
+        }
         let hit: Vec<CallId> = self.outbound.iter().filter(|(_, uac)| uac.dest() == dest && uac.transport() == transport).map(|(call, _)| call.clone()).collect();
         for call in hit {
             if let Some(uac) = self.outbound.get_mut(&call) {
@@ -493,8 +496,10 @@ impl Endpoint {
     /// or an inbound call's peer is to be reached again at its Contact), and then the name a TLS
     /// server there must prove.
     pub fn outbound_target(&self, dest: SocketAddr, transport: Transport) -> Option<String> {
-        let uac = self.outbound.values().find(|uac| uac.dest() == dest && uac.transport() == transport).map(|uac| uac.tls_name().to_string());
-        uac.or_else(|| self.legs.values().find(|leg| leg.source == dest && leg.transport == transport).and_then(|leg| leg.reconnect_host.clone()))
+        let trunk = self.trunk.as_ref().filter(|t| t.server() == dest && t.transport() == transport).map(|t| t.host().to_string());
+        let uac = || self.outbound.values().find(|uac| uac.dest() == dest && uac.transport() == transport).map(|uac| uac.tls_name().to_string());
+        let leg = || self.legs.values().find(|leg| leg.source == dest && leg.transport == transport).and_then(|leg| leg.reconnect_host.clone());
+        trunk.or_else(uac).or_else(leg)
     }
 
     /// A stream connection closed. Calls that came on it are reached from now on at their Contact

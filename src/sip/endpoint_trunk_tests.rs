@@ -72,6 +72,8 @@ fn trunk_server_is_trusted_and_its_responses_reach_the_trunk() {
         keepalive: None,
         local: "127.0.0.1:5060".parse().unwrap(),
         timers: Timers::default(),
+        transport: Transport::Udp,
+        host: String::new(),
     };
     ep.set_trunk(Trunk::new(params, now));
     assert_eq!(ep.poll_timeout(), Some(now), "the first REGISTER is due");

@@ -44,6 +44,16 @@ impl Transport {
     }
 
     /// The transport token of a Via header (`SIP/2.0/TLS`).
+    /// `udp`, `tcp` or `tls`, any case (configuration values, `;transport=` parameters).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "udp" => Some(Transport::Udp),
+            "tcp" => Some(Transport::Tcp),
+            "tls" => Some(Transport::Tls),
+            _ => None,
+        }
+    }
+
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",

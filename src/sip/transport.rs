@@ -50,13 +50,6 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
     advertised.set_port(local_addr.port());
     let mut endpoint = Endpoint::new(config.timers(), advertised);
     let invalid = |(key, problem): (String, String)| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.trunk.{key} {problem}"));
-    if !config.trunk.registrar.is_empty() {
-        let server = resolve(&config.trunk.registrar, local_addr).await?;
-        if let Some(params) = config.trunk.params(server, advertised, config.timers()).map_err(invalid)? {
-            tracing::info!(%server, mode = ?config.trunk.mode, "SIP trunk configured");
-            endpoint.set_trunk(Trunk::new(params, Instant::now()));
-        }
-    }
     endpoint.set_acl(config.trunk.acl().map_err(invalid)?);
     let tls = match config.tls.enabled {
         true => {
@@ -70,6 +63,19 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
         }
         false => None,
     };
+    if !config.trunk.registrar.is_empty() {
+        let transport = config.trunk.transport();
+        let server = resolve(&config.trunk.registrar, transport, local_addr).await?;
+        // Over TLS the registrar reaches us on our TLS listener, when there is one.
+        let contact = match (&tls, transport) {
+            (Some(tls), Transport::Tls) => SocketAddr::new(advertised.ip(), tls.listener.local_addr()?.port()),
+            _ => advertised,
+        };
+        if let Some(params) = config.trunk.params(server, contact, config.timers()).map_err(invalid)? {
+            tracing::info!(%server, mode = ?config.trunk.mode, transport = transport.via_name(), "SIP trunk configured");
+            endpoint.set_trunk(Trunk::new(params, Instant::now()));
+        }
+    }
     let tls_info = tls.as_ref().map(|t| (t.listener.local_addr().expect("bound listener"), t.server.fingerprint.clone()));
     endpoint.set_rate_limits(config.limits.clone());
     let tls_client = tls::client(&config.tls).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -95,10 +101,14 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
     Ok(SipHandle { commands: command_tx, events: event_rx, local_addr, live_dialogs, trunk, tls: tls_info })
 }
 
-/// The registrar's address, preferring the address family of our socket.
-async fn resolve(registrar: &str, local: SocketAddr) -> std::io::Result<SocketAddr> {
-    let (host, port) = super::trunk_config::split_host_port(registrar)
+/// The registrar's address (port 5061 by default over TLS), preferring the address family of our
+/// socket.
+async fn resolve(registrar: &str, transport: Transport, local: SocketAddr) -> std::io::Result<SocketAddr> {
+    let (host, mut port) = super::trunk_config::split_host_port(registrar)
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.trunk.registrar is not host:port: {registrar:?}")))?;
+    if transport == Transport::Tls && !super::trunk_config::has_port(registrar) {
+        port = 5061;
+    }
     let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await.map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve sip.trunk.registrar {registrar:?}: {e}")))?.collect();
     found
         .iter()

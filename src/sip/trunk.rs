@@ -41,6 +41,10 @@ pub struct TrunkParams {
     /// Our advertised address (Via, Contact).
     pub local: SocketAddr,
     pub timers: Timers,
+    /// UDP, or a TCP/TLS connection to `server` that the transport opens (and reopens).
+    pub transport: Transport,
+    /// The registrar's host: the name its TLS certificate must carry.
+    pub host: String,
 }
 
 /// The trunk as the rest of the system sees it.
@@ -307,11 +311,33 @@ impl Trunk {
     }
 
     fn contact_uri(&self) -> String {
-        format!("sip:{}@{}", self.params.username, self.params.local)
+        match self.params.transport {
+            Transport::Udp => format!("sip:{}@{}", self.params.username, self.params.local),
+            other => format!("sip:{}@{};transport={}", self.params.username, self.params.local, other.via_name().to_ascii_lowercase()),
+        }
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.params.transport
+    }
+
+    pub fn host(&self) -> &str {
+        &self.params.host
+    }
+
+    /// The connection to the registrar could not be opened: what was waiting for it failed now,
+    /// not at its timeout; the next attempt opens a new one.
+    pub fn transport_failed(&mut self, reason: &str, now: Instant) {
+        if self.register_tx.take().is_some() {
+            self.failed(now, None, reason, None);
+        }
+        if self.options_tx.take().is_some() {
+            self.set_reachable(false, reason, now);
+        }
     }
 
     fn send(&mut self, bytes: Vec<u8>) {
-        self.transmits.push_back(Transmit { dest: self.params.server, transport: Transport::Udp, bytes });
+        self.transmits.push_back(Transmit { dest: self.params.server, transport: self.params.transport, bytes });
     }
 
     fn send_register(&mut self, now: Instant, auth: AuthUse) {
@@ -329,7 +355,7 @@ impl Trunk {
         let branch = format!("z9hG4bK-{}", random_token());
         let from = format!("{aor};tag={}", self.from_tag);
         let bytes = self.render("REGISTER", &uri, &branch, &from, &aor, &self.call_id, self.cseq, &extra);
-        let (tx, first) = ClientNonInvite::start(branch, bytes, now, &self.params.timers, false);
+        let (tx, first) = ClientNonInvite::start(branch, bytes, now, &self.params.timers, self.params.transport.is_reliable());
         self.register_tx = Some(PendingRegister { tx, auth: used, nonce });
         self.send(first);
     }
@@ -341,7 +367,7 @@ impl Trunk {
         let call_id = format!("{}@chartline", random_token());
         let extra = [("Accept", "application/sdp".to_string())];
         let bytes = self.render("OPTIONS", &uri, &branch, &from, &format!("<{uri}>"), &call_id, 1, &extra);
-        let (tx, first) = ClientNonInvite::start(branch, bytes, now, &self.params.timers, false);
+        let (tx, first) = ClientNonInvite::start(branch, bytes, now, &self.params.timers, self.params.transport.is_reliable());
         self.options_tx = Some(tx);
         self.send(first);
     }
@@ -349,7 +375,8 @@ impl Trunk {
     #[allow(clippy::too_many_arguments)]
     fn render(&self, method: &str, uri: &str, branch: &str, from: &str, to: &str, call_id: &str, cseq: u32, extra: &[(&str, String)]) -> Vec<u8> {
         let mut out = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n",
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/{} {};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n",
+            self.params.transport.via_name(),
             self.params.local
         );
         for (name, value) in extra {

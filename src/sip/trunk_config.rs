@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::acl::{Acl, Unlisted};
 use super::auth::{Credentials, Secret};
+use super::Transport;
 use super::transaction::Timers;
 use super::trunk::TrunkParams;
 
@@ -45,6 +46,9 @@ pub struct TrunkConfig {
     pub expires_s: u64,
     /// Seconds between OPTIONS keepalives; 0 = none.
     pub keepalive_interval_s: u64,
+    /// How REGISTER and OPTIONS reach the registrar: `udp`, `tcp` or `tls` (TLS: port 5061 unless
+    /// `registrar` says otherwise, certificate verified for the registrar's host).
+    pub transport: String,
 }
 
 impl Default for TrunkConfig {
@@ -63,6 +67,7 @@ impl Default for TrunkConfig {
             password_env: String::new(),
             expires_s: 3600,
             keepalive_interval_s: 30,
+            transport: "udp".into(),
         }
     }
 }
@@ -85,6 +90,9 @@ impl TrunkConfig {
             if host.is_empty() || port == 0 {
                 return Err(invalid("registrar", format!("is not host:port: {:?}", self.registrar)));
             }
+        }
+        if Transport::from_name(&self.transport).is_none() {
+            return Err(invalid("transport", "must be \"udp\", \"tcp\" or \"tls\""));
         }
         if !(60..=86_400).contains(&self.expires_s) {
             return Err(invalid("expires_s", "must be between 60 and 86400"));
@@ -155,7 +163,21 @@ impl TrunkConfig {
             None
         };
         let username = if self.username.is_empty() { "chartline".to_string() } else { self.username.clone() };
-        Ok(Some(TrunkParams { server, domain: self.effective_domain(), username, credentials, register, expires: Duration::from_secs(self.expires_s), keepalive, local, timers }))
+        let transport = self.transport();
+        let host = split_host_port(&self.registrar).map(|(host, _)| host.to_string()).unwrap_or_default();
+        Ok(Some(TrunkParams { server, domain: self.effective_domain(), username, credentials, register, expires: Duration::from_secs(self.expires_s), keepalive, local, timers, transport, host }))
+    }
+
+    pub fn transport(&self) -> Transport {
+        Transport::from_name(&self.transport).unwrap_or(Transport::Udp)
+    }
+}
+
+/// Whether `host:port` text names its port.
+pub fn has_port(text: &str) -> bool {
+    match text.strip_prefix('[') {
+        Some(bracketed) => bracketed.contains("]:"),
+        None => text.contains(':'),
     }
 }
 

@@ -19,6 +19,8 @@ fn params(register: bool, keepalive: Option<u64>) -> TrunkParams {
         keepalive: keepalive.map(Duration::from_secs),
         local: "127.0.0.1:5060".parse().unwrap(),
         timers: Timers::default(),
+        transport: Transport::Udp,
+        host: String::new(),
     }
 }
 
@@ -332,4 +334,18 @@ fn backoff_schedule() {
     let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
     assert_eq!(secs, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
     assert_eq!(backoff(200), BACKOFF_MAX);
+}
+
+#[test]
+fn over_tcp_register_says_so_and_a_dead_connection_fails_it_at_once() {
+    let now = Instant::now();
+    let mut trunk = Trunk::new(TrunkParams { transport: Transport::Tcp, host: "trunk.test".into(), ..params(true, Some(30)) }, now);
+    trunk.handle_timeout(now);
+    let register = String::from_utf8(trunk.poll_transmit().expect("REGISTER").bytes).unwrap();
+    assert!(register.contains("Via: SIP/2.0/TCP 127.0.0.1:5060;"), "{register}");
+    assert!(register.contains("Contact: <sip:clinic@127.0.0.1:5060;transport=tcp>"), "{register}");
+    trunk.transport_failed("connection refused", now);
+    assert!(!trunk.status().registered);
+    let retry = trunk.poll_timeout().expect("a retry is planned");
+    assert!(retry >= now + BACKOFF_BASE, "the retry backs off instead of waiting for Timer F");
 }
