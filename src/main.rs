@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Answer calls (SIP on UDP and TCP) until stopped.
+    /// Answer calls (SIP on UDP, TCP and, when enabled, TLS) until stopped.
     Serve {
         /// Configuration file; without it the embedded defaults (config/chartline.toml) apply.
         #[arg(long)]
@@ -56,7 +56,6 @@ enum Command {
     },
     /// Reads a spoken date of birth and prints it as YYYY-MM-DD (exit 1 when not understood).
     Dob { text: String },
-    /// EHR outbox rows and their delivery state.
     /// EHR outbox rows and their delivery state (including the dead letter).
     Outbox {
         #[command(subcommand)]
