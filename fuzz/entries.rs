@@ -100,6 +100,16 @@ pub fn sip_endpoint(data: &[u8]) {
                 endpoint.handle_command(command, now);
             }
         }
+        // The TCP connection drops now and then: its calls move to their Contact, and a failed
+        // reconnection is reported back.
+        if i % 4 == 3 {
+            endpoint.connection_closed(source, Transport::Tcp);
+            while let Some(transmit) = endpoint.poll_transmit() {
+                if transmit.transport != Transport::Udp && endpoint.outbound_target(transmit.dest, transmit.transport).is_some() {
+                    endpoint.handle_transport_error(transmit.dest, transmit.transport, "fuzz", now);
+                }
+            }
+        }
         while endpoint.poll_transmit().is_some() {}
     }
     let mut now = start;

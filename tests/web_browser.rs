@@ -6,7 +6,6 @@
 mod common;
 mod web_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -47,23 +46,8 @@ fn refill_flow_on_a_phone_screen() {
     wait_delivered(&server, &refill_id, Duration::from_secs(30));
     add_user(&server, "drsmith", "provider", Some(&pcp), &[]);
 
-    let shots = repo_root().join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg("tests/browser/refill_flow.js")
-        .current_dir(repo_root())
-        .env("BASE", &base)
-        .env("USERNAME", "drsmith")
-        .env("PASSWORD", PASSWORD)
-        .env("REFILL_ID", &refill_id)
-        .env("URGENT_ID", &urgent_id)
-        .env("SIPP_ID", &sipp_id)
-        .env("SHOTS", &shots)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "browser flow failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let flow = BrowserFlow { base: &base, username: "drsmith", refill_id: &refill_id, urgent_id: &urgent_id, sipp_id: Some(&sipp_id), shots: "" };
+    let report = flow.run(&server);
     eprintln!("browser report: {report}");
 
     // The approval is in the store, and the task is closed.
@@ -93,7 +77,7 @@ fn refill_flow_on_a_phone_screen() {
     assert!(worst < 1000.0, "slowest request {worst} ms");
     assert!(report["played_s"].as_f64().unwrap() > 0.3);
     for name in ["login", "queue", "urgent", "refill", "approved", "practice"] {
-        assert!(shots.join(format!("{name}.png")).exists());
+        assert!(flow.shots_dir().join(format!("{name}.png")).exists());
     }
     let audit = server.cli_json(&["audit", "list", "--object", &urgent_id]);
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "play_recording"), "playing is audited");

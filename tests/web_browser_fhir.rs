@@ -7,7 +7,6 @@
 mod common;
 mod web_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use chartline::ehr::embedded::EmbeddedChart;
@@ -65,23 +64,8 @@ fn refill_approved_in_the_browser_lands_on_the_fhir_server() {
     assert_eq!(tasks[0]["owner"]["reference"], format!("Practitioner/{pcp}"));
     add_user(&server, "drfhir", "provider", Some(&pcp), &[]);
 
-    let shots = repo_root().join("target/screenshots/fhir");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg("tests/browser/refill_flow.js")
-        .current_dir(repo_root())
-        .env("BASE", &base)
-        .env("USERNAME", "drfhir")
-        .env("PASSWORD", PASSWORD)
-        .env("REFILL_ID", &refill_id)
-        .env("URGENT_ID", &urgent_id)
-        .env_remove("SIPP_ID")
-        .env("SHOTS", &shots)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "browser flow failed:\n{}\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr), server.log_text());
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let flow = BrowserFlow { base: &base, username: "drfhir", refill_id: &refill_id, urgent_id: &urgent_id, sipp_id: None, shots: "fhir" };
+    let report = flow.run(&server);
     eprintln!("browser report (FHIR): {report}");
     assert_eq!(report["taps"].as_u64().unwrap(), 2, "taps from the task link to the approval: open, approve");
     assert!(report["notice"].as_str().unwrap().contains(&medication.name), "{report}");

@@ -178,3 +178,45 @@ pub fn wait_delivered(server: &Server, call_id: &str, timeout: std::time::Durati
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// Who the Chromium refill flow (tests/browser/refill_flow.js) signs in as and which tasks it opens.
+pub struct BrowserFlow<'a> {
+    pub base: &'a str,
+    pub username: &'a str,
+    pub refill_id: &'a str,
+    pub urgent_id: &'a str,
+    /// A call made by SIPp whose recording the flow plays too; `None` = none.
+    pub sipp_id: Option<&'a str>,
+    /// Screenshots go to target/screenshots/<this>.
+    pub shots: &'a str,
+}
+
+impl BrowserFlow<'_> {
+    pub fn shots_dir(&self) -> std::path::PathBuf {
+        repo_root().join("target/screenshots").join(self.shots)
+    }
+
+    /// Runs the flow in Chromium and returns its report (the last line it prints), or fails the
+    /// test with what node printed and `server`'s log.
+    pub fn run(&self, server: &Server) -> serde_json::Value {
+        let shots = self.shots_dir();
+        std::fs::create_dir_all(&shots).unwrap();
+        let mut node = Command::new("node");
+        node.arg("tests/browser/refill_flow.js")
+            .current_dir(repo_root())
+            .env("BASE", self.base)
+            .env("USERNAME", self.username)
+            .env("PASSWORD", PASSWORD)
+            .env("REFILL_ID", self.refill_id)
+            .env("URGENT_ID", self.urgent_id)
+            .env("SHOTS", &shots);
+        match self.sipp_id {
+            Some(id) => node.env("SIPP_ID", id),
+            None => node.env_remove("SIPP_ID"),
+        };
+        let out = node.output().expect("run node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "browser flow failed:\n{}\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr), server.log_text());
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    }
+}
