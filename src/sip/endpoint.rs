@@ -477,8 +477,8 @@ impl Endpoint {
         }
     }
 
-    /// A stream connection to `dest` could not be opened, or closed: our outbound calls that use it
-    /// fail or end (RFC 3261 §8.1.3.1).
+    /// A stream connection to `dest` could not be opened: the trunk's pending request and our
+    /// outbound calls that needed it fail, or end if they were answered (RFC 3261 §8.1.3.1).
     pub fn handle_transport_error(&mut self, dest: SocketAddr, transport: Transport, reason: &str, now: Instant) {
         if let Some(trunk) = self.trunk.as_mut().filter(|t| t.server() == dest && t.transport() == transport) {
             trunk.transport_failed(reason, now);
