@@ -13,7 +13,7 @@ fn baresip_call_with_dtmf_and_spoken_message() {
     require_tool("baresip");
     let server = Server::start("");
     let mic = microphone_wav(server.dir.path());
-    let mut phone = Baresip::start(&mic, None, None);
+    let mut phone = Baresip::start(&mic, None, "");
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
     let call = billing_message_call(&mut phone, &server);
     let answered = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "answered").unwrap();

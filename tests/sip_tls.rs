@@ -191,7 +191,7 @@ fn baresip_calls_over_tls() {
     let (server, tls_port) = tls_server();
     let cert = server.data_dir().join("sip/cert.pem");
     let mic = silence_wav(server.dir.path(), 30.0);
-    let mut phone = Baresip::start(&mic, Some(&cert), None);
+    let mut phone = Baresip::start(&mic, Some(&cert), "");
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{tls_port};transport=tls"));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(1));

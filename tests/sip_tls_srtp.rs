@@ -122,7 +122,7 @@ fn baresip_call_over_tls_with_mandatory_srtp() {
     let server = Server::start(&tls_extra(tls_port, "srtp = \"required\""));
     let cert = server.data_dir().join("sip/cert.pem");
     let mic = microphone_wav(server.dir.path());
-    let mut phone = Baresip::start(&mic, Some(&cert), Some("srtp-mand"));
+    let mut phone = Baresip::start(&mic, Some(&cert), ";mediaenc=srtp-mand");
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{tls_port};transport=tls"));
     let call = billing_message_call(&mut phone, &server);
     assert!(phone.log().contains("SRTP is Enabled"), "baresip reports SRTP on:\n{}", phone.log());

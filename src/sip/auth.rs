@@ -217,7 +217,7 @@ fn quote(value: &str) -> String {
 }
 
 /// `name=token` or `name="quoted"` pairs separated by commas.
-fn auth_params(text: &str) -> Result<Vec<(String, String)>, AuthError> {
+pub(crate) fn auth_params(text: &str) -> Result<Vec<(String, String)>, AuthError> {
     let mut params = Vec::new();
     let mut chars = text.chars().peekable();
     loop {

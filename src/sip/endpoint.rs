@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::acl::{Acl, Cidr, Verdict};
+use super::inbound_auth::{Authenticator, Decision};
 use super::rate_limit::{self, Class, RateLimitConfig, RateLimiter};
 use super::dialog::Dialog;
 use super::message::{self, Message, Reply};
@@ -64,6 +65,8 @@ pub struct Endpoint {
     denied_logged: HashSet<IpAddr>,
     trunk: Option<Trunk>,
     limiter: RateLimiter,
+    /// Digest challenges for new calls (`[sip.auth]`); `None` = off.
+    auth: Option<Authenticator>,
     /// Requests dropped as floods or from scanners.
     rate_limited: u64,
     /// The address advertised for calls that come over TLS (its own port).
@@ -75,7 +78,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// `local` is the address we advertise in Via and Contact.
     pub fn new(timers: Timers, local: SocketAddr) -> Self {
-        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), rate_limited: 0, tls_local: None, outbound: HashMap::new() }
+        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), auth: None, rate_limited: 0, tls_local: None, outbound: HashMap::new() }
     }
 
     /// Calls over TLS advertise this address in Contact and Via.
@@ -89,6 +92,16 @@ impl Endpoint {
 
     pub fn rate_limited_requests(&self) -> u64 {
         self.rate_limited
+    }
+
+    /// New calls must authenticate (digest) before they are offered to the application.
+    pub fn set_inbound_auth(&mut self, auth: Authenticator) {
+        self.auth = Some(auth);
+    }
+
+    /// New calls refused by digest authentication (wrong answers, unreadable ones, banned sources).
+    pub fn auth_rejected_calls(&self) -> u64 {
+        self.auth.as_ref().map_or(0, Authenticator::rejected)
     }
 
     pub fn live_dialogs(&self) -> usize {
@@ -283,6 +296,21 @@ impl Endpoint {
         }
         if request.to_tag.is_some() {
             return self.respond(&request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
+        }
+        if let Some(auth) = self.auth.as_mut() {
+            match auth.check(&request, source.ip(), now) {
+                Decision::Accept => {}
+                Decision::Challenge(challenges) => {
+                    let headers: Vec<_> = challenges.into_iter().map(|c| ("WWW-Authenticate", c)).collect();
+                    return self.respond(&request, source, transport, 401, "Unauthorized", &headers, now);
+                }
+                Decision::Forbidden => {
+                    tracing::info!(%source, "new call with wrong digest credentials: 403");
+                    return self.respond(&request, source, transport, 403, "Forbidden", &[], now);
+                }
+                Decision::BadRequest(problem) => return self.respond(&request, source, transport, 400, &format!("Bad Request ({problem})"), &[], now),
+                Decision::Drop => return tracing::debug!(%source, "INVITE from a source banned for wrong digest answers dropped"),
+            }
         }
         let offer = match parse_body_sdp(&request) {
             Ok(offer) => offer,

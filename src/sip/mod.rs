@@ -1,12 +1,14 @@
 //! The SIP stack of a user agent answering PBX calls: `message` (validated parsing), `sdp`
 //! (offer/answer), `transaction` (RFC 3261 §17 timers), `dialog`, `endpoint` (the sans-IO UA core)
 //! and `transport` (the thin tokio driver over UDP and TCP); toward the provider: `trunk`
-//! (REGISTER/OPTIONS), `auth` (digest) and `acl` (which sources we serve).
+//! (REGISTER/OPTIONS), `auth` (digest); at the edge: `acl` (which sources we serve),
+//! `inbound_auth` (digest challenges for new calls) and `rate_limit` (floods, scanners).
 
 pub mod acl;
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+pub mod inbound_auth;
 pub mod message;
 pub mod rate_limit;
 pub mod sdp;
@@ -133,6 +135,8 @@ pub struct SipConfig {
     pub t4_ms: u64,
     /// `[sip.trunk]`: source trust, registration and keepalive toward the provider.
     pub trunk: TrunkConfig,
+    /// `[sip.auth]`: digest authentication of new calls.
+    pub auth: inbound_auth::InboundAuthConfig,
     /// `[sip.limits]`: per-source flood limits and scanner User-Agents.
     pub limits: rate_limit::RateLimitConfig,
     /// `[sip.tls]`: SIP over TLS on its own port.
@@ -141,7 +145,7 @@ pub struct SipConfig {
 
 impl Default for SipConfig {
     fn default() -> Self {
-        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default(), limits: Default::default(), tls: Default::default() }
+        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default(), auth: Default::default(), limits: Default::default(), tls: Default::default() }
     }
 }
 
@@ -176,6 +180,7 @@ impl SipConfig {
             return Err(("t2_ms".into(), "must be at least t1_ms, and t1_ms above 0".into()));
         }
         self.trunk.validate().map_err(|(key, problem)| (format!("trunk.{key}"), problem))?;
+        self.auth.validate().map_err(|(key, problem)| (format!("auth.{key}"), problem))?;
         self.limits.validate().map_err(|(key, problem)| (format!("limits.{key}"), problem))?;
         self.tls.validate().map_err(|(key, problem)| (format!("tls.{key}"), problem))?;
         if self.tls.enabled && self.tls.listen_addr().ok() == self.listen_addr().ok() {

@@ -63,9 +63,11 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
         }
         false => None,
     };
+    let mut registrar = None;
     if !config.trunk.registrar.is_empty() {
         let transport = config.trunk.transport();
         let server = resolve(&config.trunk.registrar, transport, local_addr).await?;
+        registrar = Some(server);
         // Over TLS the registrar reaches us on our TLS listener, when there is one.
         let contact = match (&tls, transport) {
             (Some(tls), Transport::Tls) => SocketAddr::new(advertised.ip(), tls.listener.local_addr()?.port()),
@@ -75,6 +77,15 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
             tracing::info!(%server, mode = ?config.trunk.mode, transport = transport.via_name(), "SIP trunk configured");
             endpoint.set_trunk(Trunk::new(params, Instant::now()));
         }
+    }
+    let auth_invalid = |(key, problem): (String, String)| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.auth.{key} {problem}"));
+    if let Some(mut auth) = config.auth.authenticator(Instant::now()).map_err(auth_invalid)? {
+        if let (super::TrunkMode::Register, Some(server)) = (config.trunk.mode, registrar) {
+            // The provider sends calls to our registration and answers no challenge of ours.
+            auth.exempt(server.ip());
+        }
+        tracing::info!(realm = %config.auth.realm, algorithms = ?config.auth.algorithms, "SIP digest authentication required for new calls");
+        endpoint.set_inbound_auth(auth);
     }
     let tls_info = tls.as_ref().map(|t| (t.listener.local_addr().expect("bound listener"), t.server.fingerprint.clone()));
     endpoint.set_rate_limits(config.limits.clone());
@@ -233,6 +244,7 @@ impl Driver {
         }
         self.trunk.denied_requests.store(self.endpoint.denied_requests(), Ordering::Relaxed);
         self.trunk.rate_limited.store(self.endpoint.rate_limited_requests(), Ordering::Relaxed);
+        self.trunk.auth_rejected.store(self.endpoint.auth_rejected_calls(), Ordering::Relaxed);
     }
 }
 

@@ -118,27 +118,9 @@ impl TrunkConfig {
 
     /// The password from exactly one of its three sources.
     pub fn secret(&self) -> Result<Secret, Invalid> {
-        let set = [!self.password.is_empty(), !self.password_file.is_empty(), !self.password_env.is_empty()];
-        match set {
-            [true, false, false] => Ok(self.password.clone()),
-            [false, true, false] => {
-                let text = std::fs::read_to_string(&self.password_file).map_err(|e| invalid("password_file", format!("cannot read {:?}: {e}", self.password_file)))?;
-                let password = text.trim_end_matches(['\r', '\n']);
-                if password.is_empty() {
-                    return Err(invalid("password_file", format!("{:?} is empty", self.password_file)));
-                }
-                Ok(Secret::new(password))
-            }
-            [false, false, true] => match std::env::var(&self.password_env) {
-                Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-                _ => Err(invalid("password_env", format!("environment variable {} is not set", self.password_env))),
-            },
-            [false, false, false] => Err(invalid("password", "register mode needs one of password, password_file, password_env")),
-            _ => Err(invalid("password", "set only one of password, password_file, password_env")),
-        }
+        load_secret(&self.password, &self.password_file, &self.password_env, "register mode")
     }
 
-    /// The `domain` to use: as configured, or the registrar's host (with a non-default port).
     pub fn effective_domain(&self) -> String {
         if !self.domain.is_empty() {
             return self.domain.clone();
@@ -170,6 +152,28 @@ impl TrunkConfig {
 
     pub fn transport(&self) -> Transport {
         Transport::from_name(&self.transport).unwrap_or(Transport::Udp)
+    }
+}
+
+/// A password from exactly one of `password`, `password_file` (its first line) and `password_env`
+/// (an environment variable's name); `needed_by` says which setting requires one.
+pub fn load_secret(password: &Secret, password_file: &str, password_env: &str, needed_by: &str) -> Result<Secret, Invalid> {
+    match [!password.is_empty(), !password_file.is_empty(), !password_env.is_empty()] {
+        [true, false, false] => Ok(password.clone()),
+        [false, true, false] => {
+            let text = std::fs::read_to_string(password_file).map_err(|e| invalid("password_file", format!("cannot read {password_file:?}: {e}")))?;
+            let password = text.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                return Err(invalid("password_file", format!("{password_file:?} is empty")));
+            }
+            Ok(Secret::new(password))
+        }
+        [false, false, true] => match std::env::var(password_env) {
+            Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+            _ => Err(invalid("password_env", format!("environment variable {password_env} is not set"))),
+        },
+        [false, false, false] => Err(invalid("password", format!("{needed_by} needs one of password, password_file, password_env"))),
+        _ => Err(invalid("password", "set only one of password, password_file, password_env")),
     }
 }
 

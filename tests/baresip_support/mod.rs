@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::free_port;
 
-/// A baresip process with its config dir; over TLS it trusts `ca_pem`, and `mediaenc` (e.g.
-/// `srtp-mand`) is set on the account when given.
+/// A baresip process with its config dir; over TLS it trusts `ca_pem`. `account_params` go on the
+/// account line as they are, e.g. `;mediaenc=srtp-mand` or `;auth_user=pbx;auth_pass=secret`.
 pub struct Baresip {
     child: Child,
     ctrl: TcpStream,
@@ -20,7 +20,7 @@ pub struct Baresip {
 }
 
 impl Baresip {
-    pub fn start(microphone: &Path, ca_pem: Option<&Path>, mediaenc: Option<&str>) -> Baresip {
+    pub fn start(microphone: &Path, ca_pem: Option<&Path>, account_params: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let (sip, ctrl) = (free_port(), free_port());
         let config = format!(
@@ -31,8 +31,7 @@ impl Baresip {
             ca = ca_pem.map(|p| format!("sip_cafile {}\n", p.display())).unwrap_or_default(),
         );
         std::fs::write(dir.path().join("config"), config).unwrap();
-        let mediaenc = mediaenc.map(|m| format!(";mediaenc={m}")).unwrap_or_default();
-        std::fs::write(dir.path().join("accounts"), format!("<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=manual{mediaenc}\n")).unwrap();
+        std::fs::write(dir.path().join("accounts"), format!("<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=manual{account_params}\n")).unwrap();
         let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
         let child = Command::new("baresip").arg("-f").arg(dir.path()).arg("-v").stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("start baresip");
         let deadline = Instant::now() + Duration::from_secs(10);
