@@ -1,15 +1,25 @@
 //! SRTP and SRTCP (RFC 3711) for one call, keyed by SDES (`sip::sdes`): our master key protects
 //! what we send, the PBX's unprotects what it sends. Pure packet transforms over `webrtc-srtp`
-//! (AES-CM + HMAC-SHA1, rollover counter, replay window); no sockets here.
+//! (AES-CM + HMAC-SHA1, rollover counter) and our own replay windows; no sockets here.
+//!
+//! The replay windows are ours because webrtc-srtp 0.17 checks its window before authenticating
+//! and lets the first packet it sees place it, authentic or not: one unauthenticated datagram
+//! with a far index (baresip's plain-text RTCP keepalive is one) made every genuine SRTCP packet
+//! of the call "too old". Here only packets that passed authentication move a window.
+
+use std::collections::HashMap;
 
 use webrtc_srtp::context::Context;
-use webrtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
 use crate::sip::sdes::{CryptoSuite, SrtpKeys};
 
 /// Packets remembered for replay detection (RFC 3711 §3.3.2 asks for at least 64).
-const REPLAY_WINDOW: usize = 128;
+const REPLAY_WINDOW: u64 = 128;
+/// SRTCP keeps the 80-bit tag with either suite (RFC 4568 §6.2.2).
+const SRTCP_TAG_LEN: usize = 10;
+/// Sources (SSRCs) with a window of their own; a call has one or two.
+const MAX_SOURCES: usize = 16;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SrtpError {
@@ -25,6 +35,57 @@ pub struct SrtpSession {
     outbound: Context,
     inbound: Context,
     suite: CryptoSuite,
+    /// Per received SSRC: the RTP sequence numbers and the SRTCP indexes accepted.
+    rtp_windows: HashMap<u32, ReplayWindow>,
+    rtcp_windows: HashMap<u32, ReplayWindow>,
+}
+
+/// The last `REPLAY_WINDOW` indexes of a wrapping counter (`modulus` values) that were accepted.
+#[derive(Debug, Clone, Copy)]
+struct ReplayWindow {
+    latest: u64,
+    /// Bit n: `latest - n` was accepted.
+    seen: u128,
+    modulus: u64,
+}
+
+impl ReplayWindow {
+    fn new(first: u64, modulus: u64) -> Self {
+        Self { latest: first, seen: 1, modulus }
+    }
+
+    /// Takes `index` once: false for a repeat or one older than the window.
+    fn accept(&mut self, index: u64) -> bool {
+        let forward = (index + self.modulus - self.latest) % self.modulus;
+        if forward != 0 && forward < self.modulus / 2 {
+            self.seen = if forward >= 128 { 0 } else { self.seen << forward };
+            self.seen |= 1;
+            self.latest = index;
+            return true;
+        }
+        let back = (self.latest + self.modulus - index) % self.modulus;
+        if back >= REPLAY_WINDOW || self.seen & (1 << back) != 0 {
+            return false;
+        }
+        self.seen |= 1 << back;
+        true
+    }
+}
+
+/// Checks `index` of `ssrc` against its window, opening one for a new source.
+fn replay_check(windows: &mut HashMap<u32, ReplayWindow>, ssrc: u32, index: u64, modulus: u64) -> Result<(), SrtpError> {
+    if let Some(window) = windows.get_mut(&ssrc) {
+        return if window.accept(index) { Ok(()) } else { Err(SrtpError::Rejected(format!("replayed or too old: index {index} of SSRC {ssrc:08x}"))) };
+    }
+    if windows.len() >= MAX_SOURCES {
+        windows.clear();
+    }
+    windows.insert(ssrc, ReplayWindow::new(index, modulus));
+    Ok(())
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
 }
 
 fn profile(suite: CryptoSuite) -> ProtectionProfile {
@@ -34,15 +95,14 @@ fn profile(suite: CryptoSuite) -> ProtectionProfile {
     }
 }
 
-fn context(master: &[u8; 30], suite: CryptoSuite, replay: bool) -> Result<Context, SrtpError> {
+fn context(master: &[u8; 30], suite: CryptoSuite) -> Result<Context, SrtpError> {
     let (key, salt) = master.split_at(16);
-    let (rtp, rtcp) = if replay { (Some(srtp_replay_protection(REPLAY_WINDOW)), Some(srtcp_replay_protection(REPLAY_WINDOW))) } else { (None, None) };
-    Context::new(key, salt, profile(suite), rtp, rtcp).map_err(|e| SrtpError::Keys(e.to_string()))
+    Context::new(key, salt, profile(suite), None, None).map_err(|e| SrtpError::Keys(e.to_string()))
 }
 
 impl SrtpSession {
     pub fn new(keys: &SrtpKeys) -> Result<Self, SrtpError> {
-        Ok(Self { outbound: context(&keys.local, keys.suite, false)?, inbound: context(&keys.remote, keys.suite, true)?, suite: keys.suite })
+        Ok(Self { outbound: context(&keys.local, keys.suite)?, inbound: context(&keys.remote, keys.suite)?, suite: keys.suite, rtp_windows: HashMap::new(), rtcp_windows: HashMap::new() })
     }
 
     pub fn suite(&self) -> CryptoSuite {
@@ -56,15 +116,28 @@ impl SrtpSession {
 
     /// A received SRTP packet as plain RTP; an error for a forged, replayed or foreign packet.
     pub fn unprotect_rtp(&mut self, packet: &[u8]) -> Result<Vec<u8>, SrtpError> {
-        self.inbound.decrypt_rtp(packet).map(|b| b.to_vec()).map_err(|e| SrtpError::Rejected(e.to_string()))
+        let plain = self.inbound.decrypt_rtp(packet).map_err(|e| SrtpError::Rejected(e.to_string()))?;
+        // Authenticated: its header (sequence number, SSRC) is the sender's.
+        let seq = u64::from(u16::from_be_bytes([plain[2], plain[3]]));
+        replay_check(&mut self.rtp_windows, be32(&plain, 8), seq, 1 << 16)?;
+        Ok(plain.to_vec())
     }
 
     pub fn protect_rtcp(&mut self, packet: &[u8]) -> Result<Vec<u8>, SrtpError> {
         self.outbound.encrypt_rtcp(packet).map(|b| b.to_vec()).map_err(|e| SrtpError::Rejected(e.to_string()))
     }
 
+    /// A received SRTCP packet as plain RTCP; an error for a forged, replayed or plain one.
     pub fn unprotect_rtcp(&mut self, packet: &[u8]) -> Result<Vec<u8>, SrtpError> {
-        self.inbound.decrypt_rtcp(packet).map(|b| b.to_vec()).map_err(|e| SrtpError::Rejected(e.to_string()))
+        let plain = self.inbound.decrypt_rtcp(packet).map_err(|e| SrtpError::Rejected(e.to_string()))?;
+        // Authenticated, with the E flag and SRTCP index before the tag.
+        let trailer = packet.len() - SRTCP_TAG_LEN - 4;
+        let (e_and_index, ssrc) = (be32(packet, trailer), be32(&plain, 4));
+        if e_and_index >> 31 == 0 {
+            return Err(SrtpError::Rejected("unencrypted SRTCP (E flag clear)".into()));
+        }
+        replay_check(&mut self.rtcp_windows, ssrc, u64::from(e_and_index & 0x7fff_ffff), 1 << 31)?;
+        Ok(plain.to_vec())
     }
 }
 
@@ -144,5 +217,52 @@ mod tests {
         assert!(b.unprotect_rtp(&hex(RTP_PLAIN)).is_err(), "plain RTP is not accepted on an SRTP call");
         let rtcp = a.protect_rtcp(&hex(RTCP_PLAIN)).unwrap();
         assert_eq!(b.unprotect_rtcp(&rtcp).unwrap(), hex(RTCP_PLAIN));
+        assert!(b.unprotect_rtcp(&rtcp).is_err(), "an SRTCP replay is dropped");
+        let mut clear = rtcp.clone();
+        let flag = clear.len() - SRTCP_TAG_LEN - 4;
+        clear[flag] &= 0x7f;
+        assert!(b.unprotect_rtcp(&clear).is_err(), "E flag cleared: webrtc-srtp would pass it unauthenticated");
+    }
+
+    fn rtp(seq: u16) -> Vec<u8> {
+        let mut packet = hex(RTP_PLAIN);
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        packet
+    }
+
+    #[test]
+    fn unauthenticated_packets_first_do_not_shut_genuine_ones_out() {
+        let (mut a, mut b) = pair(CryptoSuite::AesCm128HmacSha1_80);
+        // What baresip sends on its RTCP port before SRTCP starts: a plain 16-byte APP packet, whose
+        // "index" read from where the trailer would be is 0x00037261. Then forged packets far ahead.
+        assert!(b.unprotect_rtcp(&hex("80cc00037261ed9450494e47504f4e47")).is_err());
+        let mut far = a.protect_rtcp(&hex(RTCP_PLAIN)).unwrap();
+        let at = far.len() - SRTCP_TAG_LEN - 4;
+        far[at..at + 4].copy_from_slice(&0x8000_9000u32.to_be_bytes());
+        assert!(b.unprotect_rtcp(&far).is_err(), "its tag no longer matches");
+        let mut forged_rtp = a.protect_rtp(&rtp(0x9000)).unwrap();
+        forged_rtp[20] ^= 0xff;
+        assert!(b.unprotect_rtp(&forged_rtp).is_err());
+        // The genuine packets (SRTCP index 1 and on; sequence numbers from 0x1234) all pass.
+        let (mut a, _) = pair(CryptoSuite::AesCm128HmacSha1_80);
+        for i in 0..5u16 {
+            assert!(b.unprotect_rtcp(&a.protect_rtcp(&hex(RTCP_PLAIN)).unwrap()).is_ok(), "SRTCP {i}");
+            assert!(b.unprotect_rtp(&a.protect_rtp(&rtp(0x1234 + i)).unwrap()).is_ok(), "RTP {i}");
+        }
+    }
+
+    #[test]
+    fn the_replay_window_takes_reordered_packets_once_and_wraps() {
+        let mut w = ReplayWindow::new(65_530, 1 << 16);
+        for seq in [65_533, 65_531, 2, 65_535, 0] {
+            assert!(w.accept(seq), "{seq}");
+        }
+        for seq in [65_531, 2, 65_530] {
+            assert!(!w.accept(seq), "repeat {seq}");
+        }
+        assert!(w.accept(65_532), "late but inside the window");
+        assert!(w.accept(300), "a jump ahead");
+        assert!(!w.accept(65_534), "now older than the window");
+        assert!(w.accept(300 - 127) && !w.accept(300 - 128), "the window is 128 deep");
     }
 }
