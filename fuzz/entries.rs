@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use chartline::media::dtmf::{DtmfMerger, DtmfMethod, GoertzelDetector, Rfc4733Detector, TelephoneEvent};
 use chartline::media::jitter::{JitterBuffer, MAX_WAITING, Packet};
-use chartline::media::{g711, session};
+use chartline::media::{g711, rtcp, session};
+use chartline::sip::auth::Secret;
+use chartline::sip::inbound_auth::{AuthMode, Decision, InboundAuthConfig};
 use chartline::sip::message::{self, Reply};
 use chartline::sip::sdp::{self, MediaCaps, Sdp};
 use chartline::sip::transaction::Timers;
@@ -24,7 +26,7 @@ pub type Entry = fn(&[u8]);
 
 /// Every target by name, for the replay test.
 pub const TARGETS: &[(&str, Entry)] =
-    &[("sip_message", sip_message), ("sip_endpoint", sip_endpoint), ("sdp", sdp), ("rtp", rtp), ("rfc4733", rfc4733), ("spoken_date", spoken_date), ("triage", triage)];
+    &[("sip_message", sip_message), ("sip_endpoint", sip_endpoint), ("sdp", sdp), ("rtp", rtp), ("rtcp", rtcp), ("rfc4733", rfc4733), ("spoken_date", spoken_date), ("triage", triage)];
 
 /// Messages in one input are separated by this (so a corpus file can hold a whole exchange).
 const SEPARATOR: &[u8] = b"\n--next--\n";
@@ -41,8 +43,12 @@ fn split_messages(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// SIP messages: the parser (and the reply rendered from what it accepted) and the stream framer,
-/// whole and cut in two.
+/// Where a `sip_message` input names this, the nonce the digest authenticator just issued goes in:
+/// so the fuzzer reaches the checks behind a valid nonce (qop, nc, response, replay).
+const NONCE_MARK: &[u8] = b"@NONCE@";
+
+/// SIP messages: the parser (and the reply rendered from what it accepted), the digest
+/// authenticator judging it as a new call, and the stream framer, whole and cut in two.
 pub fn sip_message(data: &[u8]) {
     if let Ok(m) = message::parse(data) {
         assert!(!m.call_id.is_empty() && !m.branch.is_empty(), "a parsed message has a Call-ID and a branch");
@@ -50,6 +56,7 @@ pub fn sip_message(data: &[u8]) {
             let _ = Reply::for_request(&m, Some("fz")).render(486, "Busy Here", &[], b"");
         }
     }
+    digest_answer(data);
     let mut whole = Framer::default();
     whole.push(data);
     let mut framed = Vec::new();
@@ -69,6 +76,31 @@ pub fn sip_message(data: &[u8]) {
         again.push(message);
     }
     assert_eq!(framed, again, "framing does not depend on where the stream was cut");
+}
+
+fn digest_answer(data: &[u8]) {
+    let now = Instant::now();
+    let config = InboundAuthConfig { mode: AuthMode::Required, username: "pbx".into(), password: Secret::new("pw"), algorithms: vec!["SHA-256".into(), "MD5".into()], ..Default::default() };
+    let mut auth = config.authenticator(now).unwrap().expect("required");
+    let source = "127.0.0.1".parse().unwrap();
+    let probe = message::parse(b"INVITE sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-n\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:ivr@127.0.0.1>\r\nCall-ID: n\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let Decision::Challenge(challenges) = auth.check(&probe, source, now) else { panic!("no challenge without credentials") };
+    let nonce = challenges[0].split("nonce=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().as_bytes().to_vec();
+    let mut text = Vec::with_capacity(data.len() + nonce.len());
+    let mut rest = data;
+    while let Some(at) = rest.windows(NONCE_MARK.len()).position(|w| w == NONCE_MARK) {
+        text.extend_from_slice(&rest[..at]);
+        text.extend_from_slice(&nonce);
+        rest = &rest[at + NONCE_MARK.len()..];
+    }
+    text.extend_from_slice(rest);
+    if let Ok(m) = message::parse(&text) {
+        let first = auth.check(&m, source, now);
+        if first == Decision::Accept {
+            assert!(m.header_values("Authorization").any(|a| a.contains("pbx")), "accepted without our user name");
+            assert_ne!(auth.check(&m, source, now), Decision::Accept, "the same nonce count twice");
+        }
+    }
 }
 
 /// The user-agent core fed the messages of one input in order (separated by `\n--next--\n`),
@@ -175,6 +207,53 @@ pub fn rtp(data: &[u8]) {
         }
     }
     let _ = jitter.poll_timeout();
+}
+
+/// RTCP: the compound parser, what the media task does with what it accepts (the caller's sender
+/// report echoed in our block, report blocks about our stream), our own report with a block the
+/// input carried parsing back to that block, and the reception statistics fed 7-byte packet
+/// records (SSRC, sequence number, timestamp step, arrival jitter).
+pub fn rtcp(data: &[u8]) {
+    let now = Instant::now();
+    if let Ok(packets) = rtcp::parse_compound(data) {
+        assert!(!packets.is_empty());
+        let mut reception = rtcp::Reception::default();
+        let mut far_end = rtcp::FarEnd::default();
+        let mut blocks = Vec::new();
+        for packet in packets {
+            match packet {
+                rtcp::Packet::SenderReport { ssrc, ntp, reports, .. } => {
+                    reception.on_packet(ssrc, 1, None);
+                    reception.on_sender_report(ssrc, ntp, now);
+                    assert!(reception.report_block(now + Duration::from_secs(1)).is_some_and(|b| b.last_sr == rtcp::ntp_middle(ntp)));
+                    blocks.extend(reports);
+                }
+                rtcp::Packet::ReceiverReport { reports, .. } => blocks.extend(reports),
+                rtcp::Packet::Bye { .. } | rtcp::Packet::Other { .. } => {}
+            }
+        }
+        for block in &blocks {
+            far_end.on_block(block, block.ssrc, u64::from(block.last_sr) << 16);
+        }
+        assert_eq!(far_end.reports as usize, blocks.len());
+        if let Some(first) = blocks.first() {
+            let ours = rtcp::sender_report(1, 2, 3, 4, 5, Some(*first), "fz");
+            let back = rtcp::parse_compound(&ours).expect("our own report parses");
+            assert!(matches!(&back[0], rtcp::Packet::SenderReport { reports, .. } if reports == &[*first]), "{first:?} -> {back:?}");
+        }
+    }
+    let mut reception = rtcp::Reception::default();
+    let (mut timestamp, mut arrival) = (0u32, 0u32);
+    for record in data.chunks_exact(7) {
+        let seq = u16::from_be_bytes([record[1], record[2]]);
+        timestamp = timestamp.wrapping_add(u32::from(u16::from_be_bytes([record[3], record[4]])));
+        arrival = arrival.wrapping_add(160).wrapping_add(u32::from(record[5]));
+        reception.on_packet(u32::from(record[0] % 3), seq, (record[6] & 1 == 0).then_some((timestamp, arrival)));
+        if record[6] & 2 == 2 {
+            let block = reception.report_block(now).expect("a packet was heard");
+            assert!((-0x80_0000..=0x7f_ffff).contains(&block.cumulative_lost));
+        }
+    }
 }
 
 /// RFC 4733 events (the payload parser and the once-per-press detector, 4-byte events with a

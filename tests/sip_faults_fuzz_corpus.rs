@@ -38,7 +38,7 @@ fn every_corpus_and_regression_file_replays_cleanly() {
 }
 
 /// The entry points are not vacuous: the seeds reach the interesting paths (a parsed INVITE, a
-/// negotiated offer, an RTP packet, a date, a red flag).
+/// negotiated offer, an RTP packet, an RTCP report, a date, a red flag).
 #[test]
 fn seeds_reach_the_parsers() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
@@ -49,6 +49,9 @@ fn seeds_reach_the_parsers() {
     assert!(chartline::sip::sdp::negotiate(&offer, &Default::default(), "127.0.0.1:2000".parse().unwrap(), 1).is_ok());
     let packet = std::fs::read(corpus.join("rtp/event")).unwrap();
     assert_eq!(chartline::media::session::parse_rtp(&packet).unwrap().header.payload_type, 101);
+    let report = std::fs::read(corpus.join("rtcp/rr_two_blocks_bye")).unwrap();
+    let report = chartline::media::rtcp::parse_compound(&report).unwrap();
+    assert!(matches!(&report[0], chartline::media::rtcp::Packet::ReceiverReport { reports, .. } if reports.len() == 2), "{report:?}");
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     let said = std::fs::read_to_string(corpus.join("spoken_date/00")).unwrap();
     assert_eq!(chartline::speech::dates::parse_date(&said, today).unwrap().to_string(), "1982-03-05");

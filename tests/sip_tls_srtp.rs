@@ -130,4 +130,10 @@ fn baresip_call_over_tls_with_mandatory_srtp() {
     let answered = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "answered").unwrap();
     assert!(answered["srtp"].as_str().is_some_and(|s| s.starts_with("AES_CM_128_HMAC_SHA1")), "{answered:#}");
     assert_eq!(answered["rfc4733"], true);
+    // SRTCP both ways: baresip's reports authenticated and read, and a round-trip time from the
+    // sender reports it unprotected on its side.
+    let ended = call["events"].as_array().unwrap().iter().find(|e| e["kind"] == "ended").unwrap();
+    assert!(ended["far_end_reports"].as_u64().unwrap() >= 3, "{ended}");
+    assert!(ended["rtt_ms"].as_f64().is_some_and(|rtt| rtt < 50.0), "{ended}");
+    eprintln!("SRTCP from baresip: {ended}");
 }

@@ -395,7 +395,12 @@ impl Call {
         if self.record.patient.status == MatchStatus::NotGiven && self.record.patient.birth_date.is_some() {
             self.record.patient.status = MatchStatus::NotFound;
         }
-        push_event(&mut self.record, "ended", serde_json::json!({ "rtp_in": stats.packets_in, "rtp_out": stats.packets_out, "lost": stats.lost, "send_jitter_p99_us": stats.send_jitter_p99_us }));
+        let tenths = |ms: f64| (ms * 10.0).round() / 10.0;
+        push_event(&mut self.record, "ended", serde_json::json!({
+            "rtp_in": stats.packets_in, "rtp_out": stats.packets_out, "lost": stats.lost, "send_jitter_p99_us": stats.send_jitter_p99_us,
+            "jitter_ms": tenths(stats.jitter_ms), "rtcp_in": stats.rtcp_in, "far_end_reports": stats.far_end_reports,
+            "far_end_lost": stats.far_end_lost, "far_end_jitter_ms": tenths(stats.far_end_jitter_ms), "rtt_ms": stats.rtt_ms.map(tenths),
+        }));
         // An alert the call already owes goes out now: transcribing the message can take a while
         // (longer when other calls' messages wait for the recogniser).
         self.route();

@@ -1,11 +1,12 @@
 //! One call's RTP, as a tokio task: symmetric RTP, jitter buffer, G.711, DTMF, prompt playback paced
-//! from a monotonic clock, recording, RTCP reports and the inactivity timeout.
+//! from a monotonic clock, recording, RTCP (our reports, and the far end's read for loss, jitter
+//! and round-trip time) and the inactivity timeout.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -59,11 +60,23 @@ enum Command {
 pub struct MediaStats {
     pub packets_in: u64,
     pub packets_out: u64,
+    /// The caller's packets never received (RFC 3550 cumulative loss, after reordering).
     pub lost: u64,
     pub late: u64,
     /// Lateness of our sends against the 20 ms schedule, 99th percentile and maximum.
     pub send_jitter_p99_us: u64,
     pub send_jitter_max_us: u64,
+    /// Interarrival jitter of the caller's stream (RFC 3550 A.8), in ms.
+    pub jitter_ms: f64,
+    /// Valid RTCP compound packets received, and the report blocks in them about our stream.
+    pub rtcp_in: u64,
+    pub far_end_reports: u32,
+    /// What the far end last reported of our stream: packets lost since the start, jitter.
+    pub far_end_lost: i32,
+    pub far_end_jitter_ms: f64,
+    /// Round-trip time from the far end's reports (LSR/DLSR), last and highest.
+    pub rtt_ms: Option<f64>,
+    pub rtt_max_ms: Option<f64>,
 }
 
 /// Bound sockets waiting for the negotiated parameters.
@@ -186,6 +199,14 @@ struct Task {
     rtcp_interval: Duration,
     last_rtcp: Instant,
     octets_out: u32,
+    /// The caller's stream as RTCP reports it, and what the far end reports of ours.
+    reception: rtcp::Reception,
+    far_end: rtcp::FarEnd,
+    /// Origin of arrival times in RTP timestamp units (8 kHz), for the jitter.
+    clock_origin: Instant,
+    cname: String,
+    rtcp_in: u64,
+    rtcp_invalid: u64,
     lateness_us: Vec<u32>,
     stats: MediaStats,
     counters: Arc<MediaCounters>,
@@ -224,6 +245,13 @@ impl Task {
             rtcp_interval: Duration::from_secs(config.rtcp_interval_s.max(1)),
             last_rtcp: Instant::now(),
             octets_out: 0,
+            reception: rtcp::Reception::default(),
+            far_end: rtcp::FarEnd::default(),
+            clock_origin: Instant::now(),
+            // A random CNAME per session (RFC 7022): nothing about the host or the caller.
+            cname: format!("{:016x}@chartline", rand::random::<u64>()),
+            rtcp_in: 0,
+            rtcp_invalid: 0,
             lateness_us: Vec::new(),
             stats: MediaStats::default(),
             counters,
@@ -292,9 +320,12 @@ impl Task {
                     }
                 }
                 received = self.session.rtcp.recv_from(&mut rtcp_buf) => {
-                    // Reports are not used; on SRTP calls they are still authenticated (SRTCP).
-                    if let Ok((len, _)) = received {
-                        let _ = self.unprotect(&rtcp_buf[..len], true);
+                    // On SRTP calls reports are authenticated (SRTCP) before they are read.
+                    if let Ok((len, source)) = received
+                        && source.ip() == self.remote.ip()
+                        && let Some(report) = self.unprotect(&rtcp_buf[..len], true)
+                    {
+                        self.on_rtcp(&report);
                     }
                 }
                 command = commands.recv() => match command {
@@ -318,9 +349,47 @@ impl Task {
         let p99 = self.lateness_us.get(self.lateness_us.len() * 99 / 100).copied().unwrap_or(0);
         self.stats.send_jitter_p99_us = p99 as u64;
         self.stats.send_jitter_max_us = self.lateness_us.last().copied().unwrap_or(0) as u64;
-        self.stats.lost = self.jitter.stats.lost;
+        self.stats.lost = self.reception.total_lost();
         self.stats.late = self.jitter.stats.late;
+        let clock_ms = |units: u32| f64::from(units) / 8.0;
+        self.stats.jitter_ms = clock_ms(self.reception.jitter());
+        self.stats.rtcp_in = self.rtcp_in;
+        self.stats.far_end_reports = self.far_end.reports;
+        self.stats.far_end_lost = self.far_end.cumulative_lost;
+        self.stats.far_end_jitter_ms = clock_ms(self.far_end.jitter);
+        self.stats.rtt_ms = self.far_end.rtt.map(|d| d.as_secs_f64() * 1000.0);
+        self.stats.rtt_max_ms = self.far_end.rtt_max.map(|d| d.as_secs_f64() * 1000.0);
         self.stats.clone()
+    }
+
+    /// A compound RTCP packet from the caller's side: the timing of its sender report (echoed in
+    /// our next block) and its report blocks about our stream. Invalid ones are counted, not read.
+    fn on_rtcp(&mut self, bytes: &[u8]) {
+        let packets = match rtcp::parse_compound(bytes) {
+            Ok(packets) => packets,
+            Err(e) => {
+                self.rtcp_invalid += 1;
+                if self.rtcp_invalid == 1 {
+                    tracing::debug!(error = %e, "invalid RTCP packet ignored");
+                }
+                return;
+            }
+        };
+        self.rtcp_in += 1;
+        let (now, ntp_now) = (Instant::now(), rtcp::ntp_time(SystemTime::now()));
+        for packet in packets {
+            let reports = match packet {
+                rtcp::Packet::SenderReport { ssrc, ntp, reports, .. } => {
+                    self.reception.on_sender_report(ssrc, ntp, now);
+                    reports
+                }
+                rtcp::Packet::ReceiverReport { reports, .. } => reports,
+                rtcp::Packet::Bye { .. } | rtcp::Packet::Other { .. } => continue,
+            };
+            for block in &reports {
+                self.far_end.on_block(block, self.ssrc, ntp_now);
+            }
+        }
     }
 
     fn finish_recording(&mut self) {
@@ -394,11 +463,23 @@ impl Task {
         self.stats.packets_in += 1;
         self.counters.packets_in.fetch_add(1, Relaxed);
         let pt = packet.header.payload_type;
+        let audio = pt == self.params.codec.payload_type();
+        if audio || Some(pt) == self.params.dtmf_pt {
+            // Arrival in 8 kHz timestamp units; the jitter is measured on audio packets only (an
+            // RFC 4733 event keeps its start timestamp for all its packets).
+            let arrival = (self.clock_origin.elapsed().as_micros() * 8 / 1000) as u32;
+            self.reception.on_packet(packet.header.ssrc, packet.header.sequence_number, audio.then_some((packet.header.timestamp, arrival)));
+            // Loss as RTCP counts it, over the whole stream: the sequence numbers RFC 4733 packets
+            // take are no gaps (the jitter buffer, which sees audio only, would count them).
+            let lost = self.reception.total_lost();
+            self.counters.packets_lost.fetch_add(lost.saturating_sub(self.stats.lost), Relaxed);
+            self.stats.lost = self.stats.lost.max(lost);
+        }
         if Some(pt) == self.params.dtmf_pt {
             if let Some(digit) = self.rfc4733.push(packet.header.timestamp, &packet.payload) {
                 self.on_digit(digit, DtmfMethod::Rfc4733);
             }
-        } else if pt == self.params.codec.payload_type() {
+        } else if audio {
             let before = (self.jitter.stats.lost, self.jitter.stats.late);
             self.jitter.push(packet.header.ssrc, Packet { seq: packet.header.sequence_number, timestamp: packet.header.timestamp, payload_type: pt, marker: packet.header.marker, payload: packet.payload.to_vec() }, Instant::now());
             self.counters.packets_late.fetch_add(self.jitter.stats.late - before.1, Relaxed);
@@ -418,9 +499,6 @@ impl Task {
         let mut heard = false;
         while let Some(packet) = self.jitter.pop(now) {
             heard = true;
-            let before = self.stats.lost;
-            self.stats.lost = self.jitter.stats.lost;
-            self.counters.packets_lost.fetch_add(self.stats.lost - before, Relaxed);
             let frame = self.decode(&packet.payload);
             if self.params.dtmf_pt.is_none() {
                 if let Some(digit) = self.inband.push(&frame) {
@@ -471,7 +549,8 @@ impl Task {
         }
         if now.duration_since(self.last_rtcp) >= self.rtcp_interval {
             self.last_rtcp = now;
-            let report = rtcp::sender_report(self.ssrc, self.timestamp, self.stats.packets_out as u32, self.octets_out);
+            let block = self.reception.report_block(now);
+            let report = rtcp::sender_report(self.ssrc, rtcp::ntp_time(SystemTime::now()), self.timestamp, self.stats.packets_out as u32, self.octets_out, block, &self.cname);
             let rtcp_dest = SocketAddr::new(self.remote.ip(), self.remote.port().wrapping_add(1));
             if let Some(report) = self.protect(report, true) {
                 let _ = self.session.rtcp.send_to(&report, rtcp_dest).await;

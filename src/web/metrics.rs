@@ -86,7 +86,7 @@ impl Metrics {
         let media = self.media.get().cloned().unwrap_or_default();
         counter(&mut out, "chartline_rtp_packets_in_total", "RTP packets received.", media.packets_in.load(Relaxed));
         counter(&mut out, "chartline_rtp_packets_out_total", "RTP packets sent.", media.packets_out.load(Relaxed));
-        counter(&mut out, "chartline_rtp_packets_lost_total", "RTP packets lost (sequence gaps).", media.packets_lost.load(Relaxed));
+        counter(&mut out, "chartline_rtp_packets_lost_total", "RTP packets of callers' streams never received (RFC 3550 loss; RFC 4733 packets are part of the sequence).", media.packets_lost.load(Relaxed));
         counter(&mut out, "chartline_rtp_packets_late_total", "RTP packets dropped as too late.", media.packets_late.load(Relaxed));
         if let Some(trunk) = self.trunk.get() {
             // -1: no trunk to watch (ip mode without a keepalive target); the gauges are left out.
