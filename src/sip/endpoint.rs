@@ -309,7 +309,10 @@ impl Endpoint {
                     return self.respond(&request, source, transport, 403, "Forbidden", &[], now);
                 }
                 Decision::BadRequest(problem) => return self.respond(&request, source, transport, 400, &format!("Bad Request ({problem})"), &[], now),
-                Decision::Drop => return tracing::debug!(%source, "INVITE from a source banned for wrong digest answers dropped"),
+                Decision::Drop => {
+                    tracing::debug!(%source, "INVITE from a source banned for wrong digest answers dropped");
+                    return;
+                }
             }
         }
         let offer = match parse_body_sdp(&request) {
