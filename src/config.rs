@@ -117,8 +117,9 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{origin}: {message}")]
     Syntax { origin: String, message: String },
-    #[error("{origin}, line {line}: `{key}` {problem}")]
-    Invalid { origin: String, line: usize, key: String, problem: String },
+    /// `line`: where the key is set or, for a key left out, the header of its table.
+    #[error("{origin}{}: `{key}` {problem}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Invalid { origin: String, line: Option<usize>, key: String, problem: String },
 }
 
 impl Config {
@@ -141,7 +142,7 @@ impl Config {
         })?;
         config.validate().map_err(|(key, problem)| ConfigError::Invalid {
             origin: origin.to_string(),
-            line: line_of_key(text, &key).unwrap_or(0),
+            line: line_of_key(text, &key).or_else(|| line_of_table(text, key.rsplit_once('.').map_or("", |(table, _)| table))),
             key,
             problem,
         })?;
@@ -215,6 +216,11 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
+/// The 1-based line of the `[table]` header.
+fn line_of_table(text: &str, table: &str) -> Option<usize> {
+    text.lines().position(|raw| raw.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')).is_some_and(|h| h.trim() == table)).map(|i| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +248,13 @@ mod tests {
     }
 
     #[test]
+    fn a_key_left_out_is_named_with_its_table_line() {
+        let text = "[practice]\nname = \"x\"\n\n[sip.auth]\nmode = \"required\"\n";
+        let err = Config::parse(text, "test.toml").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml, line 4: `sip.auth.username`"), "{err}");
+    }
+
+    #[test]
     fn wrong_type_names_line() {
         let text = "[calls]\nmax_concurrent = \"many\"\n";
         let err = Config::parse(text, "test.toml").unwrap_err().to_string();
@@ -255,5 +268,7 @@ mod tests {
         assert_eq!(line_of_key(text, "media.rtp_port_min"), Some(3));
         assert_eq!(line_of_key(text, "sip.trunk.mode"), Some(5));
         assert_eq!(line_of_key(text, "media.missing"), None);
+        assert_eq!(line_of_table(text, "sip.trunk"), Some(4));
+        assert_eq!(line_of_table(text, "sip"), None);
     }
 }

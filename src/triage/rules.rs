@@ -134,7 +134,7 @@ impl RuleSet {
             .map_err(|e| RulesError::Syntax { origin: origin.into(), message: e.to_string().trim_end().into() })?;
         compile(file).map_err(|(key, anchor, problem)| RulesError::Invalid {
             origin: origin.into(),
-            line: line_of(text, &anchor).unwrap_or(0),
+            line: line_of(text, &anchor),
             key,
             problem,
         })
