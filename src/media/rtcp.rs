@@ -167,7 +167,7 @@ pub fn sender_report(ssrc: u32, ntp: u64, rtp_timestamp: u32, packets: u32, octe
     chunk.extend_from_slice(&[1, cname.len() as u8]);
     chunk.extend_from_slice(cname);
     chunk.push(0);
-    while chunk.len() % 4 != 0 {
+    while !chunk.len().is_multiple_of(4) {
         chunk.push(0);
     }
     let words = (chunk.len() / 4) as u16;
