@@ -17,3 +17,9 @@ pub mod speech;
 pub mod store;
 pub mod triage;
 pub mod web;
+
+/// Byte comparison whose time does not depend on where the strings differ (secrets, MACs, digest
+/// responses, CSRF tokens).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

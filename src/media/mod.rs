@@ -54,6 +54,11 @@ impl MediaConfig {
     }
 }
 
+/// The big-endian 32-bit word at `at` (RTCP and SRTCP fields); the caller checks the length.
+pub(crate) fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+}
+
 /// Process-wide RTP counters, exported on /metrics.
 #[derive(Debug, Default)]
 pub struct MediaCounters {

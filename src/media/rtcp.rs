@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::be32;
+
 /// Seconds between 1900 (NTP epoch) and 1970.
 const NTP_OFFSET: u64 = 2_208_988_800;
 
@@ -108,10 +110,6 @@ pub fn parse_compound(bytes: &[u8]) -> Result<Vec<Packet>, RtcpError> {
     Ok(packets)
 }
 
-fn word(bytes: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
-}
-
 fn parse_one(packet_type: u8, count: usize, body: &[u8]) -> Result<Packet, RtcpError> {
     let blocks = |from: usize| -> Result<Vec<ReportBlock>, RtcpError> {
         let area = body.get(from..from + 24 * count).ok_or(RtcpError::ReportCount)?;
@@ -122,28 +120,28 @@ fn parse_one(packet_type: u8, count: usize, body: &[u8]) -> Result<Packet, RtcpE
             if body.len() < 24 {
                 return Err(RtcpError::Length);
             }
-            let ntp = (u64::from(word(body, 4)) << 32) | u64::from(word(body, 8));
-            Ok(Packet::SenderReport { ssrc: word(body, 0), ntp, rtp_timestamp: word(body, 12), packets: word(body, 16), octets: word(body, 20), reports: blocks(24)? })
+            let ntp = (u64::from(be32(body, 4)) << 32) | u64::from(be32(body, 8));
+            Ok(Packet::SenderReport { ssrc: be32(body, 0), ntp, rtp_timestamp: be32(body, 12), packets: be32(body, 16), octets: be32(body, 20), reports: blocks(24)? })
         }
         RR => {
             if body.len() < 4 {
                 return Err(RtcpError::Length);
             }
-            Ok(Packet::ReceiverReport { ssrc: word(body, 0), reports: blocks(4)? })
+            Ok(Packet::ReceiverReport { ssrc: be32(body, 0), reports: blocks(4)? })
         }
         BYE => {
             let area = body.get(..4 * count).ok_or(RtcpError::ReportCount)?;
-            Ok(Packet::Bye { ssrcs: area.chunks_exact(4).map(|c| word(c, 0)).collect() })
+            Ok(Packet::Bye { ssrcs: area.chunks_exact(4).map(|c| be32(c, 0)).collect() })
         }
         other => Ok(Packet::Other { packet_type: other }),
     }
 }
 
 fn parse_block(b: &[u8]) -> ReportBlock {
-    let lost = word(b, 4);
+    let lost = be32(b, 4);
     // 24-bit two's complement, sign-extended.
     let cumulative_lost = ((lost << 8) as i32) >> 8;
-    ReportBlock { ssrc: word(b, 0), fraction_lost: (lost >> 24) as u8, cumulative_lost, highest_seq: word(b, 8), jitter: word(b, 12), last_sr: word(b, 16), delay_since_last_sr: word(b, 20) }
+    ReportBlock { ssrc: be32(b, 0), fraction_lost: (lost >> 24) as u8, cumulative_lost, highest_seq: be32(b, 8), jitter: be32(b, 12), last_sr: be32(b, 16), delay_since_last_sr: be32(b, 20) }
 }
 
 /// Our compound report: SR (with `block` about the caller's stream, if we have heard it), then

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use webrtc_srtp::context::Context;
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
+use super::be32;
 use crate::sip::sdes::{CryptoSuite, SrtpKeys};
 
 /// Packets remembered for replay detection (RFC 3711 §3.3.2 asks for at least 64).
@@ -82,10 +83,6 @@ fn replay_check(windows: &mut HashMap<u32, ReplayWindow>, ssrc: u32, index: u64,
     }
     windows.insert(ssrc, ReplayWindow::new(index, modulus));
     Ok(())
-}
-
-fn be32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
 }
 
 fn profile(suite: CryptoSuite) -> ProtectionProfile {

@@ -121,13 +121,8 @@ pub struct Challenge {
 impl Challenge {
     /// Parses one header value, e.g. `Digest realm="a", nonce="b", qop="auth", algorithm=MD5`.
     pub fn parse(value: &str) -> Result<Self, AuthError> {
-        let value = value.trim_start();
-        let (scheme, rest) = value.split_at(value.find(char::is_whitespace).unwrap_or(value.len()));
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return Err(AuthError::NotDigest);
-        }
-        let params = auth_params(rest)?;
-        let get = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let params = DigestParams::parse(value)?;
+        let get = |name: &str| params.get(name).map(str::to_string);
         let algorithm = match get("algorithm") {
             None => Algorithm::Md5,
             Some(name) => Algorithm::parse(&name).ok_or(AuthError::UnsupportedAlgorithm(name))?,
@@ -202,6 +197,25 @@ impl Challenge {
     }
 }
 
+/// The parameters of one `Digest …` header value: a challenge or an answer to one.
+pub(crate) struct DigestParams(Vec<(String, String)>);
+
+impl DigestParams {
+    pub(crate) fn parse(value: &str) -> Result<Self, AuthError> {
+        let value = value.trim_start();
+        let (scheme, rest) = value.split_at(value.find(char::is_whitespace).unwrap_or(value.len()));
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return Err(AuthError::NotDigest);
+        }
+        auth_params(rest).map(Self)
+    }
+
+    /// A parameter by name, any case.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
 /// A quoted-string with `"` and `\` escaped.
 fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -217,7 +231,7 @@ fn quote(value: &str) -> String {
 }
 
 /// `name=token` or `name="quoted"` pairs separated by commas.
-pub(crate) fn auth_params(text: &str) -> Result<Vec<(String, String)>, AuthError> {
+fn auth_params(text: &str) -> Result<Vec<(String, String)>, AuthError> {
     let mut params = Vec::new();
     let mut chars = text.chars().peekable();
     loop {

@@ -19,7 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::auth::{self, Algorithm, Challenge, Credentials, Secret};
+use super::auth::{Algorithm, Challenge, Credentials, DigestParams, Secret};
 use super::message::{Message, StartLine};
 use super::trunk_config::load_secret;
 
@@ -210,11 +210,11 @@ impl Authenticator {
             }
         }
         let ours = request.header_values("Authorization").find_map(|value| {
-            let params = Params::parse(value)?;
+            let params = DigestParams::parse(value).ok()?;
             params.get("realm").is_some_and(|r| r == self.realm).then_some(params)
         });
         let Some(params) = ours else {
-            if request.header("Authorization").is_some_and(|value| Params::parse(value).is_none()) {
+            if request.header("Authorization").is_some_and(|value| DigestParams::parse(value).is_err()) {
                 self.rejected += 1;
                 return Decision::BadRequest("malformed Authorization header");
             }
@@ -262,10 +262,10 @@ impl Authenticator {
     fn nonce_issued(&self, nonce: &str, source: IpAddr) -> Option<Duration> {
         let (ms, mac) = nonce.split_once('.')?;
         let ms = u64::from_str_radix(ms, 16).ok()?;
-        constant_time_eq(mac.as_bytes(), self.mac(ms, source).as_bytes()).then(|| Duration::from_millis(ms))
+        crate::constant_time_eq(mac, &self.mac(ms, source)).then(|| Duration::from_millis(ms))
     }
 
-    fn verify(&mut self, params: &Params, request: &Message, source: IpAddr, now: Instant) -> Verdict {
+    fn verify(&mut self, params: &DigestParams, request: &Message, source: IpAddr, now: Instant) -> Verdict {
         let (Some(username), Some(nonce), Some(uri), Some(response)) = (params.get("username"), params.get("nonce"), params.get("uri"), params.get("response")) else {
             return Verdict::Unreadable("Authorization lacks username, nonce, uri or response");
         };
@@ -291,7 +291,7 @@ impl Authenticator {
         let challenge = Challenge { realm: self.realm.clone(), nonce: nonce.to_string(), opaque: None, algorithm, qop_auth: true, stale: false };
         let method = request.method().unwrap_or("INVITE");
         let expected = challenge.response(&self.credentials, method, uri, cnonce, nc);
-        if username != self.credentials.username || !constant_time_eq(response.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+        if username != self.credentials.username || !crate::constant_time_eq(&response.to_ascii_lowercase(), &expected) {
             return Verdict::Wrong;
         }
         let age = now.saturating_duration_since(self.epoch).saturating_sub(issued);
@@ -343,34 +343,12 @@ enum Verdict {
     Wrong,
 }
 
-/// The parameters of one `Authorization: Digest …` value.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(value: &str) -> Option<Self> {
-        let value = value.trim_start();
-        let (scheme, rest) = value.split_at(value.find(char::is_whitespace).unwrap_or(value.len()));
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return None;
-        }
-        auth::auth_params(rest).ok().map(Self)
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
 /// `host[:port]` of a SIP URI, lower-cased: what the `uri` of an answer must share with the
 /// Request-URI. Some PBXes (SIPp among them) leave the user part out of it.
 fn uri_host(uri: &str) -> String {
     let rest = uri.split_once(':').map_or(uri, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     rest.split([';', '?']).next().unwrap_or_default().to_ascii_lowercase()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::{Store, StoreError};
 
 use super::lockout::LockoutPolicy;
-use super::session::{COOKIE, LOGIN_COOKIE, Session, SessionTable, constant_time_eq};
+use super::session::{COOKIE, LOGIN_COOKIE, Session, SessionTable};
+use crate::constant_time_eq;
 use super::{actions, audio, audit_page, detail, html, login, practice, queue};
 
 /// Largest form body accepted (a reply is a few hundred characters).

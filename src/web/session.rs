@@ -35,10 +35,6 @@ pub fn random_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-/// Byte comparison whose time does not depend on where the strings differ.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 impl SessionTable {
     pub fn new(idle: Duration, max_age: Duration) -> Self {
@@ -129,8 +125,8 @@ mod tests {
         let a = table.create(&user(), Utc::now());
         let b = table.create(&user(), Utc::now());
         assert_ne!(a, b);
-        assert!(constant_time_eq(&a, &a.clone()));
-        assert!(!constant_time_eq(&a, &b));
-        assert!(!constant_time_eq(&a, &a[..10]));
+        assert!(crate::constant_time_eq(&a, &a.clone()));
+        assert!(!crate::constant_time_eq(&a, &b));
+        assert!(!crate::constant_time_eq(&a, &a[..10]));
     }
 }
