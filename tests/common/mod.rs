@@ -15,12 +15,17 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP at the time of asking.
+/// A port free on 127.0.0.1 for both UDP and TCP at the time of asking, and never handed out
+/// before in this test binary: tests run in parallel threads, and the kernel may offer a port
+/// again once the probe has closed it, before the first test's peer has bound it.
 pub fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap();
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if !handed_out.contains(&port) && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
             return port;
         }
     }
