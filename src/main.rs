@@ -323,7 +323,7 @@ fn main() -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&call)?);
             } else {
-                println!("{}", serde_json::to_string_pretty(&call)?);
+                print_call(&call);
             }
             Ok(())
         }
@@ -720,4 +720,34 @@ fn chart_slots(config: &Config, practitioner: Option<String>, from: Option<chron
         }
     }
     Ok(())
+}
+
+/// `calls show` for a person: the record's fields a line each, then its timeline.
+fn print_call(c: &chartline::store::CallRecord) {
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    let request = c.request.as_ref().map(|r| format!("{} ({}, by {:?})", r.kind, r.code, r.chosen_by));
+    let patient = format!("{:?}{}", c.patient.status, c.patient.id.as_deref().map(|id| format!(" {id}")).unwrap_or_default());
+    let routing = [c.routing.practitioner.as_deref(), c.routing.department.as_deref(), c.routing.location.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+    let rows = [
+        ("call", c.call_id.clone()),
+        ("started", time(c.started_at)),
+        ("ended", c.ended_at.map(time).unwrap_or_else(|| "-".into())),
+        ("outcome", c.outcome.map(|o| format!("{o:?}")).unwrap_or_else(|| "completed".into())),
+        ("from", c.from.clone()),
+        ("after hours", c.after_hours.to_string()),
+        ("patient", patient),
+        ("request", or_dash(request.as_deref())),
+        ("urgent", if c.red_flags.is_empty() { c.urgent.to_string() } else { format!("{} ({})", c.urgent, c.red_flags.join(", ")) }),
+        ("routing", format!("{}{}", if routing.is_empty() { "practice pool" } else { &routing }, if c.routing.on_call { ", on call" } else { "" })),
+        ("ehr", format!("{:?} {}", c.ehr.status, c.ehr.refs.join(" "))),
+        ("recording", or_dash(c.recording.as_deref())),
+        ("transcript", or_dash(c.transcript.as_deref())),
+    ];
+    for (name, value) in rows {
+        println!("{name:<12} {value}");
+    }
+    for event in &c.events {
+        println!("  {}  {}", event.at.format("%H:%M:%S%.3f"), event.kind);
+    }
 }

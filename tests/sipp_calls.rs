@@ -32,6 +32,11 @@ fn full_keypad_call_leaves_digits_and_message_in_the_record() {
     run(&server, "full_call.xml");
     let call = assert_whole_keypad_call(&server);
     eprintln!("keypad call: answer -> request complete {:.1} s", seconds_between(&call, "answered", "request_chosen"));
+    let text = server.cli_text(&["calls", "show", call["call_id"].as_str().unwrap()]);
+    let recording = format!("recording    {}", call["recording"].as_str().unwrap());
+    for line in ["request      refill (A, by Dtmf)", "outcome      completed", &recording, "  answered\n"] {
+        assert!(text.contains(line), "`calls show` without --json lacks {line:?}:\n{text}");
+    }
     let metrics = server.metrics();
     assert!(metrics.contains("chartline_calls_total{outcome=\"completed\"} 1"), "{metrics}");
     wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));

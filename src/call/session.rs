@@ -296,10 +296,10 @@ impl Call {
             }
         }
         self.media.listen(self.listener.wants_audio());
-        if changed {
-            if let Err(e) = self.services.store.save_progress(&self.record) {
-                warn!(error = %e, "cannot save call progress");
-            }
+        if changed
+            && let Err(e) = self.services.store.save_progress(&self.record)
+        {
+            warn!(error = %e, "cannot save call progress");
         }
     }
 

@@ -168,7 +168,7 @@ pub fn say_number(n: u32) -> Vec<String> {
     if n >= 1000 {
         words.extend(say_number(n / 1000));
         words.push("thousand".into());
-        if n % 1000 != 0 {
+        if !n.is_multiple_of(1000) {
             words.extend(say_number(n % 1000));
         }
         return words;
@@ -176,7 +176,7 @@ pub fn say_number(n: u32) -> Vec<String> {
     if n >= 100 {
         words.push(format!("number-{}", n / 100));
         words.push("hundred".into());
-        if n % 100 != 0 {
+        if !n.is_multiple_of(100) {
             words.extend(say_number(n % 100));
         }
         return words;
@@ -185,7 +185,7 @@ pub fn say_number(n: u32) -> Vec<String> {
         return vec![format!("number-{n}")];
     }
     words.push(format!("number-{}", n / 10 * 10));
-    if n % 10 != 0 {
+    if !n.is_multiple_of(10) {
         words.push(format!("number-{}", n % 10));
     }
     words
@@ -195,7 +195,7 @@ pub fn say_number(n: u32) -> Vec<String> {
 /// thousand", 2007 "two thousand seven", 2015 "twenty fifteen".
 pub fn say_year(year: u32) -> Vec<String> {
     let (high, low) = (year / 100, year % 100);
-    if (2000..2010).contains(&year) || year % 1000 == 0 || !(1100..10000).contains(&year) {
+    if (2000..2010).contains(&year) || year.is_multiple_of(1000) || !(1100..10000).contains(&year) {
         return say_number(year);
     }
     let mut words = say_number(high);

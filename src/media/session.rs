@@ -500,16 +500,16 @@ impl Task {
         while let Some(packet) = self.jitter.pop(now) {
             heard = true;
             let frame = self.decode(&packet.payload);
-            if self.params.dtmf_pt.is_none() {
-                if let Some(digit) = self.inband.push(&frame) {
-                    self.on_digit(digit, DtmfMethod::Inband);
-                }
+            if self.params.dtmf_pt.is_none()
+                && let Some(digit) = self.inband.push(&frame)
+            {
+                self.on_digit(digit, DtmfMethod::Inband);
             }
-            if let Some(recorder) = self.recorder.as_mut() {
-                if let Err(e) = recorder.write(&frame) {
-                    tracing::error!(error = %e, "recording write failed");
-                    self.recorder = None;
-                }
+            if let Some(recorder) = self.recorder.as_mut()
+                && let Err(e) = recorder.write(&frame)
+            {
+                tracing::error!(error = %e, "recording write failed");
+                self.recorder = None;
             }
             if self.listening {
                 self.emit(MediaEvent::Audio(frame.into()));

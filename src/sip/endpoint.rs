@@ -219,6 +219,8 @@ impl Endpoint {
         }
     }
 
+    /// A stateless final response to a request outside any dialog, with our fixed To tag.
+    #[allow(clippy::too_many_arguments)]
     fn respond(&mut self, request: &Message, source: SocketAddr, transport: Transport, status: u16, reason: &str, extra: &[(&str, String)], now: Instant) {
         self.respond_tagged(request, source, transport, status, reason, extra, "cl-nd", now)
     }
@@ -233,20 +235,20 @@ impl Endpoint {
     }
 
     fn handle_request(&mut self, request: Message, method: &str, source: SocketAddr, transport: Transport, now: Instant) {
-        if method != "INVITE" && method != "ACK" {
-            if let Some(done) = self.non_invite.get(&(request.branch.clone(), method.to_string())) {
-                let bytes = done.response.clone();
-                self.send(source, transport, bytes);
-                return;
-            }
+        if method != "INVITE" && method != "ACK"
+            && let Some(done) = self.non_invite.get(&(request.branch.clone(), method.to_string()))
+        {
+            let bytes = done.response.clone();
+            self.send(source, transport, bytes);
+            return;
         }
         let call = CallId(request.call_id.clone());
-        if method != "ACK" && method != "CANCEL" {
-            if let Some(uac) = self.outbound.get_mut(&call) {
-                let reply = uac.on_request(&request, now);
-                self.send(source, transport, reply);
-                return self.drain_outbound(&call);
-            }
+        if method != "ACK" && method != "CANCEL"
+            && let Some(uac) = self.outbound.get_mut(&call)
+        {
+            let reply = uac.on_request(&request, now);
+            self.send(source, transport, reply);
+            return self.drain_outbound(&call);
         }
         match method {
             "INVITE" => self.on_invite(call, request, source, transport, now),
@@ -440,10 +442,10 @@ impl Endpoint {
             return self.drain_outbound(&call);
         }
         let Some(leg) = self.legs.get_mut(&call) else { return };
-        if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.branch == response.branch) {
-            if bye.response(response.status().unwrap_or(0)) {
-                self.legs.remove(&call);
-            }
+        if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.branch == response.branch)
+            && bye.response(response.status().unwrap_or(0))
+        {
+            self.legs.remove(&call);
         }
     }
 

@@ -14,9 +14,8 @@ fn peer() -> SocketAddr {
 fn request(method: &str, branch: &str, cseq: u32, to_tag: Option<&str>, body: &str) -> Vec<u8> {
     let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
     let content_type = if body.is_empty() { String::new() } else { "Content-Type: application/sdp\r\n".into() };
-    let cseq_method = if method == "ACK" || method == "CANCEL" { method } else { method };
     format!(
-        "{method} sip:ivr@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nMax-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=remote\r\nTo: <sip:ivr@127.0.0.1>{to_tag}\r\nCall-ID: call-1\r\nCSeq: {cseq} {cseq_method}\r\nContact: <sip:caller@127.0.0.1:5070>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        "{method} sip:ivr@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nMax-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=remote\r\nTo: <sip:ivr@127.0.0.1>{to_tag}\r\nCall-ID: call-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller@127.0.0.1:5070>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

@@ -104,10 +104,10 @@ impl RateLimiter {
 
     /// Judges one request from `source`.
     pub fn check(&mut self, source: IpAddr, class: Class, user_agent: Option<&str>, now: Instant) -> Verdict {
-        if let Some(agent) = user_agent.map(str::to_ascii_lowercase) {
-            if self.scanners.iter().any(|s| agent.contains(s.as_str())) {
-                return Verdict::Scanner;
-            }
+        if let Some(agent) = user_agent.map(str::to_ascii_lowercase)
+            && self.scanners.iter().any(|s| agent.contains(s.as_str()))
+        {
+            return Verdict::Scanner;
         }
         let (rate, burst) = match class {
             Class::InDialog => return Verdict::Allow,

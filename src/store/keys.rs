@@ -311,12 +311,12 @@ impl Keys {
             // leaves the new key beside the old one: finish it.
             if let Some(file_path) = &master.file {
                 let pending = pending_key_path(file_path);
-                if let Ok(key) = read_key_file(&pending) {
-                    if fingerprint(&key) == file.master_id {
-                        std::fs::rename(&pending, file_path).map_err(io(file_path))?;
-                        tracing::warn!(path = %file_path.display(), "finished an interrupted master key rotation");
-                        return Self::unwrap_ring(paths, MasterKey { key, file: Some(file_path.clone()) }, text);
-                    }
+                if let Ok(key) = read_key_file(&pending)
+                    && fingerprint(&key) == file.master_id
+                {
+                    std::fs::rename(&pending, file_path).map_err(io(file_path))?;
+                    tracing::warn!(path = %file_path.display(), "finished an interrupted master key rotation");
+                    return Self::unwrap_ring(paths, MasterKey { key, file: Some(file_path.clone()) }, text);
                 }
             }
             return Err(KeyError::WrongMaster { path: paths.keyring.display().to_string(), master_id: master.id(), expected: file.master_id });

@@ -220,7 +220,7 @@ pub fn decode(bytes: &[u8], path: &Path, keys: &Keys) -> Result<Pcm, RecordingEr
     while bytes.len() - at >= 5 {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
         let flags = bytes[at + 4];
-        if len < TAG_LEN || len > MAX_CHUNK_SAMPLES * 2 + TAG_LEN || (len - TAG_LEN) % 2 != 0 || flags > FINAL {
+        if !(TAG_LEN..=MAX_CHUNK_SAMPLES * 2 + TAG_LEN).contains(&len) || !(len - TAG_LEN).is_multiple_of(2) || flags > FINAL {
             return Err(RecordingError::BadChunk { path: name(), chunk: index, problem: format!("impossible length {len} or flags {flags}") });
         }
         if bytes.len() - at - 5 < len {

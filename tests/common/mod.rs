@@ -147,9 +147,15 @@ impl Server {
 
     /// Runs a `chartline` subcommand against this server's config and returns stdout as JSON.
     pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli_text(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}: {out}"))
+    }
+
+    /// What `chartline ARGS --config <this server's>` printed; panics when it failed.
+    pub fn cli_text(&self, args: &[&str]) -> String {
         let out = Command::new(BIN).args(args).arg("--config").arg(&self.config_path).current_dir(repo_root()).output().unwrap();
         assert!(out.status.success(), "chartline {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Polls `calls list` until a call with a final state shows up or the timeout passes.

@@ -98,7 +98,7 @@ impl Dialog {
     /// The caller chose new, change or cancel.
     pub(super) fn start_appointment(&mut self, action: &str, _by: InputMethod) {
         if self.appt.scheduling.is_none() {
-            return self.to_message(vec![]);
+            return self.leave_message(vec![]);
         }
         let intent = match action {
             "change" => Intent::Change,
@@ -212,7 +212,7 @@ impl Dialog {
         }
         lead.push(PromptItem::Clip("appointment-none".into()));
         self.log("fallback_staff", json!({ "stage": "appointment", "reason": "no_slots" }));
-        self.to_message(lead)
+        self.leave_message(lead)
     }
 
     /// Urgent symptoms with no slot soon enough: the message, marked urgent, for the care team.
@@ -221,13 +221,13 @@ impl Dialog {
         self.urgent = true;
         self.actions.push_back(Action::Urgent { red_flags: Vec::new() });
         lead.push(PromptItem::Clip("appointment-urgent".into()));
-        self.to_message(lead)
+        self.leave_message(lead)
     }
 
     /// Nothing more to do by phone: the message, with a reason on the record.
     fn appointment_staff(&mut self, reason: &str, clips: Vec<&str>) {
         self.log("fallback_staff", json!({ "stage": "appointment", "reason": reason }));
-        self.to_message(Self::clips(&clips))
+        self.leave_message(Self::clips(&clips))
     }
 
     fn more_slots(&mut self, mut search: Search, slots: &[Slot]) {
@@ -241,7 +241,7 @@ impl Dialog {
             // A caller without a chart: staff register them and book this time.
             self.log("appointment_requested", json!({ "slot_id": slot.id, "start": slot.start, "visit": search.visit.as_str() }));
             self.note("appointment_requested", format!("{} {} ({}, {})", search.visit.as_str(), slot.start.to_rfc3339(), slot.practitioner_name, slot.location_name));
-            return self.to_message(Self::clips(&["appointment-request-noted"]));
+            return self.leave_message(Self::clips(&["appointment-request-noted"]));
         };
         let request = BookingRequest {
             patient_id,
@@ -292,7 +292,7 @@ impl Dialog {
 
     fn appointment_failed(&mut self, during: &str) {
         self.log("appointment_failed", json!({ "during": during }));
-        self.to_message(Self::clips(&["appointment-failed"]))
+        self.leave_message(Self::clips(&["appointment-failed"]))
     }
 
     fn upcoming_listed(&mut self, intent: Intent, mut list: Vec<Upcoming>) {

@@ -54,10 +54,10 @@ impl Dialog {
     /// Nothing understood at a step: the message goes to staff.
     pub(super) fn staff_default(&mut self, stage: &str) {
         self.log("fallback_staff", json!({ "stage": stage }));
-        self.to_message(Self::clips(&["staff-default"]));
+        self.leave_message(Self::clips(&["staff-default"]));
     }
 
-    pub(super) fn to_message(&mut self, lead: Vec<PromptItem>) {
+    pub(super) fn leave_message(&mut self, lead: Vec<PromptItem>) {
         self.stop_listening();
         self.state = State::Beep;
         let mut prompts = lead;

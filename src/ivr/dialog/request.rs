@@ -141,7 +141,7 @@ impl Dialog {
             RequestType::Appointment => FollowUp::Appointment,
             RequestType::Results if self.speech => FollowUp::Test,
             RequestType::Symptom if self.speech => FollowUp::Symptom,
-            _ => return self.to_message(vec![]),
+            _ => return self.leave_message(vec![]),
         };
         let prompt = self.follow_up_prompt(step);
         self.ask(State::FollowUp { step, misses: 0 }, Self::clips(&[prompt]));
@@ -166,7 +166,7 @@ impl Dialog {
         }
         // Only a voice answers the other questions: a key skips them.
         self.log("follow_up_skipped", json!({ "method": "dtmf" }));
-        self.to_message(vec![])
+        self.leave_message(vec![])
     }
 
     pub(super) fn follow_up_spoken(&mut self, step: FollowUp, misses: u32, text: &str, c: &Classification) {
@@ -189,14 +189,14 @@ impl Dialog {
             FollowUp::Test => {
                 self.log("test_noted", json!({ "method": "speech" }));
                 self.note("test", text.to_string());
-                self.to_message(vec![])
+                self.leave_message(vec![])
             }
             FollowUp::Symptom => {
                 let mut detail = explain(c);
                 detail["method"] = json!("speech");
                 self.log("symptom_noted", detail);
                 self.note("symptom", text.to_string());
-                self.to_message(vec![])
+                self.leave_message(vec![])
             }
         }
     }
@@ -205,7 +205,7 @@ impl Dialog {
         self.log(miss.kind(), json!({ "stage": "follow_up" }));
         let limit = if step == FollowUp::Appointment { self.config.key_retries } else { self.config.speech_attempts };
         if misses + 1 >= limit {
-            return self.to_message(vec![]);
+            return self.leave_message(vec![]);
         }
         let prompt = self.follow_up_prompt(step);
         let mut prompts = Self::clips(&[miss.clip(), prompt]);
@@ -239,11 +239,11 @@ impl Dialog {
             (Some((name, _)), None) => {
                 self.note("medication", name);
                 self.note("medication_spoken", text.to_string());
-                self.to_message(Self::clips(&["medication-noted"]))
+                self.leave_message(Self::clips(&["medication-noted"]))
             }
             (None, _) => {
                 self.note("medication_spoken", text.to_string());
-                self.to_message(Self::clips(&["medication-noted"]))
+                self.leave_message(Self::clips(&["medication-noted"]))
             }
         }
     }
@@ -253,18 +253,18 @@ impl Dialog {
             Answer::Yes(by) => {
                 self.log("medication_confirmed", json!({ "method": by }));
                 self.note("medication", name);
-                self.to_message(vec![])
+                self.leave_message(vec![])
             }
             Answer::No(by) => {
                 self.log("medication_rejected", json!({ "method": by }));
                 self.note("medication_spoken", spoken);
-                self.to_message(Self::clips(&["medication-noted"]))
+                self.leave_message(Self::clips(&["medication-noted"]))
             }
             Answer::Unclear(miss) => {
                 self.log(miss.kind(), json!({ "stage": "medication_confirm" }));
                 if misses + 1 >= self.config.key_retries {
                     self.note("medication_spoken", spoken);
-                    return self.to_message(Self::clips(&["medication-noted"]));
+                    return self.leave_message(Self::clips(&["medication-noted"]));
                 }
                 let mut prompts = vec![PromptItem::Clip(miss.clip().into()), PromptItem::Clip("i-heard".into()), PromptItem::Clip(clip.clone()), PromptItem::Clip(if self.speech { "is-that-right" } else { "confirm-keys" }.into())];
                 prompts.extend(self.yes_no_help());

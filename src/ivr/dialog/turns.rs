@@ -88,10 +88,10 @@ impl Dialog {
                 self.ask(State::ConfirmRequest { kind, rules, misses }, prompts)
             }
             State::FollowUp { step: FollowUp::Appointment, misses } => self.ask(State::FollowUp { step: FollowUp::Appointment, misses }, Self::clips(&["ask-appointment-keys"])),
-            State::FollowUp { .. } => self.to_message(vec![]),
+            State::FollowUp { .. } => self.leave_message(vec![]),
             State::ConfirmMedication { spoken, .. } => {
                 self.note("medication_spoken", spoken);
-                self.to_message(vec![]);
+                self.leave_message(vec![]);
             }
             State::Appointment { step, misses } => self.appointment_keypad(*step, misses),
             _ => {}
