@@ -1,6 +1,6 @@
 //! Chartline: a self-hosted phone system for medical practices.
 //!
-//! Layout (see DESIGN.md): `sip` is the signalling stack, `media` the RTP path,
+//! Layout (see docs/architecture.md): `sip` is the signalling stack, `media` the RTP path,
 //! `speech` on-box recognition, `ivr` the dialogs, `triage` request/red-flag rules,
 //! `ehr` the chart adapters and sync, `store` the local SQLite store, `web` the
 //! provider dashboard, `call` the per-call task that ties them together.

@@ -1,4 +1,4 @@
-//! `chartline triage "TEXT" --json`: the contract other tools rely on (DESIGN.md).
+//! `chartline triage "TEXT" --json`: the contract other tools rely on (docs/architecture.md).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The call record: the structured result of one call (shape fixed in DESIGN.md).
+//! The call record: the structured result of one call (shape fixed in docs/architecture.md).
 //! Stored as JSON in SQLite, listed by `chartline calls`, mapped to FHIR by `ehr`.
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -1,4 +1,4 @@
-//! The twelve request types (DESIGN.md, seed order, codes A–L).
+//! The twelve request types (docs/architecture.md, seed order, codes A–L).
 
 use serde::{Deserialize, Serialize};
 
