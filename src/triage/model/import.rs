@@ -21,8 +21,10 @@ fn fold_of(index: usize) -> usize {
     (index / 4) % FOLDS
 }
 /// The emergency threshold is the one with the best out-of-fold recall among those whose
-/// out-of-fold false-emergency rate stays at or below this.
-const MAX_FALSE_EMERGENCY: f64 = 0.03;
+/// out-of-fold false-emergency rate stays at or below this. The training file holds many more
+/// hard negatives ("no chest pain", "chest pain last year") than real calls do, so its
+/// out-of-fold false rate overstates what callers see (about 1% on the labelled call sets).
+const MAX_FALSE_EMERGENCY: f64 = 0.05;
 const URGENT_THRESHOLD: f32 = 0.5;
 
 /// Out-of-fold figures of the model alone on its training data.
