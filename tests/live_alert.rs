@@ -145,12 +145,13 @@ fn business_hours_emergency_reaches_the_open_dashboard_and_the_staff_line() {
     assert!(event(&call, "dashboard_alert")["pages"].as_u64().unwrap() >= 1, "{call:#}");
     assert_eq!(event(&call, "dashboard_alert")["severity"], "emergency");
     assert_eq!(event(&call, "dashboard_acknowledged")["by"], "nina");
+    let staff_uri = staff.uri("nurse");
     let (ok, out) = staff.finish(Duration::from_secs(40));
     assert!(ok, "staff line (answered, pressed 3, hung up by Chartline):\n{out}\n---- chartline ----\n{}", server.log_text());
     let call = wait_for_event(&server, &call_id, "acknowledged", Duration::from_secs(10));
     let placed = event(&call, "alert_placed");
     assert_eq!(placed["provider"], "staff_line");
-    assert_eq!(placed["target"], staff.uri("nurse"));
+    assert_eq!(placed["target"], staff_uri.as_str());
     assert_eq!(event(&call, "acknowledged")["by"], "key");
     assert!(!provider.received_invite(), "in business hours the on-call provider is not called");
 
