@@ -123,8 +123,12 @@ pub fn resume_owed(services: &Arc<CallServices>) -> usize {
     }
     let owed: Vec<&CallRecord> = calls.iter().filter(|record| owed(services, record)).collect();
     for record in &owed {
-        warn!(call = %record.call_id, "resuming an alert call cut short by the previous stop");
         let to = recipients(services, record);
+        if to.on_call {
+            warn!(call = %record.call_id, "resuming an on-call alert cut short by the previous stop");
+        } else {
+            warn!(call = %record.call_id, "resuming a staff-line alert cut short by the previous stop");
+        }
         start(services.clone(), (*record).clone(), to, true);
     }
     owed.len()
