@@ -652,7 +652,8 @@ async fn serve(config: Config) -> Result<()> {
             None
         }
     };
-    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone())).await {
+    let live = Arc::new(chartline::web::live::Hub::new(config.alerts.push_buffer));
+    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone()), live.clone()).await {
         Ok(Some(dashboard)) => {
             tracing::info!(url = %dashboard.url, sha256 = dashboard.fingerprint.as_deref().unwrap_or("-"), "dashboard listening");
             tokio::spawn(async move {
@@ -681,6 +682,7 @@ async fn serve(config: Config) -> Result<()> {
         local_ip: config.sip.advertised().ip(),
         config: config.clone(),
         outbound: Default::default(),
+        live,
     });
     call::alert::resume_owed(&services);
     tracing::info!(sip = %sip.local_addr, "chartline ready");

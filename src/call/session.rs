@@ -269,6 +269,7 @@ impl Call {
                     // side (issue 5); the record says it is owed.
                     self.record.routing.on_call = true;
                     push_event(&mut self.record, "on_call_alert", serde_json::json!({ "status": "pending" }));
+                    super::alert::during_call(&self.services, &mut self.record);
                 }
                 Action::Transfer { target, timeout } => {
                     info!(%target, "transfer by REFER");
