@@ -29,6 +29,9 @@ pub enum DateError {
     Ambiguous(Vec<NaiveDate>),
 }
 
+/// The recognizer's hints on a date-of-birth turn (they join the initial prompt).
+pub const DOB_HINTS: &[&str] = &["date of birth", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "nineteen", "two thousand"];
+
 /// Parses one spoken or written date of birth relative to `today`: the single plausible reading,
 /// or [`DateError::Ambiguous`] with all of them.
 pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> {
