@@ -13,7 +13,7 @@ impl Dialog {
     pub(super) fn hints(&self) -> Option<Vec<String>> {
         let words = |w: &[&str]| Some(w.iter().map(|s| s.to_string()).collect());
         match &self.state {
-            State::Greeting | State::Dob { .. } => words(&["date of birth", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "nineteen", "two thousand"]),
+            State::Greeting | State::Dob { .. } => words(crate::speech::dates::DOB_HINTS),
             State::Confirm { .. } | State::ConfirmRequest { .. } | State::ConfirmMedication { .. } => words(&["yes", "no"]),
             State::Name { candidates, .. } => Some(candidates.iter().flat_map(|c| [c.given.clone(), c.family.clone()]).map(|n| n.chars().filter(|c| !c.is_ascii_digit()).collect()).collect()),
             State::AskRequest { .. } => words(&["prescription refill", "appointment", "test results", "referral", "billing", "prior authorization", "medical records", "call back", "symptoms"]),
