@@ -40,8 +40,8 @@ impl AlertsConfig {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let bad = |key: &str, problem: String| Err((key.to_string(), problem));
         for (key, line) in [("staff_line", &self.staff_line), ("staff_backup", &self.staff_backup)] {
-            if !line.is_empty() && !is_dialable(line) {
-                return bad(key, format!("{line:?} is neither a phone number nor a sip: URI (with ;transport=udp|tcp|tls if any)"));
+            if let Some(problem) = Some(line.as_str()).filter(|l| !l.is_empty()).and_then(super::config::dial_problem) {
+                return bad(key, problem);
             }
         }
         if self.staff_line.is_empty() && !self.staff_backup.is_empty() {
@@ -55,13 +55,6 @@ impl AlertsConfig {
         }
         Ok(())
     }
-}
-
-/// A phone number or a `sip:user@host` URI whose transport, if named, is one we speak.
-pub fn is_dialable(line: &str) -> bool {
-    let sip_uri = line.starts_with("sip:") && line.contains('@');
-    let transport_ok = line.split(';').skip(1).filter_map(|p| p.strip_prefix("transport=")).all(|t| crate::sip::Transport::from_name(t).is_some());
-    (super::config::is_phone(line) || sip_uri) && transport_ok
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
