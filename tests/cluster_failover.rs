@@ -97,7 +97,7 @@ fn sipp_totals(stats: &Path) -> (u32, u32) {
     let text = std::fs::read_to_string(stats).unwrap_or_else(|e| panic!("{}: {e}", stats.display()));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(';').collect();
-    let last: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).last().unwrap().split(';').collect();
+    let last: Vec<&str> = lines.rfind(|l| !l.trim().is_empty()).unwrap().split(';').collect();
     let column = |name: &str| last[header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name} in {header:?}"))].parse().unwrap();
     (column("SuccessfulCall(C)"), column("FailedCall(C)"))
 }

@@ -31,10 +31,7 @@ out="$PWD/last-run"; rm -rf "$out"; mkdir -p "$out"
 cluster=(--dir "$out/cluster" --nodes "$nodes" --listen 127.0.0.1:17060 --node-port 17060 --metrics-port 19290 --web-port 18543 --rtp-ports 34000-35999)
 trap '"$root/scripts/cluster" stop --dir "$out/cluster"' EXIT
 sipp_dir="$root/tests/sipp"
-mkdir -p "$sipp_dir/pcap"
-make() { [ -s "$sipp_dir/pcap/$1.pcap" ] || (cd "$sipp_dir" && python3 make_pcaps.py "pcap/$1.pcap" "${@:2}"); }
-make dob digits:03051982; make confirm digits:1; make menu digits:1
-make message "wav:$root/tests/fixtures/audio/message.wav" silence:300 "digits:#"
+"$sipp_dir/make_full_call_pcaps"
 
 printf '[speech]\nmodel_path = "models/not-imported.bin"\n[calls]\nmax_concurrent = %d\n' "$((concurrent + 50))" > "$out/node.toml"
 "$root/scripts/cluster" start "${cluster[@]}" --node-toml "$out/node.toml" --maxload "$concurrent" >/dev/null

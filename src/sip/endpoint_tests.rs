@@ -390,16 +390,22 @@ fn proxied_invite(branch: &str) -> Vec<u8> {
     invite.replacen(via, &format!("Record-Route: <sip:10.0.0.1:5060;lr;ftag=remote>\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKproxy\r\n{via}"), 1).into_bytes()
 }
 
+/// A proxied INVITE from `source`, rung (180) and answered (200).
+fn answer_proxied_call(ep: &mut Endpoint, source: SocketAddr, transport: Transport, now: Instant) -> CallId {
+    ep.handle_inbound(&proxied_invite("z9hG4bK-rr"), source, transport, now);
+    let Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) = ep.poll_event() else { panic!("no call") };
+    ep.handle_command(UaCommand::Ringing { call: call.clone() }, now);
+    let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
+    ep.handle_command(UaCommand::Answer { call: call.clone(), sdp: n.answer, offerless: false }, now);
+    call
+}
+
 #[test]
 fn the_responses_that_set_up_a_call_carry_the_proxys_record_route() {
     let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
     let now = Instant::now();
     let proxy: SocketAddr = "10.0.0.1:5060".parse().unwrap();
-    ep.handle_inbound(&proxied_invite("z9hG4bK-rr"), proxy, Transport::Udp, now);
-    let Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) = ep.poll_event() else { panic!("no call") };
-    ep.handle_command(UaCommand::Ringing { call: call.clone() }, now);
-    let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
-    ep.handle_command(UaCommand::Answer { call, sdp: n.answer, offerless: false }, now);
+    answer_proxied_call(&mut ep, proxy, Transport::Udp, now);
     let sent: Vec<Transmit> = std::iter::from_fn(|| ep.poll_transmit()).collect();
     assert_eq!(sent.len(), 3, "100, 180, 200");
     for transmit in &sent {
@@ -425,10 +431,7 @@ fn after_its_connection_closed_a_proxied_call_is_reached_through_the_proxy() {
     let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
     let now = Instant::now();
     let ephemeral: SocketAddr = "10.0.0.1:40123".parse().unwrap();
-    ep.handle_inbound(&proxied_invite("z9hG4bK-rt"), ephemeral, Transport::Tcp, now);
-    let Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) = ep.poll_event() else { panic!("no call") };
-    let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
-    ep.handle_command(UaCommand::Answer { call: call.clone(), sdp: n.answer, offerless: false }, now);
+    let call = answer_proxied_call(&mut ep, ephemeral, Transport::Tcp, now);
     std::iter::from_fn(|| ep.poll_transmit()).for_each(drop);
     ep.connection_closed(ephemeral, Transport::Tcp);
     ep.handle_command(UaCommand::Hangup { call }, now);
