@@ -29,10 +29,7 @@ out="$PWD/last-run"; rm -rf "$out"; mkdir -p "$out"
 work=$(mktemp -d)
 trap 'kill ${pid:-} ${server:-} ${sampler:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 sipp_dir="$root/tests/sipp"
-mkdir -p "$sipp_dir/pcap"
-make() { [ -s "$sipp_dir/pcap/$1.pcap" ] || (cd "$sipp_dir" && python3 make_pcaps.py "pcap/$1.pcap" "${@:2}"); }
-make dob digits:03051982; make confirm digits:1; make menu digits:1
-make message "wav:$root/tests/fixtures/audio/message.wav" silence:300 "digits:#"
+"$sipp_dir/make_full_call_pcaps"
 
 cat > "$work/chartline.toml" <<TOML
 data_dir = "$work/data"

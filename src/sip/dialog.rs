@@ -82,6 +82,12 @@ impl Dialog {
         &self.remote_target
     }
 
+    /// Where our in-dialog requests go first: the route set's first URI (a loose-routing proxy
+    /// that record-routed the call, RFC 3261 §12.2.1.1), or the remote target when there is none.
+    pub fn next_hop(&self) -> String {
+        self.route_set.first().map_or_else(|| self.remote_target.clone(), |route| message::angle_uri(route))
+    }
+
     /// Whether an in-dialog request belongs to this dialog (Call-ID and both tags).
     pub fn matches(&self, request: &Message) -> bool {
         request.call_id == self.call_id
@@ -179,6 +185,15 @@ mod tests {
         assert!(String::from_utf8(bye).unwrap().contains("Via: SIP/2.0/TLS 127.0.0.1:5061;"));
         let sips = message::parse(INVITE.replacen("INVITE sip:", "INVITE sips:", 1).as_bytes()).unwrap();
         assert_eq!(Dialog::new_uas(&sips, "t".into(), local, Transport::Tls).contact_header(), "<sips:chartline@127.0.0.1:5061>");
+    }
+
+    #[test]
+    fn next_hop_is_the_first_route_or_the_remote_target() {
+        let (d, _) = dialog();
+        assert_eq!(d.next_hop(), "sip:p1.example;lr");
+        let direct = message::parse(INVITE.replace("Record-Route: <sip:p1.example;lr>, <sip:p2.example;lr>\r\n", "").as_bytes()).unwrap();
+        let d = Dialog::new_uas(&direct, "t".into(), "127.0.0.1:5060".parse().unwrap(), Transport::Udp);
+        assert_eq!(d.next_hop(), "sip:caller@10.0.0.1:5070");
     }
 
     #[test]

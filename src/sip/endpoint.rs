@@ -506,7 +506,7 @@ impl Endpoint {
         match command {
             UaCommand::Ringing { call } => {
                 let Some(leg) = self.legs.get_mut(&call) else { return };
-                let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(180, "Ringing", &[("Contact", leg.dialog.contact_header())], b"");
+                let bytes = Reply::for_dialog(&leg.invite, leg.dialog.local_tag()).render(180, "Ringing", &[("Contact", leg.dialog.contact_header())], b"");
                 if let InviteOutput::Send(bytes) = leg.invite_tx.provisional(bytes) {
                     let (dest, transport) = (leg.source, leg.transport);
                     self.send(dest, transport, bytes);
@@ -520,7 +520,7 @@ impl Endpoint {
                 }
                 leg.local_sdp = Some(sdp.clone());
                 let body = sdp.to_string().into_bytes();
-                let bytes = Reply::for_request(&leg.invite, Some(leg.dialog.local_tag())).render(200, "OK", &[("Contact", leg.dialog.contact_header()), ("Allow", ALLOW.into()), ("Supported", String::new()), ("Content-Type", "application/sdp".into())], &body);
+                let bytes = Reply::for_dialog(&leg.invite, leg.dialog.local_tag()).render(200, "OK", &[("Contact", leg.dialog.contact_header()), ("Allow", ALLOW.into()), ("Supported", String::new()), ("Content-Type", "application/sdp".into())], &body);
                 if let InviteOutput::Send(bytes) = leg.invite_tx.final_response(bytes, true, now) {
                     let (dest, transport) = (leg.source, leg.transport);
                     self.send(dest, transport, bytes);
@@ -588,13 +588,14 @@ impl Endpoint {
         trunk.or_else(uac).or_else(leg)
     }
 
-    /// A stream connection closed. Calls that came on it are reached from now on at their Contact
-    /// (RFC 3261 §18.1.1: a new connection to the remote target) when it names an address: the
-    /// transport opens that connection for our next request, such as the BYE.
+    /// A stream connection closed. Calls that came on it are reached from now on at their next
+    /// hop (RFC 3261 §18.1.1: a new connection to the first proxy of the route set, else to the
+    /// Contact) when it names an address: the transport opens that connection for our next
+    /// request, such as the BYE.
     pub fn connection_closed(&mut self, peer: SocketAddr, transport: Transport) {
         for leg in self.legs.values_mut().filter(|leg| leg.source == peer && leg.transport == transport && leg.bye_tx.is_none()) {
-            if let Some((address, host)) = contact_address(leg.dialog.remote_target(), transport) {
-                tracing::info!(%address, "the call's connection closed: its Contact will be dialled for the next request");
+            if let Some((address, host)) = uri_address(&leg.dialog.next_hop(), transport) {
+                tracing::info!(%address, "the call's connection closed: its next hop will be dialled for the next request");
                 leg.source = address;
                 leg.reconnect_host = Some(host);
             }
@@ -735,9 +736,9 @@ mod tests;
 #[path = "endpoint_trunk_tests.rs"]
 mod trunk_tests;
 
-/// The address of a Contact URI with an IP host (`sip:pbx@10.0.0.5:5061;transport=tls`), its
-/// port defaulting to 5061 over TLS and 5060 otherwise, and the host as written.
-fn contact_address(uri: &str, transport: Transport) -> Option<(SocketAddr, String)> {
+/// The address of a Contact or Route URI with an IP host (`sip:pbx@10.0.0.5:5061;transport=tls`),
+/// its port defaulting to 5061 over TLS and 5060 otherwise, and the host as written.
+fn uri_address(uri: &str, transport: Transport) -> Option<(SocketAddr, String)> {
     let rest = uri.strip_prefix("sips:").or_else(|| uri.strip_prefix("sip:"))?;
     let host_port = rest.split(';').next()?.rsplit('@').next()?;
     let default_port = if transport == Transport::Tls { 5061 } else { 5060 };

@@ -309,11 +309,11 @@ fn after_its_connection_closed_a_call_is_reached_at_its_contact() {
 }
 
 #[test]
-fn contact_addresses() {
-    assert_eq!(contact_address("sip:pbx@10.0.0.5:5070;transport=tcp", Transport::Tcp), Some(("10.0.0.5:5070".parse().unwrap(), "10.0.0.5".into())));
-    assert_eq!(contact_address("sips:pbx@10.0.0.5", Transport::Tls), Some(("10.0.0.5:5061".parse().unwrap(), "10.0.0.5".into())));
-    assert_eq!(contact_address("sip:[2001:db8::1]", Transport::Tcp), Some(("[2001:db8::1]:5060".parse().unwrap(), "2001:db8::1".into())));
-    assert_eq!(contact_address("sip:pbx@pbx.clinic.example:5061", Transport::Tls), None, "names are not resolved here");
+fn uri_addresses() {
+    assert_eq!(uri_address("sip:pbx@10.0.0.5:5070;transport=tcp", Transport::Tcp), Some(("10.0.0.5:5070".parse().unwrap(), "10.0.0.5".into())));
+    assert_eq!(uri_address("sips:pbx@10.0.0.5", Transport::Tls), Some(("10.0.0.5:5061".parse().unwrap(), "10.0.0.5".into())));
+    assert_eq!(uri_address("sip:[2001:db8::1]", Transport::Tcp), Some(("[2001:db8::1]:5060".parse().unwrap(), "2001:db8::1".into())));
+    assert_eq!(uri_address("sip:pbx@pbx.clinic.example:5061", Transport::Tls), None, "names are not resolved here");
 }
 
 /// A response to one of our requests, built from its headers.
@@ -381,4 +381,63 @@ fn a_refused_refer_and_a_transfer_of_no_call_fail() {
     let presence = String::from_utf8(refer_notify(&tag, "z9hG4bK-p1", 13, "active", "")).unwrap().replace("Event: refer", "Event: presence");
     h.inbound(presence.into_bytes());
     assert_eq!(h.status_lines(), ["SIP/2.0 481 Subscription Does Not Exist"]);
+}
+
+/// An INVITE as a record-routing proxy in front of us (Kamailio) relays it.
+fn proxied_invite(branch: &str) -> Vec<u8> {
+    let invite = String::from_utf8(request("INVITE", branch, 1, None, SDP)).unwrap();
+    let via = "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=";
+    invite.replacen(via, &format!("Record-Route: <sip:10.0.0.1:5060;lr;ftag=remote>\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKproxy\r\n{via}"), 1).into_bytes()
+}
+
+/// A proxied INVITE from `source`, rung (180) and answered (200).
+fn answer_proxied_call(ep: &mut Endpoint, source: SocketAddr, transport: Transport, now: Instant) -> CallId {
+    ep.handle_inbound(&proxied_invite("z9hG4bK-rr"), source, transport, now);
+    let Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) = ep.poll_event() else { panic!("no call") };
+    ep.handle_command(UaCommand::Ringing { call: call.clone() }, now);
+    let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
+    ep.handle_command(UaCommand::Answer { call: call.clone(), sdp: n.answer, offerless: false }, now);
+    call
+}
+
+#[test]
+fn the_responses_that_set_up_a_call_carry_the_proxys_record_route() {
+    let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
+    let now = Instant::now();
+    let proxy: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+    answer_proxied_call(&mut ep, proxy, Transport::Udp, now);
+    let sent: Vec<Transmit> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+    assert_eq!(sent.len(), 3, "100, 180, 200");
+    for transmit in &sent {
+        assert_eq!(transmit.dest, proxy, "responses go back to the proxy");
+        let text = String::from_utf8(transmit.bytes.clone()).unwrap();
+        let response = message::parse(&transmit.bytes).unwrap();
+        assert_eq!(response.header_values("Via").count(), 2, "both Vias copied:\n{text}");
+        let record_route: Vec<&str> = response.header_values("Record-Route").collect();
+        match response.status() {
+            Some(180 | 200) => assert_eq!(record_route, vec!["<sip:10.0.0.1:5060;lr;ftag=remote>"], "{text}"),
+            _ => assert!(record_route.is_empty(), "{text}"),
+        }
+    }
+    ep.handle_inbound(b"OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nRecord-Route: <sip:10.0.0.1:5060;lr>\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-o\r\nFrom: <sip:dispatcher@10.0.0.1>;tag=d\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: ping-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", proxy, Transport::Udp, now);
+    let ping = ep.poll_transmit().expect("OPTIONS answered");
+    let ping = message::parse(&ping.bytes).unwrap();
+    assert_eq!(ping.status(), Some(200), "the proxy's health probe gets 200");
+    assert_eq!(ping.header_values("Record-Route").count(), 0, "no dialog, no Record-Route");
+}
+
+#[test]
+fn after_its_connection_closed_a_proxied_call_is_reached_through_the_proxy() {
+    let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
+    let now = Instant::now();
+    let ephemeral: SocketAddr = "10.0.0.1:40123".parse().unwrap();
+    let call = answer_proxied_call(&mut ep, ephemeral, Transport::Tcp, now);
+    std::iter::from_fn(|| ep.poll_transmit()).for_each(drop);
+    ep.connection_closed(ephemeral, Transport::Tcp);
+    ep.handle_command(UaCommand::Hangup { call }, now);
+    let bye = ep.poll_transmit().expect("BYE");
+    assert_eq!((bye.dest, bye.transport), ("10.0.0.1:5060".parse().unwrap(), Transport::Tcp), "to the proxy, not the caller's Contact");
+    let bye = message::parse(&bye.bytes).unwrap();
+    assert_eq!(bye.header_values("Route").collect::<Vec<_>>(), vec!["<sip:10.0.0.1:5060;lr;ftag=remote>"]);
+    assert!(matches!(&bye.start, message::StartLine::Request { uri, .. } if uri == "sip:caller@127.0.0.1:5070"), "the Request-URI stays the Contact");
 }

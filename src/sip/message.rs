@@ -210,7 +210,7 @@ impl<'a> Scan<'a> {
         }
         let (from, to, call_id, cseq) =
             (self.header("From")?, self.header("To")?, self.header("Call-ID")?, self.header("CSeq")?);
-        Some(Reply { vias, from, to, to_tag: None, call_id, cseq }.render(status, reason, extra, b""))
+        Some(Reply { vias, from, to, to_tag: None, call_id, cseq, record_route: Vec::new() }.render(status, reason, extra, b""))
     }
 }
 
@@ -263,6 +263,8 @@ pub struct Reply<'a> {
     pub to_tag: Option<&'a str>,
     pub call_id: &'a str,
     pub cseq: &'a str,
+    /// The request's Record-Route values, copied only into responses that establish a dialog.
+    pub record_route: Vec<&'a str>,
 }
 
 impl<'a> Reply<'a> {
@@ -274,7 +276,15 @@ impl<'a> Reply<'a> {
             to_tag,
             call_id: &request.call_id,
             cseq: request.header("CSeq").unwrap_or_default(),
+            record_route: Vec::new(),
         }
+    }
+
+    /// A response that establishes a dialog (a 1xx with our tag or the 2xx to an INVITE): it
+    /// carries the request's Record-Route as received (RFC 3261 §12.1.1), so the caller's ACK, BYE
+    /// and re-INVITEs go through the proxies that asked to stay in the path.
+    pub fn for_dialog(request: &'a Message, to_tag: &'a str) -> Self {
+        Reply { record_route: request.header_values("Record-Route").collect(), ..Self::for_request(request, Some(to_tag)) }
     }
 
     /// Renders the response; `extra` headers come before Content-Length.
@@ -282,6 +292,9 @@ impl<'a> Reply<'a> {
         let mut out = format!("SIP/2.0 {status} {reason}\r\n");
         for via in &self.vias {
             let _ = write!(out, "Via: {via}\r\n");
+        }
+        for route in &self.record_route {
+            let _ = write!(out, "Record-Route: {route}\r\n");
         }
         let _ = write!(out, "From: {}\r\n", self.from);
         match self.to_tag {

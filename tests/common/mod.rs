@@ -172,12 +172,7 @@ impl Server {
     }
 
     pub fn metrics(&self) -> String {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();
-        write!(s, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut body = String::new();
-        s.read_to_string(&mut body).unwrap();
-        body
+        metrics_at(std::net::SocketAddr::from(([127, 0, 0, 1], self.metrics_port)))
     }
 }
 
@@ -231,12 +226,28 @@ fn merge_toml(text: &str) -> String {
     toml::to_string(&value).unwrap()
 }
 
+/// The Prometheus text a `/metrics` endpoint serves (a server's, or a cluster node's).
+pub fn metrics_at(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
 /// Runs SIPp with a scenario from tests/sipp against the server; returns (success, stdout+stderr).
 pub fn sipp(server: &Server, scenario: &str, extra: &[&str]) -> (bool, String) {
+    sipp_at(&format!("127.0.0.1:{}", server.sip_port), scenario, extra)
+}
+
+/// [`sipp`] against any `ip:port` (e.g. a cluster's front door): one call unless `extra` says
+/// otherwise (`-m`, `-timeout`: SIPp takes the last value given), run in tests/sipp.
+pub fn sipp_at(target: &str, scenario: &str, extra: &[&str]) -> (bool, String) {
     let root = repo_root();
     let local = free_port();
     let mut cmd = Command::new("sipp");
-    cmd.arg(format!("127.0.0.1:{}", server.sip_port))
+    cmd.arg(target)
         .arg("-sf").arg(root.join("tests/sipp").join(scenario))
         .args(["-i", "127.0.0.1", "-p", &local.to_string(), "-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error"])
         .args(["-mp", &free_rtp_range(8).0.to_string()])
