@@ -440,7 +440,7 @@ EMERGENCY_MORE = {
                     "{S} got stung and now {P} whole face is puffy and {S} {be} coughing and wheezy",
                     "{P} throat {feels} scratchy and tight and {P} tongue is getting bigger after the new pill",
                     "{S} {be} having a reaction to the penicillin {P} face is swelling and {S} {be} hard to understand"],
-    "bleeding": ["{S} {be} coughing up bright red blood", "{S} {be} spitting up blood clots",
+    "bleeding": ["{S} {be} spitting up blood clots",
                  "{S} {be} puking blood", "there's blood squirting from the cut on {P} leg",
                  "the bleeding from {P} hand won't quit even with pressure",
                  "{S} sliced {P} hand with a knife and it's pouring out",
@@ -561,7 +561,7 @@ TYPES_MORE = {
                  "returning a call from the nurse", "please call me back at this number", "someone called me about my appointment and i'm calling back"],
     "urgent": ["i need help right now it's urgent", "please i need a nurse right away", "this can't wait i need someone now"],
     "administrative": ["do you accept {ins}", "do you take {ins} insurance", "is there parking at your office",
-                       "what time do you close today", "what's your address", "are you taking new patients",
+                       "when do you guys close this afternoon", "what's your address", "are you taking new patients",
                        "i need a work excuse note", "can you fill out my fmla paperwork"],
     "provider": ["i want to discuss my treatment options with my provider", "can you pass a message to the nurse practitioner",
                  "i want to speak with the physician assistant i saw", "is doctor {doc} available to speak with me",
@@ -573,6 +573,38 @@ INSURERS = ["medicare", "medicaid", "blue cross", "aetna", "cigna", "united heal
 DOCTORS = ["smith", "patel", "nguyen", "garcia", "kim", "johnson", "lee", "brown", "okafor"]
 for _kind, _cores in TYPES_MORE.items():
     TYPES[_kind].extend(_cores)
+
+# Everyday aches and complaints: the everyday symptom calls outnumber emergencies on a real line.
+NEGATIVES += [(
+    "symptom", core) for core in [
+    "{S} strained {P} back moving furniture", "{S} tweaked {P} neck sleeping wrong",
+    "{P} shoulder aches when {S} reach up", "{P} elbow hurts after playing tennis",
+    "{S} {have} a pulled muscle in {P} leg from the gym", "{P} lower back has been sore for a week",
+    "{P} hip hurts when {S} walk up stairs", "{P} wrist hurts from typing all day",
+    "{S} twisted {P} ankle stepping off a curb", "{P} knees ache when it's cold",
+    "{S} {have} a stiff neck and a mild headache from stress", "{P} foot hurts in the morning",
+    "{S} {have} a cold sore on {P} lip", "{S} {have} an ingrown toenail",
+    "{S} {have} been coughing at night for a week but otherwise fine", "{P} stomach is a bit upset after dinner",
+    "{S} {have} a fever of a hundred and one and body aches", "{P} eight year old has a fever of a hundred and three and a sore throat",
+    "{P} teenager has a temperature of a hundred and two and the flu", "{P} five year old is running a hundred and three but drinking fine",
+    "{S} got stung by a bee and it's just red and itchy where it stung", "{S} {have} mild wheezing with {P} cold and {P} inhaler helps",
+]]
+URGENT += ["{P} six year old has had a fever of a hundred and four since yesterday",
+           "{P} toddler's fever is a hundred and three point five and {S} won't eat",
+           "{S} {have} been dizzy with diarrhea since yesterday"]
+EMERGENCY["breathing"] += ["{S} {cant} cross the room without stopping to get {P} breath",
+                           "{S} {be} wheezing and has to stop every few steps to breathe"]
+EMERGENCY["anaphylaxis"] += ["{S} {be} allergic to wasps and just got stung and {feels} faint and wheezy",
+                             "after the sting {S} {be} dizzy and {P} chest is tight and {S} {be} wheezing"]
+TYPES["provider"] += ["let doctor {doc} know the cream is working", "can you tell the doctor {P} cough is better",
+                      "please pass along to doctor {doc} that the new dose is helping",
+                      "i want to ask my doctor something about my sugar readings",
+                      "i need to ask the doctor about the numbers on my home blood pressure cuff"]
+TYPES["results"] += ["any word on my {test}", "any news about my {test}", "has my {test} come back yet",
+                     "is my urine culture back"]
+TYPES["records"] += ["the school wants {P} vaccination record", "my daughter's camp needs her shot record",
+                     "i need a copy of my son's immunizations for daycare"]
+TYPES["symptom"] += ["{P} back went out when {S} bent over", "{P} shoulder has hurt since {S} fell"]
 
 # Phone speech as the recogniser writes it: fillers, no punctuation, dropped little words.
 FILLERS = ["um", "uh", "like", "you know", "so", "i mean"]
