@@ -31,7 +31,7 @@ const VOICES: [&str; 4] = ["piper", "piper-slow", "espeak", "espeak-fast"];
 /// heard as "my husband can move his left high non-living surgeon"): what triage cannot read
 /// there is the recogniser's loss, and those floors only hold today's figures.
 const FLOORS: [(&str, f64, f64, f64); 4] =
-    [("piper", 0.90, 1.0, 0.04), ("piper-slow", 0.90, 1.0, 0.04), ("espeak", 0.60, 0.65, 0.16), ("espeak-fast", 0.55, 0.50, 0.16)];
+    [("piper", 0.92, 1.0, 0.04), ("piper-slow", 0.96, 1.0, 0.01), ("espeak", 0.62, 0.63, 0.19), ("espeak-fast", 0.60, 0.54, 0.13)];
 
 fn id_of(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..6])
