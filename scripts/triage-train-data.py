@@ -406,6 +406,222 @@ for _kind, _cores in MORE.items():
     TYPES[_kind].extend(_cores)
 
 
+# --- Second round: new phrasings of every kind (written fresh, not taken from any held-out set) --
+# Emergencies as people say them: idioms, understatement, run-on phone speech, third person.
+EMERGENCY_MORE = {
+    "chest": ["{P} chest {feels} like it's in a vise and {S} {be} soaked in sweat",
+              "{S} {have} this terrible ache behind {P} breastbone that goes into {P} neck",
+              "{S} {be} clutching {P} chest and {says} it feels like a brick on it",
+              "{P} chest started hurting out of nowhere and {S} {be} throwing up and gray",
+              "{S} {have} a tight squeezing feeling in {P} chest and {P} left shoulder and jaw ache",
+              "it's like an elephant standing on {P} chest and {S} {cant} get comfortable",
+              "{S} {be} having chest pains and {P} arm is tingling and {S} {feels} like passing out",
+              "{S} {feels} a burning pressure in {P} chest going to {P} back and {be} cold and clammy"],
+    "stroke": ["{P} mouth is sagging on one side and {S} {cant} get the words out",
+               "{S} {be} suddenly dragging {P} left leg and {P} arm {feels} dead",
+               "{S} {be} slurring like {S} {be} drunk but {S} had nothing to drink",
+               "half of {P} face stopped working all of a sudden",
+               "{S} {cant} hold a cup in {P} right hand anymore since an hour ago and {P} speech is thick",
+               "{S} just lost the vision in one eye and {P} hand went weak",
+               "{S} {be} mixing up {P} words and {P} face looks uneven"],
+    "breathing": ["{S} {be} panting and {cant} finish a sentence",
+                  "{S} {be} fighting for every breath",
+                  "{P} breathing is so bad {S} {cant} walk to the bathroom without stopping",
+                  "{S} {be} wheezing and {P} rescue inhaler did nothing",
+                  "{P} lips and fingertips look bluish gray",
+                  "{S} {be} going purple around the mouth and breathing real fast",
+                  "{S} {be} sucking in air and the skin between {P} ribs pulls in",
+                  "{S} {be} breathless even lying down and it keeps getting worse",
+                  "{S} {be} so out of breath {S} {cant} speak more than two words"],
+    "anaphylaxis": ["{P} lips swelled up huge after the new medicine and {S} {feels} like {S} {cant} swallow",
+                    "{P} tongue {feels} thick and itchy since {S} took the antibiotic",
+                    "{S} broke out in hives after the shot and {P} lips and eyes are puffing up",
+                    "{P} mouth is swelling and {P} voice sounds funny after eating cashews",
+                    "{S} got stung and now {P} whole face is puffy and {S} {be} coughing and wheezy",
+                    "{P} throat {feels} scratchy and tight and {P} tongue is getting bigger after the new pill",
+                    "{S} {be} having a reaction to the penicillin {P} face is swelling and {S} {be} hard to understand"],
+    "bleeding": ["{S} {be} spitting up blood clots",
+                 "{S} {be} puking blood", "there's blood squirting from the cut on {P} leg",
+                 "the bleeding from {P} hand won't quit even with pressure",
+                 "{S} sliced {P} hand with a knife and it's pouring out",
+                 "{S} vomited what looked like coffee grounds and {be} lightheaded",
+                 "{S} {be} pooping a lot of blood and {feels} faint"],
+    "overdose": ["{S} took twenty of {P} anxiety pills", "{S} took a handful of {P} blood pressure pills on purpose",
+                 "{S} took all of {P} pain pills at once", "{S} swallowed a bunch of {P} mom's pills",
+                 "{S} drank bleach", "the baby drank some of the window cleaner",
+                 "{S} ate a pod of laundry detergent", "{S} got into grandma's heart pills and ate some",
+                 "{S} drank lighter fluid", "{S} took way too much insulin",
+                 "{S} chugged a bottle of cough syrup and {be} really out of it"],
+    "suicidal": ["{S} {says} {S} {be} going to end {P} life tonight", "{S} {wants} to die and {have} a gun",
+                 "{S} {be} planning to take all {P} pills so {S} won't wake up",
+                 "{S} texted that {S} {be} saying goodbye and going to kill {R}",
+                 "{S} {have} been cutting {R} and {says} {S} {wants} to be dead",
+                 "{S} {says} {S} {be} better off dead and {have} a plan"],
+    "unresponsive": ["{S} keeled over and {be} not moving", "{S} dropped to the ground and {be} not answering me",
+                     "{S} {be} slumped on the couch and i can't get {O} to wake up",
+                     "{S} {be} out cold and barely breathing", "{S} fainted and hasn't come to",
+                     "{S} {be} limp and won't open {P} eyes", "{S} went down and {be} not responding to {P} name"],
+    "seizure": ["{S} {be} having convulsions", "{S} {be} jerking all over and {P} eyes are rolling",
+                "{S} {be} having another seizure and it won't stop",
+                "{S} went stiff and started shaking on the floor",
+                "{S} had a fit and {be} foaming at the mouth"],
+    "head_injury": ["{S} hit {P} head in a car crash and {keeps} forgetting things and {P} head is pounding",
+                    "{S} smacked {P} head on the ice and now {S} {be} throwing up",
+                    "{S} fell down the stairs and hit {P} head and {be} not making sense",
+                    "{S} banged {P} head and {be} acting dazed and drowsy",
+                    "{S} bonked {P} head at the playground and threw up twice",
+                    "{S} got hit in the head with a bat and {be} confused and sleepy",
+                    "after the fall {S} {be} vomiting and {P} head hurts really bad"],
+    "altered": ["{S} {be} not making any sense and {P} sugar is in the thirties",
+                "{S} {be} suddenly really confused and {does} not know where {S} {be}",
+                "{P} blood sugar meter says forty and {S} {be} acting strange",
+                "{S} {be} very drowsy and confused out of nowhere",
+                "{S} {be} seeing things and {be} confused and burning up with fever"],
+    "pregnancy": ["{S} {be} twenty eight weeks pregnant and bleeding heavily",
+                  "{S} {be} expecting and there's blood running down {P} legs",
+                  "{S} {be} pregnant and {have} bad belly pain and bleeding",
+                  "{S} {be} in {P} second trimester and soaked through with blood"],
+}
+for _flag, _cores in EMERGENCY_MORE.items():
+    EMERGENCY[_flag].extend(_cores)
+INFANT += ["my {age} old is running a fever of {temp}", "the newborn has a temp of {temp}",
+           "our {age} old feels hot and the reading was {temp}", "my {age} old granddaughter has a temperature of {temp}"]
+FEVERS += ["one hundred point nine", "a hundred and one point five", "a hundred point six", "thirty nine"]
+
+URGENT += ["{P} fever is a hundred and three and {S} {be} cranky and not eating much",
+           "{S} {have} had a temperature of a hundred and two for two days",
+           "{P} fever hit a hundred and four last night",
+           "{P} cut is red and streaky and warm",
+           "{S} {have} been throwing up since this morning and {cant} keep anything down",
+           "{S} {have} pneumonia and {be} not getting better on the medicine",
+           "{P} toe is red and swollen and oozing pus",
+           "{S} {have} a bad urinary infection with fever and back pain",
+           "{P} eye is swollen shut and red and {S} {have} a fever",
+           "{S} {have} a rash spreading fast after the new medicine but no trouble breathing"]
+
+NEGATIVES += [
+    ("symptom", "{S} bumped {P} head on the door yesterday and {feels} totally fine"),
+    ("symptom", "{S} hit {P} head on the car door but no headache no throwing up nothing"),
+    ("symptom", "{S} {be} a little short of breath when {S} jog since {P} cold"),
+    ("symptom", "{S} get winded going up stairs lately"),
+    ("symptom", "{P} heart feels like it flutters now and then but no chest pain"),
+    ("symptom", "{S} {have} some heart palpitations when {S} drink coffee"),
+    ("symptom", "{S} {be} not bleeding or anything but {S} {have} a mole that changed"),
+    ("symptom", "{S} {have} a nosebleed that stopped after a few minutes"),
+    ("symptom", "{P} lips are chapped and dry"),
+    ("symptom", "{S} {have} a little rash from the new soap no swelling"),
+    ("symptom", "{P} allergies are acting up sneezing and itchy eyes"),
+    ("symptom", "{S} {be} pregnant and {have} some heartburn"),
+    ("symptom", "{S} {be} pregnant and {have} a little spotting that stopped yesterday"),
+    ("symptom", "{P} three year old has a fever of a hundred and one but is playing"),
+    ("symptom", "{S} {have} a cold and a little fever"),
+    ("symptom", "{S} {be} sad and stressed lately and want to talk to someone"),
+    ("symptom", "{S} {feels} dizzy when {S} stand up too fast"),
+    ("symptom", "{S} cut {P} finger shaving and it bled a little"),
+    ("symptom", "{S} {have} tingling in {P} toes off and on for months"),
+    ("symptom", "{S} {have} had a cough and sore throat for a few days and want to know if {S} should come in"),
+    ("records", "{S} {needs} the er records from {P} seizure last year"),
+    ("records", "the cardiologist wants the notes from {P} chest pain visit"),
+    ("refill", "{S} {needs} a refill of {P} epipen"),
+    ("refill", "{S} {needs} more of {P} anxiety pills the bottle is almost empty"),
+    ("refill", "{S} {be} out of {P} rescue inhaler and want a refill"),
+    ("results", "did {P} heart monitor results come back"),
+    ("results", "what did the ct of {P} head show after the fall last month"),
+    ("appointment", "{S} {needs} a follow up after {P} overdose hospital stay last year"),
+    ("provider", "tell the doctor the swelling in {P} lips went away after the new allergy pill"),
+    ("provider", "please let the doctor know {P} breathing is much better now"),
+    ("billing", "{S} got a bill for the ambulance ride when {S} passed out last month"),
+    ("administrative", "{S} {needs} a note for work about {P} asthma"),
+]
+
+TYPES_MORE = {
+    "refill": ["can doctor {doc} renew my {med}", "my {med} bottle says zero refills", "please send {med} to {pharm} i'm all out",
+               "i need my {med} prescription sent over", "calling for a refill of {med} for my mom"],
+    "appointment": ["do you have any openings with a woman doctor {day}", "i can't make it tomorrow so i have to cancel",
+                    "i'd like to come in for my yearly checkup", "can i get in to see someone {day}",
+                    "i need to book a visit for my son", "i want to switch my appointment from {day} to later",
+                    "can i make a new patient appointment", "i'd like to be seen about my knee"],
+    "symptom": ["{S} {have} had a sore throat and a cough for a while", "{S} {have} a mole that looks different",
+                "{P} stomach has been upset for a few days", "{S} {have} a rash that won't go away",
+                "{S} {have} had a headache on and off", "{P} joints ache in the morning"],
+    "results": ["can somebody walk me through my lab values", "i need my covid test result for work",
+                "did my {test} show anything broken", "can you read me the results of my {test}",
+                "my doctor said she'd call with results and i haven't heard", "what did the {test} say"],
+    "referral": ["could you set me up with a heart specialist", "can i get sent to {spec}",
+                 "i need a referral so {spec} will see me", "i want to see {spec} about my {test}"],
+    "billing": ["i have new insurance and need to give you the card", "how much is a visit if i pay cash",
+                "i got an explanation of benefits and don't understand it", "my insurance changed and billing needs the new member id",
+                "why did my insurance not pay for my visit", "i want to pay my bill", "my statement has the wrong insurance on it"],
+    "prior_auth": ["they said i need a p a for {med}", "{med} is not on my formulary and they need a letter",
+                   "the pharmacy is waiting for the prior auth on {med}", "insurance needs approval before my {test}",
+                   "can the doctor send the authorization paperwork for {med}"],
+    "records": ["can you send my {test} results to my surgeon", "my new doctor needs my chart",
+                "please send my records to {spec}", "i need a copy of my vaccine card", "can you fax my chart to the hospital"],
+    "callback": ["i'm calling back someone from your office called me", "i got a voicemail from the office to call back",
+                 "returning a call from the nurse", "please call me back at this number", "someone called me about my appointment and i'm calling back"],
+    "urgent": ["i need help right now it's urgent", "please i need a nurse right away", "this can't wait i need someone now"],
+    "administrative": ["do you accept {ins}", "do you take {ins} insurance", "is there parking at your office",
+                       "when do you guys close this afternoon", "what's your address", "are you taking new patients",
+                       "i need a work excuse note", "can you fill out my fmla paperwork"],
+    "provider": ["i want to discuss my treatment options with my provider", "can you pass a message to the nurse practitioner",
+                 "i want to speak with the physician assistant i saw", "is doctor {doc} available to speak with me",
+                 "this is the visiting nurse with an update for doctor {doc}", "please let doctor {doc} know i'm doing better",
+                 "i have a question for doctor {doc} about my medicine", "tell the doctor the new medicine is helping",
+                 "can doctor {doc} call me about what we discussed"],
+}
+INSURERS = ["medicare", "medicaid", "blue cross", "aetna", "cigna", "united healthcare", "humana", "tricare"]
+DOCTORS = ["smith", "patel", "nguyen", "garcia", "kim", "johnson", "lee", "brown", "okafor"]
+for _kind, _cores in TYPES_MORE.items():
+    TYPES[_kind].extend(_cores)
+
+# Everyday aches and complaints: the everyday symptom calls outnumber emergencies on a real line.
+NEGATIVES += [(
+    "symptom", core) for core in [
+    "{S} strained {P} back moving furniture", "{S} tweaked {P} neck sleeping wrong",
+    "{P} shoulder aches when {S} reach up", "{P} elbow hurts after playing tennis",
+    "{S} {have} a pulled muscle in {P} leg from the gym", "{P} lower back has been sore for a week",
+    "{P} hip hurts when {S} walk up stairs", "{P} wrist hurts from typing all day",
+    "{S} twisted {P} ankle stepping off a curb", "{P} knees ache when it's cold",
+    "{S} {have} a stiff neck and a mild headache from stress", "{P} foot hurts in the morning",
+    "{S} {have} a cold sore on {P} lip", "{S} {have} an ingrown toenail",
+    "{S} {have} been coughing at night for a week but otherwise fine", "{P} stomach is a bit upset after dinner",
+    "{S} {have} a fever of a hundred and one and body aches", "{P} eight year old has a fever of a hundred and three and a sore throat",
+    "{P} teenager has a temperature of a hundred and two and the flu", "{P} five year old is running a hundred and three but drinking fine",
+    "{S} got stung by a bee and it's just red and itchy where it stung", "{S} {have} mild wheezing with {P} cold and {P} inhaler helps",
+]]
+URGENT += ["{P} six year old has had a fever of a hundred and four since yesterday",
+           "{P} toddler's fever is a hundred and three point five and {S} won't eat",
+           "{S} {have} been dizzy with diarrhea since yesterday"]
+EMERGENCY["breathing"] += ["{S} {cant} cross the room without stopping to get {P} breath",
+                           "{S} {be} wheezing and has to stop every few steps to breathe"]
+EMERGENCY["anaphylaxis"] += ["{S} {be} allergic to wasps and just got stung and {feels} faint and wheezy",
+                             "after the sting {S} {be} dizzy and {P} chest is tight and {S} {be} wheezing"]
+TYPES["provider"] += ["let doctor {doc} know the cream is working", "can you tell the doctor {P} cough is better",
+                      "please pass along to doctor {doc} that the new dose is helping",
+                      "i want to ask my doctor something about my sugar readings",
+                      "i need to ask the doctor about the numbers on my home blood pressure cuff"]
+TYPES["results"] += ["any word on my {test}", "any news about my {test}", "has my {test} come back yet",
+                     "is my urine culture back"]
+TYPES["records"] += ["the school wants {P} vaccination record", "my daughter's camp needs her shot record",
+                     "i need a copy of my son's immunizations for daycare"]
+TYPES["symptom"] += ["{P} back went out when {S} bent over", "{P} shoulder has hurt since {S} fell"]
+
+# Phone speech as the recogniser writes it: fillers, no punctuation, dropped little words.
+FILLERS = ["um", "uh", "like", "you know", "so", "i mean"]
+DROPPABLE = {"the", "a", "is", "my", "and", "to", "of"}
+
+
+def as_heard(text):
+    words = text.split()
+    out = []
+    for w in words:
+        if w in DROPPABLE and random.random() < 0.2:
+            continue
+        out.append(w)
+        if random.random() < 0.08:
+            out.append(random.choice(FILLERS))
+    return " ".join(out)
+
 # --- Dialog answers that name no request (type "-"): dates, yes/no, names, choices -------------
 ANSWERS = ["yes", "yeah", "yes that's right", "correct", "no", "nope", "no that's wrong", "no thank you", "hello",
            "hello?", "hi", "are you there", "um", "uh huh", "okay", "sure", "i don't know", "can you repeat that",
@@ -440,7 +656,8 @@ def spoken_dates(n):
 def slot(t):
     return t.replace("{med}", random.choice(MEDS)).replace("{pharm}", random.choice(PHARM)) \
         .replace("{test}", random.choice(TESTS)).replace("{spec}", random.choice(SPECIALISTS)) \
-        .replace("{day}", random.choice(DAYS))
+        .replace("{day}", random.choice(DAYS)).replace("{ins}", random.choice(INSURERS)) \
+        .replace("{doc}", random.choice(DOCTORS))
 
 
 def main():
@@ -450,8 +667,9 @@ def main():
         if flag == "pregnancy":
             people = ["i", "wife", "daughter", "friend", "patient"]
         for core in cores:
-            for who in random.sample([p for p in people if not (p == "i" and "{O}" in core)], 4):
-                rows.append(("urgent", "emergency", frame(core, who)))
+            for n, who in enumerate(random.sample([p for p in people if not (p == "i" and "{O}" in core)], 4)):
+                text = frame(core, who)
+                rows.append(("urgent", "emergency", as_heard(text) if n == 3 else text))
     for core in INFANT:
         for _ in range(4):
             t = core.replace("{age}", random.choice(INFANT_AGES)).replace("{temp}", random.choice(FEVERS))

@@ -5,12 +5,14 @@
 //! - `utterances.tsv` and `holdout.tsv`: the rules were tuned on both (the second after it had
 //!   been measured once); the model was not trained on either.
 //! - `holdout-2026-12.tsv` (A), `holdout-2026-12b.tsv` (B), `holdout-2026-12c.tsv` (C): written by
-//!   the lead, each before the model changes that followed its one measurement. A was measured
-//!   after the first training, B after the second, C after the third (the shipped model): only C's
-//!   figure is for sentences nobody tuned on; A and B have since informed the training data.
-//!   First measurements (type accuracy / emergency recall / false emergencies): A 94.0% / 95.1% /
-//!   1.3%, B 92.4% / 79.4% / 2.2%, C 88.9% / 95.5% / 9.4%. The targets (100% recall, ≤ 3%
-//!   false, ≥ 95% type) are not met; the bounds below only hold today's figures against regression.
+//!   the lead, each before the model changes that followed its one measurement (first
+//!   measurements, type accuracy / emergency recall / false emergencies: A 94.0% / 95.1% / 1.3%,
+//!   B 92.4% / 79.4% / 2.2%, C 88.9% / 95.5% / 9.4%). All three are **dev data** now: their misses
+//!   were read and new phrasings of the same kinds were written into the training data (never
+//!   their sentences), so the figures here are not held-out figures. The held-out figure is the
+//!   lead's set D, which nobody here has seen (README, Triage).
+//! - The bounds below are today's figures rounded down: a change that loses an emergency or adds a
+//!   false one fails here.
 
 use chartline::triage::evaluate::Evaluation;
 use chartline::triage::model::data::{self, Labelled};
@@ -41,17 +43,17 @@ fn labelled_utterances_meet_the_targets() {
     assert!(cases.len() >= 150, "{} utterances", cases.len());
     assert_eq!(cases.iter().filter_map(|c| c.kind).collect::<std::collections::HashSet<_>>().len(), 12, "every request type is represented");
     let e = evaluate("utterances.tsv");
-    assert!(e.accuracy() >= 0.93, "type accuracy {:.1}% < 93%", e.accuracy() * 100.0);
+    assert!(e.accuracy() >= 0.95, "type accuracy {:.1}% < 95%", e.accuracy() * 100.0);
     assert_eq!(e.caught, e.emergencies, "every emergency must be caught");
-    assert!(e.false_rate() <= 0.05, "false emergencies {:.1}% > 5%", e.false_rate() * 100.0);
+    assert!(e.false_rate() <= 0.01, "false emergencies {:.1}% > 1%", e.false_rate() * 100.0);
 }
 
 #[test]
 fn earlier_held_out_utterances() {
     let e = evaluate("holdout.tsv");
     assert_eq!(e.caught, e.emergencies, "every emergency must be caught");
-    assert!(e.false_rate() <= 0.05, "false emergencies {:.1}% > 5%", e.false_rate() * 100.0);
-    assert!(e.accuracy() >= 0.85, "type accuracy {:.1}% < 85%", e.accuracy() * 100.0);
+    assert!(e.false_rate() <= 0.01, "false emergencies {:.1}% > 1%", e.false_rate() * 100.0);
+    assert!(e.accuracy() >= 0.96, "type accuracy {:.1}% < 96%", e.accuracy() * 100.0);
 }
 
 /// The rules alone stay a working safety net when the model is absent.
@@ -62,10 +64,9 @@ fn the_rules_alone_still_catch_the_tuned_emergencies() {
     assert_eq!(e.caught, e.emergencies);
 }
 
-/// (file, least type accuracy, least emergency recall, most false emergencies): today's figures
-/// rounded down, so a change that loses an emergency fails here.
+/// (file, least type accuracy, least emergency recall, most false emergencies) on the dev sets.
 const LATER_SETS: [(&str, f64, f64, f64); 3] =
-    [("holdout-2026-12.tsv", 0.92, 0.92, 0.03), ("holdout-2026-12b.tsv", 0.92, 0.91, 0.03), ("holdout-2026-12c.tsv", 0.88, 0.95, 0.10)];
+    [("holdout-2026-12.tsv", 0.97, 1.0, 0.0), ("holdout-2026-12b.tsv", 0.98, 1.0, 0.0), ("holdout-2026-12c.tsv", 0.96, 1.0, 0.04)];
 
 #[test]
 fn the_2026_12_held_out_sets() {

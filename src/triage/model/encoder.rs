@@ -1,5 +1,8 @@
 //! The sentence encoder: all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT) run in process on the CPU
-//! with candle, mean-pooled over the tokens and L2-normalised, as sentence-transformers does.
+//! with candle. A text's features are three poolings of its last hidden states side by side: the
+//! mean over the tokens, L2-normalised (the sentence embedding sentence-transformers computes),
+//! the `[CLS]` token's state, and the per-dimension maximum over the tokens (which keeps a single
+//! alarming word from being averaged away in a long sentence).
 
 use std::path::Path;
 
@@ -51,25 +54,30 @@ impl Encoder {
         Ok(Self { model, tokenizer, dims })
     }
 
-    /// Embedding size (384 for MiniLM-L6).
+    /// Feature size: three poolings of the hidden size (3 × 384 for MiniLM-L6).
     pub fn dims(&self) -> usize {
-        self.dims
+        3 * self.dims
     }
 
     /// Words per window that stays under [`MAX_TOKENS`] with room for sub-word pieces.
     pub const WINDOW_WORDS: usize = 60;
 
-    /// The unit-length sentence embedding of `text` (at most [`MAX_TOKENS`] tokens are read).
-    pub fn embed(&self, text: &str) -> Result<Vec<f32>, ModelError> {
+    /// The features of `text`: [mean ‖ CLS ‖ max] (at most [`MAX_TOKENS`] tokens are read).
+    pub fn features(&self, text: &str) -> Result<Vec<f32>, ModelError> {
         let fail = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
         let encoding = self.tokenizer.encode(text, true).map_err(|e| fail(&e))?;
         let ids = Tensor::new(encoding.get_ids(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(|e| fail(&e))?;
         let types = ids.zeros_like().map_err(|e| fail(&e))?;
         let mask = Tensor::new(encoding.get_attention_mask(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(|e| fail(&e))?;
         let hidden = self.model.forward(&ids, &types, Some(&mask)).map_err(|e| fail(&e))?;
-        // No padding: every token counts in the mean.
-        let pooled = hidden.mean(1).and_then(|t| t.squeeze(0)).and_then(|t| t.to_vec1::<f32>()).map_err(|e| fail(&e))?;
-        let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        Ok(pooled.into_iter().map(|v| v / norm).collect())
+        let hidden = hidden.squeeze(0).map_err(|e| fail(&e))?;
+        // No padding: every token counts in the mean and the maximum.
+        let pool = |t: candle_core::Result<Tensor>| t.and_then(|t| t.to_vec1::<f32>()).map_err(|e| fail(&e));
+        let mean = pool(hidden.mean(0))?;
+        let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        let mut features: Vec<f32> = mean.into_iter().map(|v| v / norm).collect();
+        features.extend(pool(hidden.get(0))?);
+        features.extend(pool(hidden.max(0))?);
+        Ok(features)
     }
 }

