@@ -33,10 +33,6 @@ fn open_practice(provider: &Phone, staff: &Phone, extra: &str) -> String {
     )
 }
 
-fn prompt_s(names: &[&str]) -> f64 {
-    names.iter().map(|n| wav_stats(&repo_root().join(format!("sounds/en/{n}.wav"))).duration_s).sum()
-}
-
 /// The emergency caller's scenario: the sentence as RTP, after the greeting, then on the line for
 /// the 911 instruction and a few seconds more.
 fn emergency_scenario(dir: &std::path::Path) -> std::path::PathBuf {
@@ -44,8 +40,8 @@ fn emergency_scenario(dir: &std::path::Path) -> std::path::PathBuf {
     let pcap = dir.join("pain.pcap");
     let status = Command::new("python3").arg(repo_root().join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
     assert!(status.success());
-    let lead_ms = ((prompt_s(&["greeting", "practice-name", "disclaimer-911"]) + 1.5) * 1000.0) as u64;
-    let hold_ms = ((seconds + prompt_s(&["emergency", "emergency-stay"]) + 6.0) * 1000.0) as u64;
+    let lead_ms = ((prompt_seconds(&["greeting", "practice-name", "disclaimer-911"]) + 1.5) * 1000.0) as u64;
+    let hold_ms = ((seconds + prompt_seconds(&["emergency", "emergency-stay"]) + 6.0) * 1000.0) as u64;
     let xml = std::fs::read_to_string(repo_root().join("tests/sipp/emergency_caller.xml")).unwrap();
     let xml = xml.replace("LEAD_MS", &lead_ms.to_string()).replace("HOLD_MS", &hold_ms.to_string()).replace("PAIN_PCAP", &pcap.display().to_string());
     let path = dir.join("emergency_caller.xml");
