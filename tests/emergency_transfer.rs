@@ -16,7 +16,9 @@ mod rtp_support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use baresip_support::Baresip;
 use common::*;
+use oncall_support::Phone;
 use rtp_support::{RtpPeer, envelope_match, frame_rms, wav_samples};
 
 /// The transfer target the SIPp caller's phone expects in Refer-To (it never dials it).
@@ -140,4 +142,83 @@ fn refused_transfers_play_the_911_prompt_and_the_call_goes_on() {
         assert_eq!(event(&call, "hangup")["by"], "caller");
     }
     wait_for_metric(&server, "chartline_live_dialogs 0", Duration::from_secs(15));
+}
+
+/// baresip's microphone: silence over the greeting, the emergency, then silence for `tail_s`.
+fn softphone_microphone(server: &Server, tail_s: f64) -> PathBuf {
+    let dir = server.dir.path();
+    let (wav, _) = spoken(dir, "pain", PAIN);
+    let speech = wav_samples(&wav);
+    let path = dir.join("microphone.wav");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut out = hound::WavWriter::create(&path, spec).unwrap();
+    let silence = |s: f64| std::iter::repeat_n(0i16, (s * 8000.0) as usize);
+    for sample in silence(lead().as_secs_f64()).chain(speech).chain(silence(tail_s)) {
+        out.write_sample(sample).unwrap();
+    }
+    out.finalize().unwrap();
+    path
+}
+
+#[test]
+fn baresip_follows_the_refer_to_the_target_and_chartline_hangs_up() {
+    require_tool("baresip");
+    let nurse = Phone::start("transfer_target.xml");
+    let target = nurse.uri("er-nurse");
+    let server = start(&target, 20_000);
+    let mut phone = Baresip::start(&softphone_microphone(&server, 30.0), None, "");
+    phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    let call = stored_call(&server, 1);
+    assert_eq!(call["outcome"], "transferred", "{call:#}\n---- baresip ----\n{}", phone.log());
+    let transfer = event(&call, "transfer");
+    assert_eq!(transfer["target"], target.as_str());
+    assert_eq!(transfer["outcome"], "succeeded");
+    assert!(nurse.received_invite(), "baresip dialed the target itself");
+    phone.command("hangup", "");
+    let (ok, out) = nurse.finish(Duration::from_secs(30));
+    assert!(ok, "the target (INVITE from the caller, answered, BYE from the caller):\n{out}\n---- baresip ----\n{}", phone.log());
+    eprintln!("baresip: transferred to {target}: REFER to NOTIFY 200 in {} ms (baresip dialed, the target answered)", transfer["ms"]);
+}
+
+#[test]
+fn baresip_reports_a_busy_target_and_hears_the_911_prompt() {
+    require_tool("baresip");
+    let nurse = Phone::start("transfer_target_busy.xml");
+    let target = nurse.uri("er-nurse");
+    let server = start(&target, 20_000);
+    let hold_s = prompt_seconds(&["connecting", "emergency", "emergency-stay", "tone"]) + 3.0;
+    let mut phone = Baresip::start(&softphone_microphone(&server, 60.0), None, "");
+    phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    let (ok, out) = nurse.finish(Duration::from_secs(60));
+    assert!(ok, "the busy target:\n{out}\n---- baresip ----\n{}", phone.log());
+    // The caller stays on the line for the 911 prompt, then hangs up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let call_id = loop {
+        let calls = server.cli_json(&["calls", "list", "--json"]);
+        if let Some(call) = calls.as_array().unwrap().first().filter(|c| event_kinds(c).iter().any(|k| k == "transfer")) {
+            break call["call_id"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "the transfer never ended: {calls:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs_f64(hold_s));
+    phone.command("hangup", "");
+    phone.wait_event("CALL_CLOSED", Duration::from_secs(10));
+    let call = stored_call(&server, 1);
+    assert_eq!(call["call_id"], call_id.as_str());
+    assert_eq!(event(&call, "transfer")["reason"], "the new call failed with 486", "{call:#}");
+    assert_ne!(call["outcome"], "transferred");
+    assert_eq!(event(&call, "hangup")["by"], "caller");
+
+    // What baresip heard on the call holds the 911 prompt (never played before the failure: the
+    // transfer path skips it), whole.
+    let dumps = phone.received_audio();
+    let heard = wav_samples(dumps.last().unwrap_or_else(|| panic!("no audio dump from baresip:\n{}", phone.log())));
+    let envelope = frame_rms(&heard);
+    let prompt = frame_rms(&wav_samples(&repo_root().join("sounds/en/emergency.wav")));
+    let (correlation, start) = envelope_match(&envelope, &prompt, envelope.len());
+    eprintln!("baresip heard the 911 prompt {:.2} s into the call (envelope correlation {correlation:.3})", start as f64 * 0.02);
+    assert!(correlation > 0.85, "baresip did not hear the 911 prompt (best envelope correlation {correlation:.2})");
 }
