@@ -2,7 +2,8 @@
 //! (tests/browser/live_alert.js) when a real SIP call (SIPp, a piper voice through the real
 //! Whisper model) says "crushing chest pain". The banner must appear in the open page without a
 //! reload within a few seconds of the call's emergency event (the latency is printed), the page
-//! must try to play the alert sound, a page opened later must get the alert replayed, and
+//! must try to play the alert sound, a page opened later must get the alert replayed, its link
+//! must open the call as it stands while the caller is still on the line, and
 //! Acknowledge must land on the timeline and in the audit trail. A SIPp UAS as the staff line
 //! receives the page INVITE and acknowledges with key 3; the on-call provider is not called.
 //! A keypad urgent call in business hours pages the staff line when it ends; acknowledging it on the
@@ -134,6 +135,10 @@ fn business_hours_emergency_reaches_the_open_dashboard_and_the_staff_line() {
     assert!(report["sound_attempts"].as_u64().unwrap() >= 1, "the page tried to play the alert sound: {report}");
     eprintln!("live alert: sound {}", report["sound"]);
     assert_eq!(report["late_page_replayed"], true);
+    assert_eq!(report["link_status"], 200, "the banner's link opens during the call: {report}");
+    assert_eq!(report["link_before_call_ended"], true, "{report}");
+    assert_eq!(report["link_in_progress"], true, "the page says the call is in progress: {report}");
+    assert_eq!(report["link_timeline_has_emergency"], true, "{report}");
     assert_eq!(report["other_page_cleared"], true);
     assert_eq!(report["notice"], "Alert acknowledged");
     assert_eq!(report["timeline_has_push"], true, "{report}");
