@@ -113,7 +113,7 @@ fn sipp_caller_takes_the_transfer_and_chartline_hangs_up() {
     assert_eq!(event(&call, "transfer_progress")["status"], 100);
     assert_eq!(event(&call, "transfer_connected")["status"], 200);
     assert_eq!(event(&call, "emergency")["action"], "transfer");
-    eprintln!("accepted: REFER to NOTIFY 200 in {} ms; {:.2} s from the emergency to the BYE", transfer["ms"], seconds_between(&call, "emergency", "ended"));
+    eprintln!("accepted: REFER to NOTIFY 200 in {} ms", transfer["ms"]);
     assert!(call["urgent"].as_bool().unwrap());
 }
 
@@ -160,15 +160,22 @@ fn softphone_microphone(server: &Server, tail_s: f64) -> PathBuf {
     path
 }
 
-#[test]
-fn baresip_follows_the_refer_to_the_target_and_chartline_hangs_up() {
+/// The transfer target (a SIPp UAS playing `target_scenario`), Chartline transferring emergencies
+/// to it, and baresip on an established call to Chartline saying the emergency.
+fn baresip_emergency_call(target_scenario: &str, tail_s: f64) -> (Phone, String, Server, Baresip) {
     require_tool("baresip");
-    let nurse = Phone::start("transfer_target.xml");
+    let nurse = Phone::start(target_scenario);
     let target = nurse.uri("er-nurse");
     let server = start(&target, 20_000);
-    let mut phone = Baresip::start(&softphone_microphone(&server, 30.0), None, "");
+    let mut phone = Baresip::start(&softphone_microphone(&server, tail_s), None, "");
     phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    (nurse, target, server, phone)
+}
+
+#[test]
+fn baresip_follows_the_refer_to_the_target_and_chartline_hangs_up() {
+    let (nurse, target, server, mut phone) = baresip_emergency_call("transfer_target.xml", 30.0);
     let call = stored_call(&server, 1);
     assert_eq!(call["outcome"], "transferred", "{call:#}\n---- baresip ----\n{}", phone.log());
     let transfer = event(&call, "transfer");
@@ -183,14 +190,8 @@ fn baresip_follows_the_refer_to_the_target_and_chartline_hangs_up() {
 
 #[test]
 fn baresip_reports_a_busy_target_and_hears_the_911_prompt() {
-    require_tool("baresip");
-    let nurse = Phone::start("transfer_target_busy.xml");
-    let target = nurse.uri("er-nurse");
-    let server = start(&target, 20_000);
+    let (nurse, _, server, mut phone) = baresip_emergency_call("transfer_target_busy.xml", 60.0);
     let hold_s = prompt_seconds(&["connecting", "emergency", "emergency-stay", "tone"]) + 3.0;
-    let mut phone = Baresip::start(&softphone_microphone(&server, 60.0), None, "");
-    phone.command("dial", &format!("sip:ivr@127.0.0.1:{}", server.sip_port));
-    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     let (ok, out) = nurse.finish(Duration::from_secs(60));
     assert!(ok, "the busy target:\n{out}\n---- baresip ----\n{}", phone.log());
     // The caller stays on the line for the 911 prompt, then hangs up.

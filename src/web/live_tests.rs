@@ -78,7 +78,7 @@ fn a_page_that_falls_a_full_queue_behind_is_dropped_and_replays_on_reconnect() {
 fn closing_a_session_ends_its_pages_only() {
     let hub = Hub::new(4);
     let (mut first, _) = hub.subscribe(session("nina", Role::Nurse, None));
-    let (mut second, _) = hub.subscribe(session("nina", Role::Nurse, None));
+    let (second, _) = hub.subscribe(session("nina", Role::Nurse, None));
     let (mut other, _) = hub.subscribe(session("olga", Role::Nurse, None));
     assert_eq!(hub.close_session("nina-session"), 2);
     assert!(first.try_recv().is_err() && first.is_closed() && second.is_closed(), "both of the session's streams end");
