@@ -2,10 +2,13 @@
 //! (tests/browser/live_alert.js) when a real SIP call (SIPp, a piper voice through the real
 //! Whisper model) says "crushing chest pain". The banner must appear in the open page without a
 //! reload within a few seconds of the call's emergency event (the latency is printed), the page
-//! must try to play the alert sound, a page opened later must get the alert replayed, and
+//! must try to play the alert sound, a page opened later must get the alert replayed, its link
+//! must open the call as it stands while the caller is still on the line, and
 //! Acknowledge must land on the timeline and in the audit trail. A SIPp UAS as the staff line
 //! receives the page INVITE and acknowledges with key 3; the on-call provider is not called.
-//! A keypad urgent call in business hours pages the staff line when it ends.
+//! A keypad urgent call in business hours pages the staff line when it ends; acknowledging it on the
+//! dashboard stops that page (the ringing staff phone gets CANCEL, nobody is called again).
+//! Logging out ends the session's open alert streams at once.
 
 mod common;
 mod oncall_support;
@@ -33,10 +36,6 @@ fn open_practice(provider: &Phone, staff: &Phone, extra: &str) -> String {
     )
 }
 
-fn prompt_s(names: &[&str]) -> f64 {
-    names.iter().map(|n| wav_stats(&repo_root().join(format!("sounds/en/{n}.wav"))).duration_s).sum()
-}
-
 /// The emergency caller's scenario: the sentence as RTP, after the greeting, then on the line for
 /// the 911 instruction and a few seconds more.
 fn emergency_scenario(dir: &std::path::Path) -> std::path::PathBuf {
@@ -44,8 +43,8 @@ fn emergency_scenario(dir: &std::path::Path) -> std::path::PathBuf {
     let pcap = dir.join("pain.pcap");
     let status = Command::new("python3").arg(repo_root().join("tests/sipp/make_pcaps.py")).arg(&pcap).arg(format!("wav:{}", wav.display())).status().unwrap();
     assert!(status.success());
-    let lead_ms = ((prompt_s(&["greeting", "practice-name", "disclaimer-911"]) + 1.5) * 1000.0) as u64;
-    let hold_ms = ((seconds + prompt_s(&["emergency", "emergency-stay"]) + 6.0) * 1000.0) as u64;
+    let lead_ms = ((prompt_seconds(&["greeting", "practice-name", "disclaimer-911"]) + 1.5) * 1000.0) as u64;
+    let hold_ms = ((seconds + prompt_seconds(&["emergency", "emergency-stay"]) + 6.0) * 1000.0) as u64;
     let xml = std::fs::read_to_string(repo_root().join("tests/sipp/emergency_caller.xml")).unwrap();
     let xml = xml.replace("LEAD_MS", &lead_ms.to_string()).replace("HOLD_MS", &hold_ms.to_string()).replace("PAIN_PCAP", &pcap.display().to_string());
     let path = dir.join("emergency_caller.xml");
@@ -136,6 +135,10 @@ fn business_hours_emergency_reaches_the_open_dashboard_and_the_staff_line() {
     assert!(report["sound_attempts"].as_u64().unwrap() >= 1, "the page tried to play the alert sound: {report}");
     eprintln!("live alert: sound {}", report["sound"]);
     assert_eq!(report["late_page_replayed"], true);
+    assert_eq!(report["link_status"], 200, "the banner's link opens during the call: {report}");
+    assert_eq!(report["link_before_call_ended"], true, "{report}");
+    assert_eq!(report["link_in_progress"], true, "the page says the call is in progress: {report}");
+    assert_eq!(report["link_timeline_has_emergency"], true, "{report}");
     assert_eq!(report["other_page_cleared"], true);
     assert_eq!(report["notice"], "Alert acknowledged");
     assert_eq!(report["timeline_has_push"], true, "{report}");
@@ -183,4 +186,79 @@ fn business_hours_urgent_keypad_call_pages_the_staff_line_when_it_ends() {
     assert_eq!(event(&call, "dashboard_alert")["pages"], 0, "nobody had the dashboard open");
     assert_eq!(event(&call, "alert_placed")["provider"], "staff_line");
     assert!(!provider.received_invite(), "in business hours the on-call provider is not called");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_on_the_dashboard_stops_the_ringing_staff_page() {
+    require_tool("sipp");
+    ensure_oncall_pcaps();
+    // The staff phone rings until it is cancelled; the ring timeout is far longer than the test.
+    let staff = Phone::start("oncall_provider_no_answer.xml");
+    let provider = Phone::start("oncall_provider_ack.xml");
+    let extra = format!("[speech]\nmodel_path = \"models/not-imported.bin\"\n{}", open_practice(&provider, &staff, "[oncall]\nring_timeout_s = 120\n"));
+    let (server, base) = start_with(&extra);
+    add_user(&server, "nina", "nurse", None, &[]);
+    let (ok, out) = tokio::task::block_in_place(|| sipp(&server, "oncall_urgent_call.xml", &[]));
+    assert!(ok, "urgent call failed:\n{out}\n---- chartline ----\n{}", server.log_text());
+    let calls = server.wait_for_calls(1, Duration::from_secs(15));
+    let call_id = calls[0]["call_id"].as_str().unwrap().to_string();
+    wait_for_event(&server, &call_id, "alert_placed", Duration::from_secs(10));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !staff.received_invite() {
+        assert!(std::time::Instant::now() < deadline, "the staff line was never paged: {}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut browser = Browser::new(&base);
+    browser.login("nina", PASSWORD).await;
+    let page = browser.get(&format!("/tasks/{call_id}")).await;
+    let csrf = Browser::csrf(&page);
+    let acked_at = std::time::Instant::now();
+    let ack = browser.post(&format!("/live/alerts/{call_id}/ack"), &[("csrf", &csrf)]).await;
+    assert_eq!(ack.status, 303, "{}", ack.body);
+    let (ok, out) = tokio::task::block_in_place(|| staff.finish(Duration::from_secs(20)));
+    let cancelled_after = acked_at.elapsed();
+    assert!(ok, "the ringing staff phone gets CANCEL:\n{out}\n---- chartline ----\n{}", server.log_text());
+    eprintln!("staff page: CANCEL {} ms after the dashboard acknowledgement", cancelled_after.as_millis());
+    assert!(cancelled_after < Duration::from_secs(5), "cancelled {cancelled_after:?} after the acknowledgement (the ring timeout is 120 s)");
+
+    let call = wait_for_event(&server, &call_id, "page_stopped", Duration::from_secs(10));
+    let stopped = event(&call, "page_stopped");
+    assert_eq!(stopped["by"], event(&call, "dashboard_acknowledged")["name"]);
+    assert_eq!(stopped["reason"], "acknowledged on the dashboard");
+    let kinds = event_kinds(&call);
+    assert_eq!(kinds.iter().filter(|k| *k == "alert_placed").count(), 1, "nobody is paged again: {kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "alert_unanswered" || k == "alert_failed"), "{kinds:?}");
+    assert!(!provider.received_invite());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_ends_the_live_alert_stream() {
+    let (server, base) = start();
+    add_user(&server, "nina", "nurse", None, &[]);
+    let mut browser = Browser::new(&base);
+    browser.login("nina", PASSWORD).await;
+    let csrf = Browser::csrf(&browser.get("/").await);
+    let cookies = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let mut stream = browser.http.get(format!("{base}/live/alerts")).header("cookie", &cookies).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert!(tokio::time::timeout(Duration::from_millis(500), stream.chunk()).await.is_err(), "the stream stays open while signed in");
+
+    let logged_out = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(logged_out.location.as_deref(), Some("/login"));
+    let started = std::time::Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await;
+    assert!(matches!(end, Ok(Ok(()))), "the stream did not end after logout: {end:?}");
+    eprintln!("live alerts: stream closed {} ms after logout", started.elapsed().as_millis());
+    let again = browser.http.get(format!("{base}/live/alerts")).header("cookie", &cookies).send().await.unwrap();
+    assert_ne!(again.status(), 200, "the old cookie opens no stream");
 }

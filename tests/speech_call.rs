@@ -29,10 +29,6 @@ fn utterance(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
     (pcap, seconds)
 }
 
-fn prompt_s(names: &[&str]) -> f64 {
-    names.iter().map(|n| wav_stats(&repo_root().join(format!("sounds/en/{n}.wav"))).duration_s).sum()
-}
-
 /// How the scripted call ends.
 enum End {
     /// The caller hangs up this many seconds after the last turn.
@@ -86,7 +82,7 @@ fn start() -> Server {
 
 /// Greeting (not listened to), then the date-of-birth question starts listening.
 fn first_turn_s() -> f64 {
-    prompt_s(&["greeting", "practice-name", "disclaimer-911"]) + 1.5
+    prompt_seconds(&["greeting", "practice-name", "disclaimer-911"]) + 1.5
 }
 
 #[test]
@@ -112,8 +108,8 @@ fn spoken_date_of_birth_and_request_land_in_the_record() {
         // confirmed request: the record prompt and the tone.
         let before_next = match name {
             "yes1" => 3.0,
-            "request" => prompt_s(&["is-that-right"]) + 1.5,
-            "yes2" => prompt_s(&["record-after-tone", "tone"]) + 0.5,
+            "request" => prompt_seconds(&["is-that-right"]) + 1.5,
+            "yes2" => prompt_seconds(&["record-after-tone", "tone"]) + 0.5,
             _ => 0.0,
         };
         turns.push((pcap, seconds + gap + before_next));
@@ -199,15 +195,15 @@ fn a_message_with_pauses_is_recorded_whole_and_an_emergency_in_it_is_answered_at
         let (pcap, seconds) = utterance(&dir, name, text);
         let after = match name {
             "yes1" => 3.0 + 3.0,
-            "request" => 3.0 + prompt_s(&["is-that-right"]) + 1.5,
-            "yes2" => 3.0 + prompt_s(&["record-after-tone", "tone"]) + 0.5,
+            "request" => 3.0 + prompt_seconds(&["is-that-right"]) + 1.5,
+            "yes2" => 3.0 + prompt_seconds(&["record-after-tone", "tone"]) + 0.5,
             "part1" | "part2" => pause,
             _ => 3.0,
         };
         turns.push((pcap, seconds + after));
     }
     // The caller stays on through the 911 prompt, then is silent: the message ends by silence.
-    let path = scenario(&dir, &turns, End::CallerAfter(prompt_s(&["emergency"]) + 8.0));
+    let path = scenario(&dir, &turns, End::CallerAfter(prompt_seconds(&["emergency"]) + 8.0));
     run_scenario(&server, &path);
 
     let calls = server.wait_for_calls(1, Duration::from_secs(60));

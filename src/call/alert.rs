@@ -60,8 +60,9 @@ pub fn during_call(services: &Arc<CallServices>, record: &mut CallRecord) {
     raise(services.clone(), record, to);
 }
 
-/// Timeline events after which a call owes no more phone page: someone took it, or everyone was tried.
-const SETTLED: &[&str] = &["acknowledged", "alert_failed"];
+/// Timeline events after which a call owes no more phone page: someone took it (on the phone or
+/// the dashboard), or everyone was tried.
+const SETTLED: &[&str] = &["acknowledged", "page_stopped", "alert_failed"];
 
 /// Whether a stored call still owes its phone page: it wanted one and nothing settled it, because
 /// the process stopped while the alert rang, or before it was placed.
@@ -179,9 +180,21 @@ async fn run(services: Arc<CallServices>, record: CallRecord, to: Recipients, re
         menu_repeats: c.menu_repeats,
         key_timeout: Duration::from_secs(c.key_timeout_s),
     };
+    // Listening for an acknowledgement on the dashboard before looking whether it came already.
+    let acknowledgements = services.live.acknowledgements();
+    if let Some(by) = acknowledged_on_dashboard(&services, &record.call_id) {
+        return timeline.outcome("page_stopped", serde_json::json!({ "reason": "acknowledged on the dashboard", "by": by }));
+    }
     info!("placing the alert call");
     let alert = Alert::start(primary, backup, timing, Instant::now());
-    Driver { services, record, timeline, alert, provider: None, patient: None, relay: None, generation: 0, play_tag: 0 }.run().await;
+    Driver { services, record, timeline, alert, provider: None, patient: None, relay: None, generation: 0, stop_dial: None, play_tag: 0 }.run(acknowledgements).await;
+}
+
+/// Who acknowledged the call's dashboard alert, if someone did (the stored timeline says).
+fn acknowledged_on_dashboard(services: &CallServices, call_id: &str) -> Option<String> {
+    let record = services.store.call(call_id).ok()?;
+    let event = record.events.iter().find(|e| e.kind == "dashboard_acknowledged")?;
+    Some(event.detail.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string())
 }
 
 /// Who an alert outcome is about, for the audit trail.
@@ -261,13 +274,15 @@ struct Driver {
     relay: Option<Relay>,
     /// Which provider dial is current; results of older (cancelled) ones are hung up.
     generation: u64,
+    /// Ends the ringing of the current provider dial (CANCEL) when sent or dropped.
+    stop_dial: Option<tokio::sync::oneshot::Sender<()>>,
     play_tag: u64,
 }
 
 type Dialed = (u64, Result<Leg, DialError>);
 
 impl Driver {
-    async fn run(mut self) {
+    async fn run(mut self, mut acknowledgements: tokio::sync::broadcast::Receiver<(String, String)>) {
         let (provider_tx, mut provider_rx) = mpsc::unbounded_channel::<Dialed>();
         let (patient_tx, mut patient_rx) = mpsc::unbounded_channel::<Dialed>();
         loop {
@@ -278,6 +293,11 @@ impl Driver {
             let deadline = self.alert.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
                 _ = sleep_until(deadline) => self.alert.handle_timeout(Instant::now()),
+                Ok((call_id, by)) = acknowledgements.recv() => {
+                    if call_id == self.record.call_id {
+                        self.alert.handle(Event::AcknowledgedElsewhere { by }, Instant::now());
+                    }
+                }
                 Some((generation, result)) = provider_rx.recv() => match result {
                     Ok(leg) if generation == self.generation => {
                         self.provider = Some(leg);
@@ -394,11 +414,19 @@ impl Driver {
                     }
                     let (services, generation, tx) = (self.services.clone(), self.generation, provider_tx.clone());
                     let ring = services.config.oncall.ring_timeout();
+                    let (stop, stopped) = tokio::sync::oneshot::channel();
+                    self.stop_dial = Some(stop);
                     tokio::spawn(async move {
-                        let _ = tx.send((generation, outbound::dial(&services, &target.dial, ring).await));
+                        let stopped = async {
+                            let _ = stopped.await;
+                        };
+                        let _ = tx.send((generation, outbound::dial_until(&services, &target.dial, ring, stopped).await));
                     });
                 }
-                Action::CancelDial => self.generation += 1,
+                Action::CancelDial => {
+                    self.generation += 1;
+                    self.stop_dial = None;
+                }
                 Action::DialPatient => match super::session::caller_number(&self.record.from) {
                     Some(number) => {
                         let (services, tx) = (self.services.clone(), patient_tx.clone());

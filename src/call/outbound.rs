@@ -54,6 +54,8 @@ pub enum DialError {
     NoAnswer(Duration),
     #[error("the call failed with {status} {reason}")]
     Failed { status: u16, reason: String },
+    #[error("stopped while ringing")]
+    Stopped,
     #[error("unusable SDP answer: {0}")]
     Sdp(#[from] sdp::SdpError),
 }
@@ -64,6 +66,7 @@ impl DialError {
         match self {
             DialError::Failed { status, .. } => *status,
             DialError::NoAnswer(_) => 408,
+            DialError::Stopped => 487,
             DialError::Sdp(_) => 488,
             DialError::Media(_) | DialError::NoRoute(_) => 500,
         }
@@ -144,6 +147,11 @@ async fn resolve(host_port: &str, transport: Transport) -> Result<(SocketAddr, S
 /// Places a call to `dial` with the practice's caller ID and waits up to `ring_timeout` for the
 /// answer; a call not answered by then is cancelled.
 pub async fn dial(services: &Arc<CallServices>, dial: &str, ring_timeout: Duration) -> Result<Leg, DialError> {
+    dial_until(services, dial, ring_timeout, std::future::pending()).await
+}
+
+/// [`dial`] that also gives up (CANCEL) as soon as `stop` completes while it rings.
+pub async fn dial_until(services: &Arc<CallServices>, dial: &str, ring_timeout: Duration, stop: impl std::future::Future<Output = ()>) -> Result<Leg, DialError> {
     let Route { target, dest, transport, host } = route(services, dial).await?;
     let session = MediaSession::bind(&services.ports, services.local_ip).await?;
     let local = SocketAddr::new(services.local_ip, session.local_port());
@@ -160,7 +168,7 @@ pub async fn dial(services: &Arc<CallServices>, dial: &str, ring_timeout: Durati
     let request = DialRequest { call: call.clone(), target, from_uri: format!("sip:{user}@{domain}"), from_name: oncall.caller_name.clone(), dest, offer: offer.clone(), credentials, transport, tls_name: host };
     let mut sip_events = services.outbound.register(call.clone());
     let _ = services.sip.send(UaCommand::Dial(Box::new(request)));
-    let answered = tokio::time::timeout(ring_timeout, async {
+    let ringing = tokio::time::timeout(ring_timeout, async {
         while let Some(event) = sip_events.recv().await {
             match event {
                 UaEvent::Answered { answer, .. } => return Ok(answer),
@@ -169,15 +177,18 @@ pub async fn dial(services: &Arc<CallServices>, dial: &str, ring_timeout: Durati
             }
         }
         Err(DialError::Failed { status: 500, reason: "SIP stack stopped".into() })
-    })
-    .await;
+    });
+    let answered = tokio::select! {
+        answered = ringing => answered.map_err(|_| DialError::NoAnswer(ring_timeout)),
+        () = stop => Err(DialError::Stopped),
+    };
     let answer = match answered {
         Ok(Ok(answer)) => answer,
         Ok(Err(e)) => {
             services.outbound.forget(&call);
             return Err(e);
         }
-        Err(_) => {
+        Err(gave_up) => {
             // Cancel; the registry entry goes once the CANCEL's outcome is in (or a 200 raced it).
             let _ = services.sip.send(UaCommand::Hangup { call: call.clone() });
             let registry = services.outbound.clone();
@@ -185,7 +196,7 @@ pub async fn dial(services: &Arc<CallServices>, dial: &str, ring_timeout: Durati
                 let _ = tokio::time::timeout(Duration::from_secs(40), async { while sip_events.recv().await.is_some() {} }).await;
                 registry.forget(&call);
             });
-            return Err(DialError::NoAnswer(ring_timeout));
+            return Err(gave_up);
         }
     };
     let negotiated = match sdp::accept_answer(&offer, &answer) {

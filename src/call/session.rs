@@ -494,7 +494,17 @@ impl Call {
             },
             Err(_) => return push_event(&mut self.record, "transcription_failed", serde_json::json!({ "reason": "saturated" })),
         };
-        let screening = self.services.triage.classify(&transcript.text);
+        // The whole message can be long: classified off the call task's thread.
+        let (triage, text) = (self.services.triage.clone(), transcript.text.clone());
+        let screening = match tokio::task::spawn_blocking(move || triage.classify(&text)).await {
+            Ok(screening) => screening,
+            Err(e) => {
+                warn!(error = %e, "message screening failed: the transcript is kept unscreened");
+                push_event(&mut self.record, "message_screening_failed", serde_json::json!({}));
+                self.record.transcript = Some(transcript.text).filter(|t| !t.is_empty());
+                return;
+            }
+        };
         push_event(&mut self.record, "message_transcribed", serde_json::json!({ "ms": started.elapsed().as_millis() as u64, "emergency": screening.is_emergency() }));
         if screening.severity.is_some() && !self.record.urgent {
             self.record.urgent = true;

@@ -1,7 +1,9 @@
 //! The on-call alert as a pure state machine: events and the current time in, actions out. It
 //! calls the on-call provider, reads the menu when answered (1 plays the message, 2 calls the
 //! patient and bridges, 3 acknowledges), retries an alert nobody acknowledged and escalates to the
-//! backup; every outcome is an [`Action::Outcome`] for the task's timeline.
+//! backup; every outcome is an [`Action::Outcome`] for the task's timeline. An acknowledgement
+//! elsewhere (the dashboard) stops the page: a ringing call is cancelled, a waiting retry dropped,
+//! a menu being read ends with "acknowledged"; a bridge already under way goes on.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,6 +42,8 @@ pub enum Event {
     PatientAnswered,
     PatientFailed { status: u16 },
     PatientHungUp,
+    /// Someone took the alert elsewhere (the dashboard's Acknowledge): the page stops.
+    AcknowledgedElsewhere { by: String },
 }
 
 /// What the driver says to the provider.
@@ -255,6 +259,7 @@ impl Alert {
                 self.outcome("bridge_ended", json!({ "by": "patient" }));
                 self.finish();
             }
+            (State::Waiting | State::Ringing | State::Menu | State::PlayingMessage, Event::AcknowledgedElsewhere { by }) => self.stop_page(&by),
             (State::Closing, Event::PromptFinished | Event::ProviderHungUp) => {
                 self.actions.push_back(Action::HangupProvider);
                 self.finish();
@@ -267,6 +272,24 @@ impl Alert {
         if !self.acknowledged {
             self.acknowledged = true;
             self.outcome("acknowledged", json!({ "by": how }));
+        }
+    }
+
+    /// The alert was taken on the dashboard by `by`: nobody else is called for it.
+    fn stop_page(&mut self, by: &str) {
+        self.acknowledged = true;
+        self.outcome("page_stopped", json!({ "reason": "acknowledged on the dashboard", "by": by }));
+        match self.state {
+            State::Ringing => {
+                self.actions.push_back(Action::CancelDial);
+                self.finish();
+            }
+            State::Menu | State::PlayingMessage => {
+                self.deadline = None;
+                self.state = State::Closing;
+                self.actions.push_back(Action::Play(Prompt::Acknowledged));
+            }
+            _ => self.finish(),
         }
     }
 

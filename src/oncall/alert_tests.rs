@@ -145,3 +145,53 @@ fn invalid_key_repeats_the_menu() {
     alert.handle(Event::Digit('9'), t0 + s(1));
     assert_eq!(drain(&mut alert), vec![Action::Play(Prompt::InvalidKey), Action::Play(Prompt::Menu)]);
 }
+
+#[test]
+fn acknowledged_on_the_dashboard_stops_the_page_wherever_it_is() {
+    let t0 = Instant::now();
+    let ack = || Event::AcknowledgedElsewhere { by: "Nina".into() };
+    let stopped = |acts: &[Action]| acts.iter().any(|a| matches!(a, Action::Outcome { kind: "page_stopped", detail } if detail["by"] == "Nina"));
+
+    // Ringing: the call is cancelled, no retry, no escalation later.
+    let mut alert = Alert::start(target("a"), Some(target("bb")), timing(), t0);
+    drain(&mut alert);
+    alert.handle(ack(), t0 + s(3));
+    let acts = drain(&mut alert);
+    assert!(stopped(&acts) && acts.contains(&Action::CancelDial), "{acts:?}");
+    assert!(alert.is_done());
+    assert_eq!(alert.poll_timeout(), None, "nothing more is placed");
+
+    // Waiting for the retry: it is dropped.
+    let mut alert = Alert::start(target("a"), Some(target("bb")), timing(), t0);
+    alert.handle(Event::DialFailed { status: 486 }, t0 + s(2));
+    drain(&mut alert);
+    assert!(alert.poll_timeout().is_some(), "a retry is due");
+    alert.handle(ack(), t0 + s(10));
+    let acts = drain(&mut alert);
+    assert!(stopped(&acts) && !acts.iter().any(|a| matches!(a, Action::Dial(_))), "{acts:?}");
+    assert!(alert.is_done());
+    assert!(run_until(&mut alert, t0 + s(3600)).is_empty());
+
+    // The menu is being read: "acknowledged", then the staff member is hung up.
+    let mut alert = Alert::start(target("a"), None, timing(), t0);
+    alert.handle(Event::Answered, t0 + s(2));
+    drain(&mut alert);
+    alert.handle(ack(), t0 + s(4));
+    let acts = drain(&mut alert);
+    assert!(stopped(&acts) && acts.contains(&Action::Play(Prompt::Acknowledged)), "{acts:?}");
+    alert.handle(Event::Digit('3'), t0 + s(5));
+    assert!(kinds(&drain(&mut alert)).is_empty(), "no second acknowledgement");
+    alert.handle(Event::PromptFinished, t0 + s(6));
+    assert_eq!(drain(&mut alert), vec![Action::HangupProvider]);
+    assert!(alert.is_done());
+
+    // A bridge to the patient already under way goes on.
+    let mut alert = Alert::start(target("a"), None, timing(), t0);
+    alert.handle(Event::Answered, t0 + s(2));
+    alert.handle(Event::Digit('2'), t0 + s(4));
+    alert.handle(Event::PatientAnswered, t0 + s(8));
+    drain(&mut alert);
+    alert.handle(ack(), t0 + s(9));
+    assert!(drain(&mut alert).is_empty());
+    assert!(!alert.is_done());
+}

@@ -150,6 +150,7 @@ mod tests {
 
     fn session(role: Role, practitioner: Option<&str>) -> Session {
         Session {
+            id: "s".into(),
             username: "u".into(),
             display_name: "U".into(),
             role,

@@ -17,11 +17,18 @@ use super::html::{self, csrf_field, esc, label, url};
 use super::session::Session;
 
 /// The call and its task, when this person may see it; otherwise 404 (and a `denied` audit entry),
-/// so another provider's tasks do not even show that they exist.
+/// so another provider's tasks do not even show that they exist. A call still in progress is no
+/// task yet: nothing can be done to it.
 pub fn authorized(app: &App, session: &Session, client: &Client, call_id: &str, action: &str) -> Result<(CallRecord, TaskItem), WebError> {
+    stored(app, session, client, call_id, action, false)
+}
+
+/// [`authorized`], and a call still in progress too (as far as it was saved), for the page a live
+/// alert links to.
+fn stored(app: &App, session: &Session, client: &Client, call_id: &str, action: &str, in_progress: bool) -> Result<(CallRecord, TaskItem), WebError> {
     let who = Who::of(session, &client.0);
     let record = match app.store.call(call_id) {
-        Ok(record) if record.ended_at.is_some() && record.call_id == call_id => record,
+        Ok(record) if (in_progress || record.ended_at.is_some()) && record.call_id == call_id => record,
         Ok(_) | Err(crate::store::StoreError::NotFound(_)) => {
             app.audit(&who, action, Outcome::Denied, None, call_id, "no such task")?;
             return Err(WebError::NotFound);
@@ -44,7 +51,8 @@ pub struct Notice {
 }
 
 pub async fn page(State(app): State<App>, Extension(session): Extension<Session>, Extension(client): Extension<Client>, Path(id): Path<String>, Query(notice): Query<Notice>) -> Result<Html<String>, WebError> {
-    let (record, task) = authorized(&app, &session, &client, &id, "view_task")?;
+    let (record, task) = stored(&app, &session, &client, &id, "view_task", true)?;
+    let in_progress = record.ended_at.is_none();
     app.audit(&Who::of(&session, &client.0), "view_task", Outcome::Success, record.patient.id.as_deref(), &id, "")?;
     let tz = app.tz();
     let chart = super::chart::load(&app, record.patient.id.as_deref()).await;
@@ -53,6 +61,9 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
     let base = format!("/tasks/{}", url(&id));
     let mut body = String::with_capacity(8000);
 
+    if in_progress {
+        body.push_str("<div class=\"okmsg\" role=\"status\" id=\"in-progress\">Call in progress: this is what is known so far. The message, replies and actions come once the call ends; reload to see it.</div>");
+    }
     if !notice.ok.is_empty() {
         let _ = write!(body, "<div class=\"okmsg\" role=\"status\" id=\"notice\">{}</div>", esc(&notice.ok));
     }
@@ -100,17 +111,26 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
     }
 
     body.push_str("<h2>Message</h2><div class=\"card\">");
-    if record.recording.is_some() {
+    if record.recording.is_some() && !in_progress {
         let _ = write!(body, "<audio id=\"recording\" controls preload=\"metadata\" src=\"{base}/recording\"></audio>");
     }
     let _ = write!(body, "<p>{}</p></div>", record.transcript.as_deref().map(esc).unwrap_or_else(|| "<span class=\"muted\">No transcript.</span>".into()));
 
     body.push_str(&super::chart::summary_html(&chart, &tz));
 
+    if !in_progress {
+        actions_html(&app, &id, &tz, &base, &csrf, state.done, &mut body)?;
+    }
+    timeline_html(&record, &tz, &mut body);
+    Ok(Html(html::page(&label(&task.kind), Some(&session), &body)))
+}
+
+/// The reply thread, reassign and done (a finished call's task only).
+fn actions_html(app: &App, id: &str, tz: &chrono_tz::Tz, base: &str, csrf: &str, done: bool, body: &mut String) -> Result<(), WebError> {
     // Reply thread.
     body.push_str("<h2>Replies</h2><div class=\"card\"><ul class=\"plain\">");
-    for reply in app.store.replies(&id)? {
-        let _ = write!(body, "<li><span class=\"muted\">{} · {}</span><br>{}</li>", esc(&reply.author), reply.at.with_timezone(&tz).format("%b %-d %H:%M"), esc(&reply.text));
+    for reply in app.store.replies(id)? {
+        let _ = write!(body, "<li><span class=\"muted\">{} · {}</span><br>{}</li>", esc(&reply.author), reply.at.with_timezone(tz).format("%b %-d %H:%M"), esc(&reply.text));
     }
     let _ = write!(body, "</ul><form method=\"post\" action=\"{base}/reply\">{csrf}<label for=\"reply\">Reply to the patient</label><textarea id=\"reply\" name=\"text\" maxlength=\"2000\" required></textarea><p><button type=\"submit\">Send reply</button></p></form></div>");
 
@@ -129,17 +149,18 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
         body,
         "<h2>Actions</h2><div class=\"card\"><form class=\"row\" method=\"post\" action=\"{base}/reassign\">{csrf}<select name=\"to\" aria-label=\"Reassign to\">{options}</select><button class=\"plain\" type=\"submit\">Reassign</button></form>\
 <form method=\"post\" action=\"{base}/done\" style=\"margin-top:.5rem\">{csrf}<button type=\"submit\" class=\"plain\">{}</button></form></div>",
-        if state.done { "Reopen" } else { "Mark done" }
+        if done { "Reopen" } else { "Mark done" }
     );
+    Ok(())
+}
 
-    // Timeline.
+fn timeline_html(record: &CallRecord, tz: &chrono_tz::Tz, body: &mut String) {
     body.push_str("<h2>Call timeline</h2><div class=\"card\"><ul class=\"plain\">");
     for event in &record.events {
         let detail = event.detail.iter().map(|(k, v)| format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(", ");
-        let _ = write!(body, "<li><span class=\"muted\">{}</span> {} <span class=\"muted\">{}</span></li>", event.at.with_timezone(&tz).format("%H:%M:%S"), esc(&label(&event.kind)), esc(&detail));
+        let _ = write!(body, "<li><span class=\"muted\">{}</span> {} <span class=\"muted\">{}</span></li>", event.at.with_timezone(tz).format("%H:%M:%S"), esc(&label(&event.kind)), esc(&detail));
     }
     body.push_str("</ul></div>");
-    Ok(Html(html::page(&label(&task.kind), Some(&session), &body)))
 }
 
 /// The caller's number from a SIP From (`"Name" <sip:+1555@host;tag=x>` -> `+1555`).

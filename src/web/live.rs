@@ -53,11 +53,18 @@ pub struct Hub {
     pending: Mutex<Vec<LiveAlert>>,
     pages: Mutex<Vec<Page>>,
     buffer: usize,
+    /// Each acknowledgement (call id, who), for the phone pages of that call to stop.
+    acknowledged: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
 impl Hub {
     pub fn new(buffer: usize) -> Self {
-        Hub { pending: Mutex::new(Vec::new()), pages: Mutex::new(Vec::new()), buffer: buffer.max(1) }
+        Hub { pending: Mutex::new(Vec::new()), pages: Mutex::new(Vec::new()), buffer: buffer.max(1), acknowledged: tokio::sync::broadcast::channel(64).0 }
+    }
+
+    /// The acknowledgements from now on: (call id, the display name of who acknowledged).
+    pub fn acknowledgements(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
+        self.acknowledged.subscribe()
     }
 
     /// Holds `alert` until it is acknowledged and sends it to every open page allowed to see it.
@@ -80,6 +87,7 @@ impl Hub {
             pending.remove(at)
         };
         self.send(|s| access::can_view(s, &alert.task), Push::Acknowledged { call_id: call_id.to_string(), by: session.display_name.clone() });
+        let _ = self.acknowledged.send((call_id.to_string(), session.display_name.clone()));
         Some(alert)
     }
 
@@ -89,6 +97,14 @@ impl Hub {
         let replay = self.pending.lock().iter().filter(|a| access::can_view(&session, &a.task)).cloned().collect();
         self.pages.lock().push(Page { session, tx });
         (rx, replay)
+    }
+
+    /// Ends the open pages of a session (logged out or expired); returns how many.
+    pub fn close_session(&self, id: &str) -> usize {
+        let mut pages = self.pages.lock();
+        let before = pages.len();
+        pages.retain(|page| page.session.id != id);
+        before - pages.len()
     }
 
     pub fn pending(&self) -> Vec<LiveAlert> {
@@ -147,12 +163,29 @@ fn sse_event(push: &Push) -> Event {
     }
 }
 
-/// `GET /live/alerts`: the page's event stream, starting with the unacknowledged alerts.
+/// `GET /live/alerts`: the page's event stream, starting with the unacknowledged alerts. It ends
+/// when the session logs out (the hub drops its queue) or, checked every keep-alive interval, has
+/// expired.
 pub async fn stream(State(app): State<App>, Extension(session): Extension<Session>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let id = session.id.clone();
     let (rx, replay) = app.live.subscribe(session);
+    let every = Duration::from_secs(app.config.alerts.keepalive_s);
     let replayed = stream::iter(replay.into_iter().map(|a| Ok(sse_event(&Push::Raised(a)))));
-    let live = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|push| (Ok(sse_event(&push)), rx)) });
-    Sse::new(replayed.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(app.config.alerts.keepalive_s)))
+    let check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let live = stream::unfold((rx, check, app.clone(), id), |(mut rx, mut check, app, id)| async move {
+        loop {
+            tokio::select! {
+                push = rx.recv() => return push.map(|push| (Ok(sse_event(&push)), (rx, check, app, id))),
+                _ = check.tick() => {
+                    if !app.sessions.lock().is_live(&id, Utc::now()) {
+                        app.live.close_session(&id);
+                        return None;
+                    }
+                }
+            }
+        }
+    });
+    Sse::new(replayed.chain(live)).keep_alive(KeepAlive::new().interval(every))
 }
 
 /// `POST /live/alerts/{id}/ack`: the alert leaves every page, the call's timeline and the audit

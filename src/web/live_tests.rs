@@ -4,7 +4,7 @@ use super::*;
 use crate::store::users::Role;
 
 fn session(name: &str, role: Role, practitioner: Option<&str>) -> Session {
-    Session { username: name.into(), display_name: format!("{name} (test)"), role, practitioner: practitioner.map(Into::into), csrf: "t".into(), created: Utc::now(), last_seen: Utc::now() }
+    Session { id: format!("{name}-session"), username: name.into(), display_name: format!("{name} (test)"), role, practitioner: practitioner.map(Into::into), csrf: "t".into(), created: Utc::now(), last_seen: Utc::now() }
 }
 
 fn alert(id: &str, practitioner: Option<&str>) -> LiveAlert {
@@ -72,6 +72,30 @@ fn a_page_that_falls_a_full_queue_behind_is_dropped_and_replays_on_reconnect() {
     assert!(slow.try_recv().is_err() && slow.is_closed(), "its stream ends: the browser reconnects");
     let (_, replay) = hub.subscribe(session("nina", Role::Nurse, None));
     assert_eq!(replay.len(), 4, "nothing unacknowledged is lost");
+}
+
+#[test]
+fn closing_a_session_ends_its_pages_only() {
+    let hub = Hub::new(4);
+    let (mut first, _) = hub.subscribe(session("nina", Role::Nurse, None));
+    let (second, _) = hub.subscribe(session("nina", Role::Nurse, None));
+    let (mut other, _) = hub.subscribe(session("olga", Role::Nurse, None));
+    assert_eq!(hub.close_session("nina-session"), 2);
+    assert!(first.try_recv().is_err() && first.is_closed() && second.is_closed(), "both of the session's streams end");
+    assert!(!other.is_closed());
+    assert_eq!(hub.raise(alert("c1", None)), 1, "only the other session's page is left");
+    assert!(matches!(other.try_recv(), Ok(Push::Raised(_))));
+}
+
+#[test]
+fn acknowledgements_reach_the_phone_pages() {
+    let hub = Hub::new(4);
+    let mut acks = hub.acknowledgements();
+    hub.raise(alert("c1", None));
+    hub.acknowledge("c1", &session("nina", Role::Nurse, None)).expect("pending");
+    assert_eq!(acks.try_recv().unwrap(), ("c1".to_string(), "nina (test)".to_string()));
+    assert!(hub.acknowledge("c1", &session("nina", Role::Nurse, None)).is_none());
+    assert!(acks.try_recv().is_err(), "a refused acknowledgement stops nothing");
 }
 
 #[test]

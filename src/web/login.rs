@@ -83,6 +83,8 @@ pub async fn logout(State(app): State<App>, Extension(session): Extension<Sessio
     if let Some(token) = cookie_value(&headers, COOKIE) {
         app.sessions.lock().remove(&token);
     }
+    // Its dashboard pages stop receiving live alerts now.
+    app.live.close_session(&session.id);
     app.audit(&Who::of(&session, &client.0), "logout", Outcome::Success, None, "session", "")?;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(header::SET_COOKIE, app.cookie(COOKIE, "", "/", 0));

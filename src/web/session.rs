@@ -14,6 +14,8 @@ pub const LOGIN_COOKIE: &str = "cl_login";
 /// What a request knows about who is asking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
+    /// Names the session to what holds on to it (the live alert streams); not a credential.
+    pub id: String,
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -46,6 +48,7 @@ impl SessionTable {
         self.sessions.retain(|_, s| now - s.last_seen < self.idle && now - s.created < self.max_age);
         let token = random_token();
         let session = Session {
+            id: random_token(),
             username: user.username.clone(),
             display_name: user.display_name.clone(),
             role: user.role,
@@ -71,6 +74,11 @@ impl SessionTable {
 
     pub fn remove(&mut self, token: &str) {
         self.sessions.remove(token);
+    }
+
+    /// Whether the session with this `id` is still signed in at `now` (without refreshing it).
+    pub fn is_live(&self, id: &str, now: DateTime<Utc>) -> bool {
+        self.sessions.values().any(|s| s.id == id && now - s.last_seen < self.idle && now - s.created < self.max_age)
     }
 
     pub fn len(&self) -> usize {
@@ -117,6 +125,21 @@ mod tests {
             assert_eq!(alive, m < 720, "minute {m}");
         }
         assert!(table.touch("nonsense", t0).is_none());
+    }
+
+    #[test]
+    fn a_session_is_live_until_it_logs_out_or_expires() {
+        let t0 = Utc::now();
+        let mut table = SessionTable::new(Duration::minutes(30), Duration::hours(12));
+        let token = table.create(&user(), t0);
+        let id = table.touch(&token, t0).unwrap().id;
+        assert_ne!(id, token, "the id is not the cookie");
+        assert!(table.is_live(&id, t0 + Duration::minutes(29)));
+        assert!(!table.is_live(&id, t0 + Duration::minutes(31)), "idle: expired even before anyone touches it");
+        assert!(table.is_live(&id, t0), "asking does not remove it");
+        table.remove(&token);
+        assert!(!table.is_live(&id, t0), "logged out");
+        assert!(!table.is_live("unknown", t0));
     }
 
     #[test]

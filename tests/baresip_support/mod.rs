@@ -1,5 +1,6 @@
 //! baresip, a real softphone, driven over its ctrl_tcp interface: plain UDP calls, or SIP over
-//! TLS (trusting `ca_pem`) with a media encryption such as `srtp-mand`.
+//! TLS (trusting `ca_pem`) with a media encryption such as `srtp-mand`. What it hears is kept
+//! (sndfile) for tests to compare with what Chartline played.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -25,9 +26,10 @@ impl Baresip {
         let (sip, ctrl) = (free_port(), free_port());
         let config = format!(
             "poll_method epoll\nsip_listen 127.0.0.1:{sip}\n{ca}net_interface 127.0.0.1\naudio_source aufile,{mic}\naudio_player aubridge,sink\naudio_alert aubridge,sink\n\
-             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule srtp.so\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule srtp.so\nmodule sndfile.so\nsnd_path {dumps}\n\
              module_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
             mic = microphone.display(),
+            dumps = dir.path().display(),
             ca = ca_pem.map(|p| format!("sip_cafile {}\n", p.display())).unwrap_or_default(),
         );
         std::fs::write(dir.path().join("config"), config).unwrap();
@@ -44,6 +46,14 @@ impl Baresip {
         };
         ctrl.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         Baresip { child, ctrl, dir, pending: Vec::new() }
+    }
+
+    /// The audio this phone received on its calls so far, decoded (sndfile's `dump-*-dec.wav`, one
+    /// per call), oldest first.
+    pub fn received_audio(&self) -> Vec<std::path::PathBuf> {
+        let mut dumps: Vec<_> = std::fs::read_dir(self.dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().ends_with("-dec.wav")).collect();
+        dumps.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        dumps
     }
 
     /// What baresip printed so far (for failure messages and checks).

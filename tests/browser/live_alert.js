@@ -62,6 +62,16 @@ const check = (ok, message) => { if (!ok) throw new Error(`check failed: ${messa
     await late.locator(`.alert-banner[data-call="${result.call_id}"]`).waitFor({ timeout: 10000 });
     result.late_page_replayed = true;
 
+    // The banner's link works while the call is still going on: the call as it stands.
+    const during = await context.newPage();
+    const opened = await during.goto(`${BASE}${result.link}`);
+    result.link_status = opened.status();
+    result.link_before_call_ended = !fs.existsSync(env('CALL_ENDED'));
+    result.link_in_progress = (await during.locator('#in-progress').count()) === 1;
+    result.link_timeline_has_emergency = (await during.locator('h2:has-text("Call timeline") + .card').innerText()).includes('Emergency');
+    await during.screenshot({ path: path.join(SHOTS, 'link_during_call.png') });
+    await during.close();
+
     const deadline = Date.now() + 90000;
     while (!fs.existsSync(env('CALL_ENDED'))) {
       check(Date.now() < deadline, 'the call did not end');

@@ -347,6 +347,11 @@ pub fn recording_stats(data_dir: &std::path::Path, relative: &str) -> (WavStats,
     (stats, pcm.complete)
 }
 
+/// How long the named prompts of sounds/en play, one after another, in seconds.
+pub fn prompt_seconds(names: &[&str]) -> f64 {
+    names.iter().map(|n| wav_stats(&repo_root().join(format!("sounds/en/{n}.wav"))).duration_s).sum()
+}
+
 /// The kinds of a call record's events, in order.
 pub fn event_kinds(call: &serde_json::Value) -> Vec<String> {
     call["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
