@@ -7,19 +7,16 @@
 
 pub mod call;
 pub mod config;
+pub mod crypto;
 pub mod ehr;
 pub mod ivr;
 pub mod media;
+pub mod metrics;
 pub mod oncall;
 pub mod schedule;
 pub mod sip;
 pub mod speech;
 pub mod store;
+pub mod toml_file;
 pub mod triage;
 pub mod web;
-
-/// Byte comparison whose time does not depend on where the strings differ (secrets, MACs, digest
-/// responses, CSRF tokens).
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}

@@ -10,7 +10,7 @@ use chartline::call::{self, CallServices};
 use chartline::config::Config;
 use chartline::media::{MediaCounters, PortPool, PromptLibrary};
 use chartline::store::Store;
-use chartline::web::metrics::{self, Metrics};
+use chartline::metrics::{self, Metrics};
 
 #[derive(Parser)]
 #[command(name = "chartline", version, about = "A self-hosted phone system for medical practices")]
@@ -309,9 +309,9 @@ fn load_keys(config: &Config) -> Result<chartline::store::Keys> {
 }
 
 fn open_chart(config: &Config) -> Result<chartline::ehr::embedded::EmbeddedChart> {
-    let path = chartline::ehr::chart_path(config);
+    let path = config.chart_path();
     let chart = chartline::ehr::embedded::EmbeddedChart::open_with(&path, &load_keys(config)?).with_context(|| format!("opening the chart {}", path.display()))?;
-    Ok(chart.with_scheduling(chartline::ehr::practice_tz(config), config.scheduling.horizon_days))
+    Ok(chart.with_scheduling(config.practice.tz(), config.scheduling.horizon_days))
 }
 
 fn main() -> Result<()> {
@@ -444,7 +444,7 @@ fn main() -> Result<()> {
             let config = load_config(config.as_ref())?;
             init_logging();
             let store = open_store(&config)?;
-            let ehr = chartline::ehr::open(&config).context("opening the EHR adapter")?;
+            let ehr = config.open_ehr().context("opening the EHR adapter")?;
             let report = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(chartline::ehr::sync::deliver_until_idle(
                 store,
                 ehr,
@@ -489,7 +489,7 @@ fn main() -> Result<()> {
         }
         Command::Chart { command: ChartCommand::Appointments { patient_id, json, config } } => {
             let config = load_config(config.as_ref())?;
-            let ehr = chartline::ehr::open(&config).context("opening the EHR adapter")?;
+            let ehr = config.open_ehr().context("opening the EHR adapter")?;
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let upcoming = rt.block_on(ehr.upcoming_appointments(&patient_id, chrono::Utc::now()))?;
             if json {
@@ -520,7 +520,7 @@ fn main() -> Result<()> {
                     line
                 }
             };
-            let password_hash = chartline::web::password::hash(password.trim_end_matches(['\n', '\r']))?;
+            let password_hash = chartline::crypto::password::hash(password.trim_end_matches(['\n', '\r']))?;
             let totp_secret = totp.then(chartline::web::totp::new_secret);
             let user = store.add_user(&chartline::store::users::NewUser { username, display_name, role, practitioner, password_hash, totp_secret: totp_secret.clone() })?;
             println!("added {} ({})", user.username, user.role.as_str());
@@ -548,7 +548,7 @@ fn main() -> Result<()> {
             init_logging();
             let targets = chartline::store::rotate::Targets {
                 data_dir: config.data_dir.clone(),
-                databases: vec![(chartline::store::keys::Purpose::Store, config.store_path()), (chartline::store::keys::Purpose::Chart, chartline::ehr::chart_path(&config))],
+                databases: vec![(chartline::store::keys::Purpose::Store, config.store_path()), (chartline::store::keys::Purpose::Chart, config.chart_path())],
                 recordings_dir: config.recordings_dir(),
             };
             let options = chartline::store::rotate::RotateOptions { new_key_file, reencrypt };
@@ -615,7 +615,7 @@ async fn serve(config: Config) -> Result<()> {
     {
         tracing::warn!(clip = %config.ivr.practice_prompt, said = %said, name = %config.practice.name, "the greeting does not say the practice's name: run `scripts/make-sounds --practice CONFIG` or record your own clip");
     }
-    let ehr = chartline::ehr::open(&config).context("opening the EHR adapter ([ehr])")?;
+    let ehr = config.open_ehr().context("opening the EHR adapter ([ehr])")?;
     let _sync = chartline::ehr::sync::spawn(store.clone(), ehr.clone(), config.ehr.retry.clone());
     let (flush_store, flush_ehr) = (store.clone(), ehr.clone());
     tracing::info!(ehr = %ehr.name(), "EHR sync worker started");
@@ -653,7 +653,7 @@ async fn serve(config: Config) -> Result<()> {
         }
     };
     let live = Arc::new(chartline::web::live::Hub::new(config.alerts.push_buffer));
-    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone()), live.clone()).await {
+    match chartline::web::bind(Arc::new(config.dashboard()), store.clone(), Some(ehr.clone()), live.clone()).await {
         Ok(Some(dashboard)) => {
             tracing::info!(url = %dashboard.url, sha256 = dashboard.fingerprint.as_deref().unwrap_or("-"), "dashboard listening");
             tokio::spawn(async move {
@@ -680,7 +680,7 @@ async fn serve(config: Config) -> Result<()> {
         media_counters,
         sip: sip.commands.clone(),
         local_ip: config.sip.advertised().ip(),
-        config: config.clone(),
+        config: Arc::new(config.call()),
         outbound: Default::default(),
         live,
     });
@@ -745,7 +745,7 @@ async fn shutdown_signal() -> Result<()> {
 /// `chartline chart slots`: free single slots from `from` (local midnight) or now, over the horizon.
 fn chart_slots(config: &Config, practitioner: Option<String>, from: Option<chrono::NaiveDate>, limit: usize, json: bool) -> Result<()> {
     use chrono::TimeZone;
-    let tz = chartline::ehr::practice_tz(config);
+    let tz = config.practice.tz();
     let now = chrono::Utc::now();
     let start = match from {
         Some(date) => tz.from_local_datetime(&date.and_hms_opt(0, 0, 0).context("midnight")?).earliest().context("no local midnight on that date")?.with_timezone(&chrono::Utc).max(now),
@@ -761,7 +761,7 @@ fn chart_slots(config: &Config, practitioner: Option<String>, from: Option<chron
         exclude: Vec::new(),
         limit,
     };
-    let ehr = chartline::ehr::open(config).context("opening the EHR adapter")?;
+    let ehr = config.open_ehr().context("opening the EHR adapter")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let slots = rt.block_on(ehr.free_slots(&query))?;
     if json {

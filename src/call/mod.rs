@@ -6,6 +6,7 @@ pub mod alert;
 mod appointments;
 pub mod bridge;
 pub mod callback;
+mod config;
 pub mod listener;
 pub mod outbound;
 pub mod session;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::config::Config;
+pub use config::{CallConfig, CallsConfig};
 use crate::media::{MediaCounters, PortPool, PromptLibrary};
 use crate::sip::{CallId, UaCommand, UaEvent};
 use crate::ehr::Ehr;
@@ -25,11 +26,11 @@ use crate::store::Store;
 use crate::triage::Triage;
 use crate::triage::hours::PracticeHours;
 use crate::triage::routing::Router;
-use crate::web::metrics::{CallOutcome, Metrics};
+use crate::metrics::{CallOutcome, Metrics};
 
 /// What every call shares.
 pub struct CallServices {
-    pub config: Arc<Config>,
+    pub config: Arc<CallConfig>,
     pub store: Store,
     pub prompts: Arc<PromptLibrary>,
     pub ports: PortPool,

@@ -23,7 +23,7 @@ use crate::sip::refer::TransferUpdate;
 use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::record::{self, CallEvent, CallRecord, MatchStatus, PatientMatch, RequestChoice};
-use crate::web::metrics::CallOutcome;
+use crate::metrics::CallOutcome;
 
 /// What the dispatcher knows of a new call.
 pub struct Incoming {

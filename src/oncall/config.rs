@@ -162,35 +162,6 @@ pub fn normalize_phone(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-
-    fn parse(section: &str) -> Result<Config, String> {
-        Config::parse(&format!("[oncall]\n{section}"), "test.toml").map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn defaults_are_valid_and_errors_name_the_key() {
-        assert!(parse("").is_ok());
-        let err = parse("ring_timeout_s = 1\n").unwrap_err();
-        assert!(err.contains("oncall.ring_timeout_s") && err.contains("line 2"), "{err}");
-        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"call me\" }]\n").unwrap_err();
-        assert!(err.contains("oncall.providers[0]") && err.contains("neither"), "{err}");
-        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"+15550100001\", backup = \"Practitioner/x\" }]\n").unwrap_err();
-        assert!(err.contains("backup"), "{err}");
-        let err = parse("caller_id = \"practice\"\n").unwrap_err();
-        assert!(err.contains("oncall.caller_id"), "{err}");
-        let err = parse("outbound_transport = \"sctp\"\n").unwrap_err();
-        assert!(err.contains("oncall.outbound_transport"), "{err}");
-        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"sip:dr@10.0.0.5;transport=ws\" }]\n").unwrap_err();
-        assert!(err.contains("oncall.providers[0]") && err.contains("ws"), "{err}");
-        let err = parse("resume_within_h = 720\n").unwrap_err();
-        assert!(err.contains("oncall.resume_within_h"), "{err}");
-        let err = parse("pager = true\n").unwrap_err();
-        assert!(err.contains("pager"), "{err}");
-        let ok = parse("providers = [{ id = \"Practitioner/a\", phone = \"+1 555-010-0001\", backup = \"Practitioner/b\" }, { id = \"Practitioner/b\", phone = \"sip:dr-b@10.0.0.5:5060\" }]\n").unwrap();
-        assert_eq!(ok.oncall.provider("Practitioner/a").unwrap().backup, "Practitioner/b");
-    }
-
     #[test]
     fn phone_numbers() {
         assert!(super::is_phone("+1 (555) 010-0001"));

@@ -7,9 +7,34 @@ use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use axum::{Router, extract::State, routing::get};
+use serde::Deserialize;
 
 use crate::media::MediaCounters;
 use crate::sip::trunk::TrunkGauges;
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the plain-HTTP Prometheus endpoint (`/metrics`); empty disables it.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:9090".into() }
+    }
+}
+
+impl MetricsConfig {
+    /// Returns the key (relative to `metrics.`) and the problem.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if !self.listen.is_empty() && self.listen.parse::<SocketAddr>().is_err() {
+            return Err(("listen".into(), format!("is not an address:port: {:?}", self.listen)));
+        }
+        Ok(())
+    }
+}
 
 /// How a call ended, for the `chartline_calls_total{outcome}` counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
