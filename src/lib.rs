@@ -13,6 +13,7 @@ pub mod ivr;
 pub mod media;
 pub mod metrics;
 pub mod oncall;
+pub mod phone;
 pub mod schedule;
 pub mod sip;
 pub mod speech;

@@ -528,9 +528,7 @@ fn add_red_flags(record: &mut CallRecord, flags: Vec<String>) {
 
 /// The caller's number from a From URI (`sip:+15551234567@host` → `+15551234567`).
 pub(super) fn caller_number(from: &str) -> Option<String> {
-    let user = from.trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:");
-    let user = user.split(['@', ';']).next()?;
-    user.chars().any(|c| c.is_ascii_digit()).then(|| user.to_string())
+    crate::phone::caller(from).map(str::to_string)
 }
 
 fn push_event(record: &mut CallRecord, kind: &str, detail: serde_json::Value) {

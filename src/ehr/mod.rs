@@ -8,7 +8,6 @@ pub mod embedded;
 pub mod error;
 pub mod fhir;
 pub mod mapping;
-pub mod phone;
 pub mod profiles;
 pub mod resources;
 pub mod retry;
