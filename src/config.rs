@@ -60,6 +60,17 @@ impl Default for Config {
 /// A configuration file that cannot be read, parsed or validated (names the key and its line).
 pub type ConfigError = crate::toml_file::TomlFileError;
 
+/// The keys, the store or the chart of the configured data directory cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("loading the encryption keys ([security]): {0}")]
+    Keys(crate::store::keys::KeyError),
+    #[error("opening the store {}: {source}", path.display())]
+    Store { path: PathBuf, source: crate::store::StoreError },
+    #[error("opening the chart {}: {source}", path.display())]
+    Chart { path: PathBuf, source: crate::ehr::EhrError },
+}
+
 impl Config {
     /// The embedded defaults.
     pub fn embedded() -> Result<Self, ConfigError> {
@@ -121,6 +132,24 @@ impl Config {
     /// Where the master key and the keyring are (`[security]`).
     pub fn key_paths(&self) -> crate::store::keys::KeyPaths {
         crate::store::keys::KeyPaths::from_config(&self.data_dir, &self.security)
+    }
+
+    /// The encryption keys of the data directory (created at first start).
+    pub fn load_keys(&self) -> Result<crate::store::Keys, OpenError> {
+        crate::store::Keys::load_or_create(&self.key_paths()).map_err(OpenError::Keys)
+    }
+
+    /// The store, encrypted with the data directory's keys.
+    pub fn open_store(&self) -> Result<crate::store::Store, OpenError> {
+        let path = self.store_path();
+        crate::store::Store::open_with(&path, std::sync::Arc::new(self.load_keys()?)).map_err(|source| OpenError::Store { path, source })
+    }
+
+    /// The embedded chart (whatever `[ehr] adapter` says), for the `chartline chart` commands.
+    pub fn open_chart(&self) -> Result<crate::ehr::embedded::EmbeddedChart, OpenError> {
+        let path = self.chart_path();
+        let chart = crate::ehr::embedded::EmbeddedChart::open_with(&path, &self.load_keys()?).map_err(|source| OpenError::Chart { path, source })?;
+        Ok(chart.with_scheduling(self.practice.tz(), self.scheduling.horizon_days))
     }
 
     /// Where the embedded chart lives: `ehr.chart_path`, else `<data_dir>/chart.db`.

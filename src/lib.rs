@@ -6,6 +6,7 @@
 //! provider dashboard, `call` the per-call task that ties them together.
 
 pub mod call;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod ehr;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod oncall;
 pub mod phone;
 pub mod schedule;
+pub mod server;
 pub mod sip;
 pub mod speech;
 pub mod store;
