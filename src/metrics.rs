@@ -126,6 +126,7 @@ impl Metrics {
             counter(&mut out, "chartline_sip_denied_requests_total", "SIP messages refused or dropped by sip.trunk.allowed_sources.", trunk.denied_requests.load(Relaxed));
             counter(&mut out, "chartline_sip_rate_limited_total", "SIP requests dropped by sip.limits (floods, scanners).", trunk.rate_limited.load(Relaxed));
             counter(&mut out, "chartline_sip_auth_rejected_total", "New calls refused by sip.auth (wrong or unreadable credentials, banned sources).", trunk.auth_rejected.load(Relaxed));
+            counter(&mut out, "chartline_sip_stalled_connections_total", "TCP/TLS connections closed because the peer stopped reading what Chartline sent.", trunk.stalled_connections.load(Relaxed));
         }
         out
     }
