@@ -1,6 +1,8 @@
 //! Configuration: one TOML file (`config/chartline.toml` holds the embedded defaults that run out
 //! of the box). Every module owns its section's type; this file composes them, reports unknown keys
 //! and bad values with the key and the line, and runs the cross-field checks.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 use std::path::{Path, PathBuf};
 

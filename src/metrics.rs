@@ -1,5 +1,7 @@
 //! Prometheus metrics: plain atomic counters rendered in the text exposition format, served on
 //! `GET /metrics` by a small axum app.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 use std::fmt::Write;
 use std::net::SocketAddr;

@@ -1,6 +1,8 @@
 //! Calls: the dispatcher that turns SIP events into one task per call (`session`), enforcing the
 //! concurrent-call limit, and the services every call shares; `listener` turns a call's audio into
 //! speech events.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod alert;
 mod appointments;

@@ -2,6 +2,8 @@
 //! the embedded SQLite chart (the default, seeded with the demo practice) and a FHIR R4 client with
 //! SMART Backend Services auth and vendor profiles. The sync worker ([`sync`]) delivers each
 //! finished call from the store's outbox through the adapter exactly once.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod config;
 pub mod embedded;

@@ -5,6 +5,8 @@
 //! `book`, `cancel_appointment`, `upcoming_appointments`) and the appointment dialog
 //! (`ivr::dialog`). Times are UTC instants; "morning", weekdays and dates are read in the
 //! practice's time zone (`[practice] time_zone`).
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod config;
 pub mod demo;

@@ -1,5 +1,7 @@
 //! The provider-facing HTTP side: the dashboard (login, queue, call detail, one-tap actions,
 //! practice plots, live alerts) over HTTPS.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod access;
 pub mod actions;
