@@ -1,11 +1,12 @@
 //! Configuration: one TOML file (`config/chartline.toml` holds the embedded defaults that run out
 //! of the box). Every module owns its section's type; this file composes them, reports unknown keys
 //! and bad values with the key and the line, and runs the cross-field checks.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use thiserror::Error;
 
 /// The defaults compiled into the binary: `chartline serve` with no file uses exactly these.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("../config/chartline.toml");
@@ -13,7 +14,7 @@ pub const EMBEDDED_DEFAULTS: &str = include_str!("../config/chartline.toml");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    pub practice: PracticeConfig,
+    pub practice: crate::triage::hours::PracticeConfig,
     /// Where the store, recordings and the embedded chart live.
     pub data_dir: PathBuf,
     /// Where prompt audio is read from.
@@ -22,8 +23,8 @@ pub struct Config {
     pub media: crate::media::MediaConfig,
     pub ivr: crate::ivr::IvrConfig,
     pub speech: crate::speech::SpeechConfig,
-    pub calls: CallsConfig,
-    pub metrics: MetricsConfig,
+    pub calls: crate::call::CallsConfig,
+    pub metrics: crate::metrics::MetricsConfig,
     pub triage: crate::triage::TriageConfig,
     pub routing: crate::triage::routing::RoutingConfig,
     pub web: crate::web::WebConfig,
@@ -37,7 +38,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            practice: PracticeConfig::default(),
+            practice: Default::default(),
             data_dir: PathBuf::from("data"),
             sounds_dir: PathBuf::from("sounds/en"),
             sip: Default::default(),
@@ -58,70 +59,18 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PracticeConfig {
-    pub name: String,
-    /// IANA time zone of the practice, e.g. `America/Chicago`.
-    pub time_zone: String,
-    /// Weekly opening hours in local time (`[practice.hours]`, `mon = ["08:00-17:00"]`).
-    pub hours: crate::triage::hours::WeeklyHours,
-    /// Closed days, `"YYYY-MM-DD"`.
-    pub holidays: Vec<String>,
-}
+/// A configuration file that cannot be read, parsed or validated (names the key and its line).
+pub type ConfigError = crate::toml_file::TomlFileError;
 
-impl Default for PracticeConfig {
-    fn default() -> Self {
-        Self {
-            name: "Chartline Demo Practice".into(),
-            time_zone: "America/Chicago".into(),
-            hours: Default::default(),
-            holidays: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CallsConfig {
-    /// Calls beyond this get `503 Service Unavailable` with Retry-After.
-    pub max_concurrent: usize,
-    /// A call lasting longer than this is ended politely.
-    pub max_duration_s: u64,
-    /// Ring this long (180 Ringing) before answering; 0 answers at once.
-    pub ring_ms: u64,
-    /// On SIGTERM, new calls get 503 and active calls get this long to finish.
-    pub shutdown_grace_s: u64,
-}
-
-impl Default for CallsConfig {
-    fn default() -> Self {
-        Self { max_concurrent: 1000, max_duration_s: 900, ring_ms: 0, shutdown_grace_s: 120 }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// Address of the plain-HTTP Prometheus endpoint (`/metrics`); empty disables it.
-    pub listen: String,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self { listen: "127.0.0.1:9090".into() }
-    }
-}
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{origin}: {message}")]
-    Syntax { origin: String, message: String },
-    /// `line`: where the key is set or, for a key left out, the header of its table.
-    #[error("{origin}{}: `{key}` {problem}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
-    Invalid { origin: String, line: Option<usize>, key: String, problem: String },
+/// The keys, the store or the chart of the configured data directory cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("loading the encryption keys ([security]): {0}")]
+    Keys(crate::store::keys::KeyError),
+    #[error("opening the store {}: {source}", path.display())]
+    Store { path: PathBuf, source: crate::store::StoreError },
+    #[error("opening the chart {}: {source}", path.display())]
+    Chart { path: PathBuf, source: crate::ehr::EhrError },
 }
 
 impl Config {
@@ -131,17 +80,13 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = crate::toml_file::read(path)?;
         Self::parse(&text, &path.display().to_string())
     }
 
     /// Parses and validates. `origin` names the source in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            origin: origin.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        let config: Config = crate::toml_file::parse(text, origin)?;
         config.validate().map_err(|(key, problem)| ConfigError::Invalid {
             origin: origin.to_string(),
             line: line_of_key(text, &key).or_else(|| line_of_table(text, key.rsplit_once('.').map_or("", |(table, _)| table))),
@@ -157,15 +102,8 @@ impl Config {
         if self.practice.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return bad("practice.time_zone", format!("is not an IANA time zone: {:?}", self.practice.time_zone));
         }
-        if self.calls.max_concurrent == 0 {
-            return bad("calls.max_concurrent", "must be at least 1".into());
-        }
-        if self.calls.ring_ms > 30_000 {
-            return bad("calls.ring_ms", "must be at most 30000 (a PBX gives up on a call ringing longer)".into());
-        }
-        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
-            return bad("metrics.listen", format!("is not an address:port: {:?}", self.metrics.listen));
-        }
+        self.calls.validate().or_else(|(k, p)| bad(&format!("calls.{k}"), p))?;
+        self.metrics.validate().or_else(|(k, p)| bad(&format!("metrics.{k}"), p))?;
         self.sip.validate().or_else(|(k, p)| bad(&format!("sip.{k}"), p))?;
         self.media.validate().or_else(|(k, p)| bad(&format!("media.{k}"), p))?;
         self.ivr.validate().or_else(|(k, p)| bad(&format!("ivr.{k}"), p))?;
@@ -186,7 +124,7 @@ impl Config {
     }
 
     pub fn recordings_dir(&self) -> PathBuf {
-        self.data_dir.join("recordings")
+        crate::store::recording::recordings_dir(&self.data_dir)
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -196,6 +134,65 @@ impl Config {
     /// Where the master key and the keyring are (`[security]`).
     pub fn key_paths(&self) -> crate::store::keys::KeyPaths {
         crate::store::keys::KeyPaths::from_config(&self.data_dir, &self.security)
+    }
+
+    /// The encryption keys of the data directory (created at first start).
+    pub fn load_keys(&self) -> Result<crate::store::Keys, OpenError> {
+        crate::store::Keys::load_or_create(&self.key_paths()).map_err(OpenError::Keys)
+    }
+
+    /// The store, encrypted with the data directory's keys.
+    pub fn open_store(&self) -> Result<crate::store::Store, OpenError> {
+        let path = self.store_path();
+        crate::store::Store::open_with(&path, std::sync::Arc::new(self.load_keys()?)).map_err(|source| OpenError::Store { path, source })
+    }
+
+    /// The embedded chart (whatever `[ehr] adapter` says), for the `chartline chart` commands.
+    pub fn open_chart(&self) -> Result<crate::ehr::embedded::EmbeddedChart, OpenError> {
+        let path = self.chart_path();
+        let chart = crate::ehr::embedded::EmbeddedChart::open_with(&path, &self.load_keys()?).map_err(|source| OpenError::Chart { path, source })?;
+        Ok(chart.with_scheduling(self.practice.tz(), self.scheduling.horizon_days))
+    }
+
+    /// Where the embedded chart lives: `ehr.chart_path`, else `<data_dir>/chart.db`.
+    pub fn chart_path(&self) -> PathBuf {
+        crate::ehr::chart_path(&self.ehr, &self.data_dir)
+    }
+
+    /// What opening the chart needs besides `[ehr]`.
+    pub fn ehr_site(&self) -> crate::ehr::Site {
+        crate::ehr::Site { data_dir: self.data_dir.clone(), keys: self.key_paths(), time_zone: self.practice.tz(), horizon_days: self.scheduling.horizon_days }
+    }
+
+    /// The chart adapter `[ehr]` selects.
+    pub fn open_ehr(&self) -> Result<std::sync::Arc<dyn crate::ehr::Ehr>, crate::ehr::EhrError> {
+        crate::ehr::open(&self.ehr, &self.ehr_site())
+    }
+
+    /// The sections a call reads.
+    pub fn call(&self) -> crate::call::CallConfig {
+        crate::call::CallConfig {
+            data_dir: self.data_dir.clone(),
+            calls: self.calls.clone(),
+            sip: self.sip.clone(),
+            media: self.media.clone(),
+            ivr: self.ivr.clone(),
+            speech: self.speech.clone(),
+            scheduling: self.scheduling.clone(),
+            oncall: self.oncall.clone(),
+            alerts: self.alerts.clone(),
+        }
+    }
+
+    /// The sections the dashboard reads.
+    pub fn dashboard(&self) -> crate::web::DashboardConfig {
+        crate::web::DashboardConfig {
+            data_dir: self.data_dir.clone(),
+            practice: self.practice.clone(),
+            routing: self.routing.clone(),
+            web: self.web.clone(),
+            alerts: self.alerts.clone(),
+        }
     }
 }
 
@@ -223,6 +220,9 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
 fn line_of_table(text: &str, table: &str) -> Option<usize> {
     text.lines().position(|raw| raw.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')).is_some_and(|h| h.trim() == table)).map(|i| i + 1)
 }
+
+#[cfg(test)]
+mod section_tests;
 
 #[cfg(test)]
 mod tests {

@@ -6,20 +6,20 @@
 //! provider dashboard, `call` the per-call task that ties them together.
 
 pub mod call;
+pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod ehr;
 pub mod ivr;
 pub mod media;
+pub mod metrics;
 pub mod oncall;
+pub mod phone;
 pub mod schedule;
+pub mod server;
 pub mod sip;
 pub mod speech;
 pub mod store;
+pub mod toml_file;
 pub mod triage;
 pub mod web;
-
-/// Byte comparison whose time does not depend on where the strings differ (secrets, MACs, digest
-/// responses, CSRF tokens).
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}

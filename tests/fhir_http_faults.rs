@@ -74,7 +74,7 @@ fn a_call() -> CallRecord {
 async fn retry_after_and_server_errors_are_retried() {
     let (fake, base) = start(vec![(429, Some(1)), (503, None)]).await;
     let dir = tempfile::tempdir().unwrap();
-    let ehr = ehr::open(&Config::parse(&config_text(&base, dir.path()), "t").unwrap()).unwrap();
+    let ehr = Config::parse(&config_text(&base, dir.path()), "t").unwrap().open_ehr().unwrap();
     let refs = ehr.write_call(&a_call()).await.unwrap();
     assert_eq!(refs.len(), 2);
     let posts = fake.posts.lock().clone();
@@ -86,7 +86,7 @@ async fn retry_after_and_server_errors_are_retried() {
 
     // Three 5xx in a row: the request gives up (the outbox retries later) with the status in the error.
     let (_fake, base) = start(vec![(503, None), (502, None), (500, None)]).await;
-    let ehr = ehr::open(&Config::parse(&config_text(&base, dir.path()), "t").unwrap()).unwrap();
+    let ehr = Config::parse(&config_text(&base, dir.path()), "t").unwrap().open_ehr().unwrap();
     let err = ehr.write_call(&a_call()).await.unwrap_err();
     assert!(err.is_transient() && err.to_string().contains("500"), "{err}");
 }
@@ -95,7 +95,7 @@ async fn retry_after_and_server_errors_are_retried() {
 async fn long_retry_after_goes_back_to_the_outbox() {
     let (_fake, base) = start(vec![(429, Some(120))]).await;
     let dir = tempfile::tempdir().unwrap();
-    let ehr = ehr::open(&Config::parse(&config_text(&base, dir.path()), "t").unwrap()).unwrap();
+    let ehr = Config::parse(&config_text(&base, dir.path()), "t").unwrap().open_ehr().unwrap();
     let started = Instant::now();
     let err = ehr.write_call(&a_call()).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5), "a 2-minute Retry-After must not block the delivery");
@@ -117,7 +117,7 @@ async fn rejection_is_dead_lettered_listed_and_retried_on_request() {
     call.ended_at = Some(chrono::Utc::now());
     store.finish_call(&call).unwrap();
 
-    let adapter = ehr::open(&config).unwrap();
+    let adapter = config.open_ehr().unwrap();
     let report = ehr::sync::deliver_until_idle(store.clone(), adapter.clone(), config.ehr.retry.clone(), Duration::from_secs(20)).await.unwrap();
     assert_eq!((report.delivered, report.dead_lettered), (0, 1), "{report:?}");
 
@@ -147,7 +147,7 @@ async fn errors_do_not_carry_patient_data() {
     // Nothing listens on this port.
     let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
-    let ehr = ehr::open(&Config::parse(&config_text(&format!("http://127.0.0.1:{port}/fhir"), dir.path()), "t").unwrap()).unwrap();
+    let ehr = Config::parse(&config_text(&format!("http://127.0.0.1:{port}/fhir"), dir.path()), "t").unwrap().open_ehr().unwrap();
     let query = chartline::ehr::PatientQuery { birth_date: "1961-07-23".parse().unwrap(), phone: Some("555-146-1616".into()), name: Some("Okafor".into()) };
     let err = ehr.find_patients(&query).await.unwrap_err();
     let text = format!("{err} {err:?}");

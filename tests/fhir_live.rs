@@ -51,7 +51,7 @@ async fn identify_summarise_write_and_find_by_search() {
     let server = FhirServer::start_fhir_server();
     let files = server.load_demo(6).await;
     let (patient_id, local) = pick_patient(&files).await;
-    let ehr: Arc<dyn Ehr> = ehr::open(&fhir_config(&server.base(), "")).unwrap();
+    let ehr: Arc<dyn Ehr> = fhir_config(&server.base(), "").open_ehr().unwrap();
 
     // Identify by DOB, with the caller's number in another format.
     let me = local.patient.clone().unwrap();
@@ -119,7 +119,7 @@ async fn search_before_create_and_operation_outcomes() {
     let server = FhirServer::start_fhir_server();
     let files = server.load_demo(2).await;
     let (patient_id, local) = pick_patient(&files).await;
-    let ehr: Arc<dyn Ehr> = ehr::open(&fhir_config(&server.base(), "conditional_create = false\n")).unwrap();
+    let ehr: Arc<dyn Ehr> = fhir_config(&server.base(), "conditional_create = false\n").open_ehr().unwrap();
     let c = call(&patient_id, &local.pcp.unwrap().id, "C", "symptom");
     let first = ehr.write_call(&c).await.unwrap();
     assert_eq!(ehr.write_call(&c).await.unwrap(), first);
@@ -158,7 +158,7 @@ async fn vendor_profiles_write_what_they_promise_and_attach_the_recording() {
     ] {
         let mut config = fhir_config(&server.base(), &format!("profile = \"{profile}\"\n"));
         config.data_dir = data.path().to_path_buf();
-        let ehr = ehr::open(&config).unwrap();
+        let ehr = config.open_ehr().unwrap();
         let mut c = call(&patient, &practitioner, "B", "appointment");
         c.recording = Some("recordings/msg.wav".into());
         let refs = ehr.write_call(&c).await.unwrap();

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
 use chartline::config::Config;
-use chartline::ehr::{self, EhrError, PatientQuery};
+use chartline::ehr::{EhrError, PatientQuery};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -138,7 +138,7 @@ async fn rs384_token_is_cached_refreshed_before_expiry_and_after_401() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keypair(dir.path(), "rsa", Algorithm::RS384);
     let (server, base) = start(Algorithm::RS384, &public, 3).await;
-    let ehr = ehr::open(&smart_config(&base, &key, "RS384", 1)).unwrap();
+    let ehr = smart_config(&base, &key, "RS384", 1).open_ehr().unwrap();
 
     ehr.find_patients(&query()).await.unwrap();
     ehr.find_patients(&query()).await.unwrap();
@@ -162,7 +162,7 @@ async fn es384_assertions_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keypair(dir.path(), "ec", Algorithm::ES384);
     let (server, base) = start(Algorithm::ES384, &public, 60).await;
-    let ehr = ehr::open(&smart_config(&base, &key, "ES384", 10)).unwrap();
+    let ehr = smart_config(&base, &key, "ES384", 10).open_ehr().unwrap();
     ehr.find_patients(&query()).await.unwrap();
     assert_eq!(server.tokens_issued.load(Ordering::SeqCst), 1);
 }
@@ -173,7 +173,7 @@ async fn wrong_key_and_bad_key_files_give_clear_errors() {
     let (_registered, public) = keypair(dir.path(), "registered", Algorithm::RS384);
     let (other, _) = keypair(dir.path(), "other", Algorithm::RS384);
     let (server, base) = start(Algorithm::RS384, &public, 60).await;
-    let ehr = ehr::open(&smart_config(&base, &other, "RS384", 10)).unwrap();
+    let ehr = smart_config(&base, &other, "RS384", 10).open_ehr().unwrap();
     let err = ehr.find_patients(&query()).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, EhrError::Auth(_)), "{err:?}");
@@ -182,9 +182,9 @@ async fn wrong_key_and_bad_key_files_give_clear_errors() {
 
     // An EC key configured for RS384 is refused at start, naming the key.
     let (ec, _) = keypair(dir.path(), "ec", Algorithm::ES384);
-    let err = ehr::open(&smart_config(&base, &ec, "RS384", 10)).err().expect("an EC key is not an RSA key");
+    let err = smart_config(&base, &ec, "RS384", 10).open_ehr().err().expect("an EC key is not an RSA key");
     assert!(err.to_string().contains("private_key_path") && err.to_string().contains("ec.pem"), "{err}");
-    let err = ehr::open(&smart_config(&base, &dir.path().join("missing.pem"), "RS384", 10)).err().unwrap();
+    let err = smart_config(&base, &dir.path().join("missing.pem"), "RS384", 10).open_ehr().err().unwrap();
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
 
@@ -197,8 +197,8 @@ async fn static_bearer_token_is_sent_and_a_refusal_is_reported() {
     let bearer = |token: &str| {
         Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}/fhir\"\n[ehr.fhir.auth]\nmode = \"bearer\"\ntoken = \"{token}\"\n"), "test").unwrap()
     };
-    ehr::open(&bearer("static-secret")).unwrap().find_patients(&query()).await.unwrap();
-    let err = ehr::open(&bearer("wrong")).unwrap().find_patients(&query()).await.unwrap_err();
+    bearer("static-secret").open_ehr().unwrap().find_patients(&query()).await.unwrap();
+    let err = bearer("wrong").open_ehr().unwrap().find_patients(&query()).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("401") && text.contains("token expired or unknown"), "{text}");
     // A static token cannot be refreshed: one refused request, no token endpoint traffic.

@@ -8,21 +8,12 @@ use std::path::Path;
 
 /// Bottom to top. A module may `use crate::X` only for an X earlier in this list. `config` sits on
 /// top because it assembles every module's configuration type.
-const LAYERS: &[&str] = &["store", "sip", "media", "speech", "triage", "schedule", "ehr", "ivr", "oncall", "web", "call", "config"];
+const LAYERS: &[&str] =
+    &["toml_file", "phone", "crypto", "store", "sip", "media", "metrics", "speech", "triage", "schedule", "ehr", "ivr", "oncall", "web", "call", "config", "server", "cli"];
 
 /// Imports that run up a layer or form a circle today, as "from -> to". Remove a line when the
 /// import is gone; never add one.
-const KNOWN: &[&str] = &[
-    "call -> config",
-    "ehr -> config",
-    "oncall -> config",
-    "oncall -> web",
-    "schedule -> ehr",
-    "sip -> config",
-    "sip -> web",
-    "triage -> config",
-    "web -> config",
-];
+const KNOWN: &[&str] = &[];
 
 /// Every `crate::NAME` a file of module `from` mentions, outside comments.
 fn imports(from: &str, source: &str, found: &mut BTreeSet<(String, String)>) {

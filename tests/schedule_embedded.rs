@@ -9,7 +9,8 @@ use std::sync::{Arc, Barrier};
 
 use chartline::ehr::embedded::EmbeddedChart;
 use chartline::ehr::Ehr;
-use chartline::schedule::{BookError, BookingRequest, SlotQuery, TimeConstraint, VisitType, slot_ids};
+use chartline::ehr::BookError;
+use chartline::schedule::{BookingRequest, SlotQuery, TimeConstraint, VisitType, slot_ids};
 use chrono::{Datelike, Duration, Timelike, Utc};
 use common::{BIN, repo_root};
 

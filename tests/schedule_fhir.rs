@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use chartline::config::Config;
 use chartline::ehr::embedded::EmbeddedChart;
-use chartline::ehr::{self, Ehr};
-use chartline::schedule::{BookError, BookingRequest, SlotQuery, TimeConstraint, VisitType, slot_ids};
+use chartline::ehr::Ehr;
+use chartline::ehr::BookError;
+use chartline::schedule::{BookingRequest, SlotQuery, TimeConstraint, VisitType, slot_ids};
 use chrono::{Duration, Utc};
 use common::FhirServer;
 
@@ -49,7 +50,7 @@ async fn setup() -> Setup {
     let r = reqwest::Client::new().post(server.base()).header("Content-Type", "application/fhir+json").body(bundle.to_string()).send().await.unwrap();
     assert!(r.status().is_success(), "loading schedules: {}", r.text().await.unwrap());
     let config = Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{}\"\n", server.base()), "test").unwrap();
-    let fhir = ehr::open(&config).unwrap();
+    let fhir = config.open_ehr().unwrap();
     Setup { server, fhir, local, _dir: dir, patients, practitioner }
 }
 

@@ -45,7 +45,7 @@ fn options_and_calls_over_one_tls_connection() {
     let (server, tls_port) = tls_server();
     let cert = server.data_dir().join("sip/cert.pem");
     let pem = std::fs::read_to_string(&cert).expect("a certificate generated under <data_dir>/sip/");
-    let fingerprint = chartline::web::tls::fingerprint(&pem, &cert).unwrap();
+    let fingerprint = chartline::crypto::tls::fingerprint(&pem, &cert).unwrap();
     server.wait_for_log("SIP listening on TLS", Duration::from_secs(5));
     assert!(server.log_text().contains(&fingerprint), "the certificate's fingerprint is logged");
 

@@ -10,7 +10,7 @@ mod web_support;
 use std::time::Duration;
 
 use chartline::ehr::embedded::EmbeddedChart;
-use chartline::ehr::{self, ChartSummary, PatientSummary};
+use chartline::ehr::{ChartSummary, PatientSummary};
 use common::*;
 use web_support::*;
 
@@ -23,7 +23,7 @@ async fn pick_patient(fhir: &FhirServer, files: &[std::path::PathBuf]) -> (Patie
     let local = EmbeddedChart::open(&scratch.path().join("c.db")).unwrap();
     local.import(files).unwrap();
     let config = chartline::config::Config::parse(&fhir_section(fhir), "test").unwrap();
-    let remote = ehr::open(&config).unwrap();
+    let remote = config.open_ehr().unwrap();
     for p in local.patients().unwrap() {
         let summary = remote.chart_summary(&p.id).await.unwrap();
         if !summary.medications.is_empty() && summary.pcp.is_some() {

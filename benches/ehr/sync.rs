@@ -90,7 +90,7 @@ async fn main() {
     config.ehr.adapter = ehr::config::AdapterKind::Fhir;
     config.ehr.fhir.base_url = base.clone();
     let store = Store::open(&config.store_path()).unwrap();
-    let adapter = ehr::open(&config).unwrap();
+    let adapter = config.open_ehr().unwrap();
 
     // 1. Latency, one call at a time, worker running.
     let worker = ehr::sync::spawn(store.clone(), adapter.clone(), config.ehr.retry.clone());

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chartline::config::Config;
 use chartline::ehr::embedded::EmbeddedChart;
-use chartline::ehr::{self, Ehr};
+use chartline::ehr::Ehr;
 use chartline::schedule::{BookingRequest, SlotQuery, TimeConstraint, VisitType, parse_choice, SpokenChoice};
 use chrono::Utc;
 
@@ -122,7 +122,7 @@ async fn main() {
     let r = http.post(&base).header("Content-Type", "application/fhir+json").body(bundle.to_string()).send().await.unwrap();
     assert!(r.status().is_success());
     println!("FHIR load of {} Schedule/Slot entries: {:.2} s", bundle["entry"].as_array().unwrap().len(), t.elapsed().as_secs_f64());
-    let fhir = ehr::open(&Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}\"\n"), "bench").unwrap()).unwrap();
+    let fhir = Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}\"\n"), "bench").unwrap().open_ehr().unwrap();
     let fhir_patient = chartline::ehr::embedded::import::resources_of(serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap())
         .into_iter()
         .find(|r| r["resourceType"] == "Patient")

@@ -12,7 +12,7 @@ use tracing::warn;
 use super::CallServices;
 use crate::ehr::Ehr;
 use crate::ivr::{Action, Event, Scheduling};
-use crate::schedule::BookError;
+use crate::ehr::BookError;
 
 /// A chart answer: the event for the dialog and the record's timeline entry.
 pub(super) struct Outcome {

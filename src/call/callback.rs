@@ -30,9 +30,8 @@ pub fn is_callback_line(services: &CallServices, to: &str) -> bool {
     if wanted.is_empty() {
         return false;
     }
-    let user = to.trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:").split(['@', ';']).next().unwrap_or_default();
-    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-    user.eq_ignore_ascii_case(wanted) || (!digits(wanted).is_empty() && digits(user) == digits(wanted))
+    let national = crate::phone::national(wanted);
+    crate::phone::user_part(to).eq_ignore_ascii_case(wanted) || (!national.is_empty() && crate::phone::national(to) == national)
 }
 
 pub async fn run(services: Arc<CallServices>, incoming: Incoming, sip_events: mpsc::UnboundedReceiver<UaEvent>) {

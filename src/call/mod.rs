@@ -1,11 +1,14 @@
 //! Calls: the dispatcher that turns SIP events into one task per call (`session`), enforcing the
 //! concurrent-call limit, and the services every call shares; `listener` turns a call's audio into
 //! speech events.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod alert;
 mod appointments;
 pub mod bridge;
 pub mod callback;
+mod config;
 pub mod listener;
 pub mod outbound;
 pub mod session;
@@ -16,7 +19,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::config::Config;
+pub use config::{CallConfig, CallsConfig};
 use crate::media::{MediaCounters, PortPool, PromptLibrary};
 use crate::sip::{CallId, UaCommand, UaEvent};
 use crate::ehr::Ehr;
@@ -25,11 +28,11 @@ use crate::store::Store;
 use crate::triage::Triage;
 use crate::triage::hours::PracticeHours;
 use crate::triage::routing::Router;
-use crate::web::metrics::{CallOutcome, Metrics};
+use crate::metrics::{CallOutcome, Metrics};
 
 /// What every call shares.
 pub struct CallServices {
-    pub config: Arc<Config>,
+    pub config: Arc<CallConfig>,
     pub store: Store,
     pub prompts: Arc<PromptLibrary>,
     pub ports: PortPool,

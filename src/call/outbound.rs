@@ -11,7 +11,6 @@ use tokio::sync::mpsc;
 
 use super::CallServices;
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
-use crate::oncall::config::{is_phone, normalize_phone};
 use crate::sip::sdp::{self, MediaCaps};
 use crate::sip::uac::DialRequest;
 use crate::sip::{CallId, Transport, TrunkMode, UaCommand, UaEvent};
@@ -119,7 +118,7 @@ pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialErr
         let (dest, host) = resolve(host_port, transport).await?;
         return Ok(Route { target: dial.to_string(), dest, transport, host });
     }
-    if !is_phone(dial) {
+    if !crate::phone::is_number(dial) {
         return Err(DialError::NoRoute(format!("{dial:?} is not a phone number")));
     }
     let proxy = match (&services.config.oncall.outbound_proxy, &services.config.sip.trunk.registrar) {
@@ -130,7 +129,7 @@ pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialErr
     let transport = Transport::from_name(&services.config.oncall.outbound_transport).unwrap_or_else(|| services.config.sip.trunk.transport());
     let (dest, host) = resolve(&proxy, transport).await?;
     let domain = if services.config.sip.trunk.registrar.is_empty() { proxy.clone() } else { services.config.sip.trunk.effective_domain() };
-    Ok(Route { target: format!("sip:{}@{domain}", normalize_phone(dial)), dest, transport, host })
+    Ok(Route { target: format!("sip:{}@{domain}", crate::phone::dialable(dial)), dest, transport, host })
 }
 
 /// The address of `host[:port]` (5061 by default over TLS, 5060 otherwise) and the host itself.
@@ -160,7 +159,7 @@ pub async fn dial_until(services: &Arc<CallServices>, dial: &str, ring_timeout: 
     let oncall = &services.config.oncall;
     let trunk = &services.config.sip.trunk;
     let domain = if trunk.registrar.is_empty() { services.local_ip.to_string() } else { trunk.effective_domain() };
-    let user = if oncall.caller_id.is_empty() { "chartline".to_string() } else { normalize_phone(&oncall.caller_id) };
+    let user = if oncall.caller_id.is_empty() { "chartline".to_string() } else { crate::phone::dialable(&oncall.caller_id) };
     let credentials = (trunk.mode == TrunkMode::Register)
         .then(|| trunk.secret().ok())
         .flatten()

@@ -23,7 +23,7 @@ use crate::sip::refer::TransferUpdate;
 use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::record::{self, CallEvent, CallRecord, MatchStatus, PatientMatch, RequestChoice};
-use crate::web::metrics::CallOutcome;
+use crate::metrics::CallOutcome;
 
 /// What the dispatcher knows of a new call.
 pub struct Incoming {
@@ -538,9 +538,7 @@ fn add_red_flags(record: &mut CallRecord, flags: Vec<String>) {
 
 /// The caller's number from a From URI (`sip:+15551234567@host` → `+15551234567`).
 pub(super) fn caller_number(from: &str) -> Option<String> {
-    let user = from.trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:");
-    let user = user.split(['@', ';']).next()?;
-    user.chars().any(|c| c.is_ascii_digit()).then(|| user.to_string())
+    crate::phone::caller(from).map(str::to_string)
 }
 
 fn push_event(record: &mut CallRecord, kind: &str, detail: serde_json::Value) {

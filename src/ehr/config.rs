@@ -250,15 +250,6 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_full_key_and_line() {
-        let text = "[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"http://x/fhir\"\n[ehr.fhir.auth]\nmode = \"bearer\"\ntoken = \"\"\n";
-        let err = crate::config::Config::parse(text, "t.toml").unwrap_err().to_string();
-        assert!(err.contains("ehr.fhir.auth.token") && err.contains("line 7"), "{err}");
-        let err = crate::config::Config::parse("[ehr.retry]\nbase_delay = 1\n", "t.toml").unwrap_err().to_string();
-        assert!(err.contains("base_delay") && err.contains("line 2"), "{err}");
-    }
-
-    #[test]
     fn retry_ranges() {
         let c = parse("[retry]\njitter = 1.5\n");
         assert_eq!(c.validate().unwrap_err().0, "retry.jitter");

@@ -102,3 +102,17 @@ mod tests {
         assert!(EhrError::Network("refused".into()).is_transient());
     }
 }
+
+/// Why a booking or a cancellation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// Someone else booked it first: offer the next slots.
+    #[error("the slot was just taken")]
+    SlotTaken,
+    #[error("no such {0}")]
+    NotFound(String),
+    #[error("this chart cannot schedule: {0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Ehr(#[from] EhrError),
+}

@@ -2,29 +2,31 @@
 //! the embedded SQLite chart (the default, seeded with the demo practice) and a FHIR R4 client with
 //! SMART Backend Services auth and vendor profiles. The sync worker ([`sync`]) delivers each
 //! finished call from the store's outbox through the adapter exactly once.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod fhir;
 pub mod mapping;
-pub mod phone;
 pub mod profiles;
 pub mod resources;
 pub mod retry;
+pub mod schedule_resources;
 pub mod sync;
 pub mod types;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 pub use config::EhrConfig;
-pub use error::EhrError;
+pub use error::{BookError, EhrError};
 pub use types::*;
 
-use crate::config::Config;
-use crate::schedule::{BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
+use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 
 /// One chart, local or remote. Object safe: held as `Arc<dyn Ehr>`.
@@ -76,38 +78,44 @@ pub trait Ehr: Send + Sync {
     }
 }
 
+/// What opening a chart needs besides `[ehr]` (assembled by `config::Config::ehr_site`).
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub data_dir: PathBuf,
+    /// The keys the chart and the recordings are encrypted with.
+    pub keys: crate::store::keys::KeyPaths,
+    /// The practice's time zone (`[practice] time_zone`).
+    pub time_zone: chrono_tz::Tz,
+    /// `[scheduling] horizon_days`.
+    pub horizon_days: u32,
+}
+
 /// The adapter `[ehr]` selects. The embedded chart is opened (created when missing) and, when it
 /// is empty, loaded with the demo practice from `ehr.demo_dir`.
-pub fn open(config: &Config) -> Result<Arc<dyn Ehr>, EhrError> {
-    match config.ehr.adapter {
+pub fn open(config: &EhrConfig, site: &Site) -> Result<Arc<dyn Ehr>, EhrError> {
+    match config.adapter {
         config::AdapterKind::Embedded => {
-            let chart = embedded::EmbeddedChart::open_with(&chart_path(config), &keys(config)?)?.with_scheduling(practice_tz(config), config.scheduling.horizon_days);
-            chart.ensure_demo_loaded(&config.ehr.demo_dir)?;
+            let chart = embedded::EmbeddedChart::open_with(&chart_path(config, &site.data_dir), &keys(site)?)?.with_scheduling(site.time_zone, site.horizon_days);
+            chart.ensure_demo_loaded(&config.demo_dir)?;
             Ok(Arc::new(chart))
         }
         config::AdapterKind::Fhir => {
-            let fhir = fhir::FhirEhr::new(&config.ehr.fhir, config.data_dir.clone())?;
-            Ok(Arc::new(fhir.with_time_zone(practice_tz(config)).with_keys(Arc::new(keys(config)?))))
+            let fhir = fhir::FhirEhr::new(&config.fhir, site.data_dir.clone())?;
+            Ok(Arc::new(fhir.with_time_zone(site.time_zone).with_keys(Arc::new(keys(site)?))))
         }
     }
 }
 
-/// The practice's time zone (validated with the configuration; Chicago if it somehow is not).
-pub fn practice_tz(config: &Config) -> chrono_tz::Tz {
-    config.practice.time_zone.parse().unwrap_or(chrono_tz::America::Chicago)
-}
-
-/// The keys of the configured data dir (the chart and the recordings are encrypted with them).
-fn keys(config: &Config) -> Result<crate::store::Keys, EhrError> {
-    let paths = config.key_paths();
-    crate::store::Keys::load_or_create(&paths).map_err(|e| EhrError::Io { path: paths.keyring.display().to_string(), source: std::io::Error::other(e.to_string()) })
+/// The keys of the site (the chart and the recordings are encrypted with them).
+fn keys(site: &Site) -> Result<crate::store::Keys, EhrError> {
+    crate::store::Keys::load_or_create(&site.keys).map_err(|e| EhrError::Io { path: site.keys.keyring.display().to_string(), source: std::io::Error::other(e.to_string()) })
 }
 
 /// Where the embedded chart lives: `ehr.chart_path`, else `<data_dir>/chart.db`.
-pub fn chart_path(config: &Config) -> std::path::PathBuf {
-    if config.ehr.chart_path.as_os_str().is_empty() {
-        config.data_dir.join("chart.db")
+pub fn chart_path(config: &EhrConfig, data_dir: &Path) -> PathBuf {
+    if config.chart_path.as_os_str().is_empty() {
+        data_dir.join("chart.db")
     } else {
-        config.ehr.chart_path.clone()
+        config.chart_path.clone()
     }
 }

@@ -213,7 +213,7 @@ fn athena_patient_case(input: &MappingInput<'_>) -> Result<PlannedRequest, EhrEr
         ("subject".to_string(), format!("{} (phone call {})", mapping::label(kind), call.call_id)),
         ("internalnote".to_string(), mapping::note(call)),
         ("priority".to_string(), if mapping::priority(call) == "routine" { "2" } else { "1" }.to_string()),
-        ("callbacknumber".to_string(), super::phone::normalize(&call.from)),
+        ("callbacknumber".to_string(), crate::phone::national(&call.from)),
         ("outboundonly".to_string(), "false".to_string()),
     ];
     if let Some(owner) = mapping::owner_reference(call) {

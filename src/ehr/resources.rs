@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::phone;
+use crate::phone;
 use super::types::*;
 
 /// The id part of a reference: `Practitioner/abc`, `urn:uuid:abc`, `http://x/fhir/Practitioner/abc` → `abc`.

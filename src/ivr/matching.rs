@@ -7,22 +7,8 @@ use chrono::{Datelike, NaiveDate};
 use crate::triage::medication::{best_match, sounds_like};
 use crate::triage::text::tokens;
 
-/// The last ten digits of a phone number, `None` when it has fewer than seven digits (an
-/// extension or a withheld number cannot identify anyone).
-pub fn phone_key(number: &str) -> Option<String> {
-    // A SIP URI's host is not part of the number.
-    let user = number.split('@').next().unwrap_or_default();
-    let digits: String = user.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.len() < 7 {
-        return None;
-    }
-    Some(digits[digits.len().saturating_sub(10)..].to_string())
-}
-
-/// Same line: `+1 (555) 146-1616`, `555-146-1616` and `sip:15551461616@pbx` all agree.
-pub fn same_phone(a: &str, b: &str) -> bool {
-    matches!((phone_key(a), phone_key(b)), (Some(x), Some(y)) if x == y)
-}
+/// Caller ID against a chart's phone: the same line (see `crate::phone::same`).
+pub use crate::phone::same as same_phone;
 
 /// What the chart makes of the readings of one spoken date of birth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,15 +121,6 @@ pub fn medication_clip(medication: &str, vocabulary: &[String]) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phones_compare_by_last_ten_digits() {
-        assert!(same_phone("+1 (555) 146-1616", "555-146-1616"));
-        assert!(same_phone("sip:15551461616@10.0.0.1", "5551461616"));
-        assert!(!same_phone("555-146-1616", "555-146-1617"));
-        assert!(!same_phone("101", "101"), "an extension identifies no one");
-        assert_eq!(phone_key("anonymous"), None);
-    }
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -1,6 +1,8 @@
 //! Dialogs as pure state machines (`dialog`), driven by the per-call task; their timing, retries
 //! and keypad menu are configuration (`[ivr]` in config/chartline.toml). `matching` holds the pure
 //! helpers the patient line uses to pick a chart (caller ID, spoken name) and a read-back clip.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod dialog;
 pub mod keypad_date;

@@ -1,6 +1,8 @@
 //! The media path of a call: `g711` codecs, `jitter` buffer, `dtmf` detection, `resample`,
 //! `prompts` (audio catalogue and read-back), `recorder`, `rtcp` reports, `srtp` (RFC 3711
 //! protection when SDES keys were negotiated), and `session`, the tokio task that runs one call's RTP.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod dtmf;
 pub mod g711;

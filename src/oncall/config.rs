@@ -87,7 +87,7 @@ impl OnCallConfig {
     /// Range and cross-field checks; the key is relative to `[oncall]`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         let bad = |key: &str, problem: &str| Err((key.to_string(), problem.to_string()));
-        if !self.caller_id.is_empty() && !is_phone(&self.caller_id) {
+        if !self.caller_id.is_empty() && !crate::phone::is_number(&self.caller_id) {
             return bad("caller_id", "must be a phone number (digits, optionally with a leading +)");
         }
         if !self.outbound_proxy.is_empty() && crate::sip::trunk_config::split_host_port(&self.outbound_proxy).is_none_or(|(h, p)| h.is_empty() || p == 0) {
@@ -136,12 +136,6 @@ impl OnCallConfig {
     }
 }
 
-/// `+15551234567`, `555-123-4567`, `(555) 123 4567`: digits with the usual separators.
-pub fn is_phone(text: &str) -> bool {
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    (3..=15).contains(&digits) && text.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || " -().".contains(c) || (c == '+' && i == 0))
-}
-
 /// Why `line` cannot be phoned, if it cannot: it must be a phone number or a `sip:` URI, whose
 /// `;transport=` (if any) is udp, tcp or tls. Shared by `[oncall] providers` and `[alerts]`.
 pub fn dial_problem(line: &str) -> Option<String> {
@@ -150,52 +144,5 @@ pub fn dial_problem(line: &str) -> Option<String> {
         return Some(format!("transport {t:?} in {line:?} is not udp, tcp or tls"));
     }
     let sip_uri = line.starts_with("sip:") && line.contains('@');
-    (!is_phone(line) && !sip_uri).then(|| format!("{line:?} is neither a phone number nor a sip: URI"))
-}
-
-/// The dialable form: digits with a leading + kept.
-pub fn normalize_phone(text: &str) -> String {
-    let plus = text.trim_start().starts_with('+');
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    if plus { format!("+{digits}") } else { digits }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::Config;
-
-    fn parse(section: &str) -> Result<Config, String> {
-        Config::parse(&format!("[oncall]\n{section}"), "test.toml").map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn defaults_are_valid_and_errors_name_the_key() {
-        assert!(parse("").is_ok());
-        let err = parse("ring_timeout_s = 1\n").unwrap_err();
-        assert!(err.contains("oncall.ring_timeout_s") && err.contains("line 2"), "{err}");
-        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"call me\" }]\n").unwrap_err();
-        assert!(err.contains("oncall.providers[0]") && err.contains("neither"), "{err}");
-        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"+15550100001\", backup = \"Practitioner/x\" }]\n").unwrap_err();
-        assert!(err.contains("backup"), "{err}");
-        let err = parse("caller_id = \"practice\"\n").unwrap_err();
-        assert!(err.contains("oncall.caller_id"), "{err}");
-        let err = parse("outbound_transport = \"sctp\"\n").unwrap_err();
-        assert!(err.contains("oncall.outbound_transport"), "{err}");
-        let err = parse("providers = [{ id = \"Practitioner/a\", phone = \"sip:dr@10.0.0.5;transport=ws\" }]\n").unwrap_err();
-        assert!(err.contains("oncall.providers[0]") && err.contains("ws"), "{err}");
-        let err = parse("resume_within_h = 720\n").unwrap_err();
-        assert!(err.contains("oncall.resume_within_h"), "{err}");
-        let err = parse("pager = true\n").unwrap_err();
-        assert!(err.contains("pager"), "{err}");
-        let ok = parse("providers = [{ id = \"Practitioner/a\", phone = \"+1 555-010-0001\", backup = \"Practitioner/b\" }, { id = \"Practitioner/b\", phone = \"sip:dr-b@10.0.0.5:5060\" }]\n").unwrap();
-        assert_eq!(ok.oncall.provider("Practitioner/a").unwrap().backup, "Practitioner/b");
-    }
-
-    #[test]
-    fn phone_numbers() {
-        assert!(super::is_phone("+1 (555) 010-0001"));
-        assert!(!super::is_phone("55+5"));
-        assert_eq!(super::normalize_phone("+1 (555) 010-0001"), "+15550100001");
-        assert_eq!(super::normalize_phone("555.010.0001"), "5550100001");
-    }
+    (!crate::phone::is_number(line) && !sip_uri).then(|| format!("{line:?} is neither a phone number nor a sip: URI"))
 }

@@ -2,6 +2,8 @@
 //! call alerts (`recipients`) and the alert state machine.
 //! The drivers that place the calls and relay the media live in `crate::call` (`outbound`,
 //! `bridge`, `alert`).
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod alert;
 pub mod callback;

@@ -35,10 +35,10 @@ pub fn set_pin(store: &Store, username: &str, pin: &str) -> Result<(), StoreErro
     if user.role != Role::Provider || user.practitioner.is_none() {
         return Err(StoreError::Invalid(format!("{username} is not a provider with a practitioner id")));
     }
-    if hashes(store)?.iter().any(|(other, hash)| other != username && crate::web::password::verify(pin, hash)) {
+    if hashes(store)?.iter().any(|(other, hash)| other != username && crate::crypto::password::verify(pin, hash)) {
         return Err(StoreError::Invalid("that PIN is taken: choose another".into()));
     }
-    // Argon2id like the passwords (web::password), without their length rule: a PIN is short by design.
+    // Argon2id like the passwords (crypto::password), without their length rule: a PIN is short by design.
     use argon2::password_hash::PasswordHasher;
     let hash = argon2::Argon2::default().hash_password(pin.as_bytes()).map(|h| h.to_string()).map_err(|e| StoreError::Invalid(format!("cannot hash the PIN: {e}")))?;
     store.with(|conn| {
@@ -57,7 +57,7 @@ pub fn provider_by_pin(store: &Store, pin: &str) -> Result<Option<User>, StoreEr
         return Ok(None);
     }
     for (username, hash) in hashes(store)? {
-        if crate::web::password::verify(pin, &hash) {
+        if crate::crypto::password::verify(pin, &hash) {
             return store.user(&username);
         }
     }

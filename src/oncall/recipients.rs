@@ -152,26 +152,4 @@ mod tests {
         assert!(!decide(at(false, Some(Severity::Emergency), false), &oncall, &off).any());
         assert!(!decide(at(false, None, true), &oncall, &staffed()).any(), "a routine call alerts nobody");
     }
-
-    fn parse(section: &str) -> Result<crate::config::Config, String> {
-        crate::config::Config::parse(&format!("[alerts]\n{section}"), "test.toml").map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn validation_names_the_key() {
-        assert!(parse("").is_ok());
-        assert!(parse("staff_line = \"sip:nurse@10.0.0.5:5060;transport=tcp\"\nstaff_backup = \"+1 555 010 0002\"\n").is_ok());
-        let err = parse("staff_line = \"the nurse\"\n").unwrap_err();
-        assert!(err.contains("alerts.staff_line") && err.contains("line 2"), "{err}");
-        let err = parse("staff_line = \"sip:nurse@pbx;transport=ws\"\n").unwrap_err();
-        assert!(err.contains("alerts.staff_line"), "{err}");
-        let err = parse("staff_backup = \"+15550100002\"\n").unwrap_err();
-        assert!(err.contains("alerts.staff_backup"), "{err}");
-        let err = parse("push_buffer = 0\n").unwrap_err();
-        assert!(err.contains("alerts.push_buffer"), "{err}");
-        let err = parse("keepalive_s = 0\n").unwrap_err();
-        assert!(err.contains("alerts.keepalive_s"), "{err}");
-        let err = parse("pager = 1\n").unwrap_err();
-        assert!(err.contains("pager"), "{err}");
-    }
 }

@@ -5,10 +5,11 @@
 //! `book`, `cancel_appointment`, `upcoming_appointments`) and the appointment dialog
 //! (`ivr::dialog`). Times are UTC instants; "morning", weekdays and dates are read in the
 //! practice's time zone (`[practice] time_zone`).
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod config;
 pub mod demo;
-pub mod resources;
 pub mod search;
 pub mod spoken;
 
@@ -118,15 +119,3 @@ pub struct Upcoming {
     pub location_name: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BookError {
-    /// Someone else booked it first: offer the next slots.
-    #[error("the slot was just taken")]
-    SlotTaken,
-    #[error("no such {0}")]
-    NotFound(String),
-    #[error("this chart cannot schedule: {0}")]
-    Unsupported(String),
-    #[error(transparent)]
-    Ehr(#[from] crate::ehr::EhrError),
-}

@@ -262,7 +262,7 @@ impl Authenticator {
     fn nonce_issued(&self, nonce: &str, source: IpAddr) -> Option<Duration> {
         let (ms, mac) = nonce.split_once('.')?;
         let ms = u64::from_str_radix(ms, 16).ok()?;
-        crate::constant_time_eq(mac, &self.mac(ms, source)).then(|| Duration::from_millis(ms))
+        crate::crypto::constant_time_eq(mac, &self.mac(ms, source)).then(|| Duration::from_millis(ms))
     }
 
     fn verify(&mut self, params: &DigestParams, request: &Message, source: IpAddr, now: Instant) -> Verdict {
@@ -291,7 +291,7 @@ impl Authenticator {
         let challenge = Challenge { realm: self.realm.clone(), nonce: nonce.to_string(), opaque: None, algorithm, qop_auth: true, stale: false };
         let method = request.method().unwrap_or("INVITE");
         let expected = challenge.response(&self.credentials, method, uri, cnonce, nc);
-        if username != self.credentials.username || !crate::constant_time_eq(&response.to_ascii_lowercase(), &expected) {
+        if username != self.credentials.username || !crate::crypto::constant_time_eq(&response.to_ascii_lowercase(), &expected) {
             return Verdict::Wrong;
         }
         let age = now.saturating_duration_since(self.epoch).saturating_sub(issued);

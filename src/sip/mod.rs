@@ -4,6 +4,8 @@
 //! (REGISTER/OPTIONS), `auth` (digest); at the edge: `acl` (which sources we serve),
 //! `inbound_auth` (digest challenges for new calls) and `rate_limit` (floods, scanners); in a
 //! call: `refer` (a blind transfer we ask of the far end).
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod acl;
 pub mod auth;

@@ -68,7 +68,7 @@ impl TlsConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SipTlsError {
     #[error("sip.tls: {0}")]
-    Files(#[from] crate::web::tls::TlsError),
+    Files(#[from] crate::crypto::tls::TlsError),
     #[error("sip.tls.cert {path}: {problem}")]
     Cert { path: String, problem: String },
     #[error("sip.tls.key {path}: {problem}")]
@@ -92,7 +92,7 @@ pub struct TlsServer {
 
 /// Loads (or generates) the certificate and builds the acceptor.
 pub fn server(config: &TlsConfig, data_dir: &Path) -> Result<TlsServer, SipTlsError> {
-    let files = crate::web::tls::ensure_in(&config.cert, &config.key, &data_dir.join("sip"))?;
+    let files = crate::crypto::tls::ensure_in(&config.cert, &config.key, &data_dir.join("sip"))?;
     let cert_problem = |problem: String| SipTlsError::Cert { path: files.cert.display().to_string(), problem };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| cert_problem(e.to_string()))?
@@ -173,19 +173,6 @@ mod tests {
         assert_eq!(config.validate().unwrap_err().0, "handshake_timeout_ms");
         config.handshake_timeout_ms = 5000;
         assert!(config.validate().is_ok());
-    }
-
-    #[test]
-    fn config_file_errors_name_the_key_and_line() {
-        let text = "[sip]\nlisten = \"127.0.0.1:5060\"\n\n[sip.tls]\nenabled = true\ncert = \"/etc/chartline/sip.pem\"\n";
-        let err = crate::config::Config::parse(text, "test.toml").unwrap_err().to_string();
-        assert!(err.contains("sip.tls.key"), "{err}");
-        let same_port = "[sip]\nlisten = \"127.0.0.1:5060\"\n\n[sip.tls]\nenabled = true\nlisten = \"127.0.0.1:5060\"\n";
-        let err = crate::config::Config::parse(same_port, "test.toml").unwrap_err().to_string();
-        assert!(err.contains("sip.tls.listen") && err.contains("line 6"), "{err}");
-        let typo = "[sip.tls]\nenable = true\n";
-        let err = crate::config::Config::parse(typo, "test.toml").unwrap_err().to_string();
-        assert!(err.contains("enable") && err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -92,7 +92,10 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
     let tls_client = tls::client(&config.tls).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let (stream_tx, stream_rx) = mpsc::unbounded_channel();
+    // Messages, openings and closings from every stream connection to the driver. Full: each
+    // connection's reader waits (back-pressure), so TCP flow control slows a flooding peer down
+    // instead of memory growing.
+    let (stream_tx, stream_rx) = mpsc::channel(STREAM_INPUT_QUEUE);
     let live_dialogs = Arc::new(AtomicI64::new(0));
     let trunk = Arc::new(TrunkGauges::default());
     let driver = Driver {
@@ -132,11 +135,11 @@ async fn resolve(registrar: &str, transport: Transport, local: SocketAddr) -> st
 struct Driver {
     endpoint: Endpoint,
     udp: UdpSocket,
-    connections: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     /// Messages waiting for a connection we are opening.
     connecting: HashMap<SocketAddr, Vec<Vec<u8>>>,
     /// Where stream tasks report messages, new connections and failures.
-    streams: mpsc::UnboundedSender<StreamInput>,
+    streams: mpsc::Sender<StreamInput>,
     tls_client: tokio_rustls::TlsConnector,
     connect_timeout: std::time::Duration,
     events: mpsc::UnboundedSender<UaEvent>,
@@ -161,14 +164,14 @@ async fn accept_tls(tls: Option<&TlsListener>) -> std::io::Result<(tokio::net::T
 
 enum StreamInput {
     Message(SocketAddr, Transport, Vec<u8>),
-    Opened(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
+    Opened(SocketAddr, Transport, mpsc::Sender<Vec<u8>>),
     Closed(SocketAddr, Transport),
     /// A connection we tried to open did not come up.
     Failed(SocketAddr, Transport, String),
 }
 
 impl Driver {
-    async fn run(mut self, tcp: TcpListener, tls: Option<TlsListener>, mut commands: mpsc::UnboundedReceiver<UaCommand>, mut stream_rx: mpsc::UnboundedReceiver<StreamInput>) {
+    async fn run(mut self, tcp: TcpListener, tls: Option<TlsListener>, mut commands: mpsc::UnboundedReceiver<UaCommand>, mut stream_rx: mpsc::Receiver<StreamInput>) {
         let stream_tx = self.streams.clone();
         let mut buf = vec![0u8; MAX_MESSAGE + 1];
         loop {
@@ -192,11 +195,11 @@ impl Driver {
                 },
                 Some(input) = stream_rx.recv() => match input {
                     StreamInput::Message(peer, transport, bytes) => self.endpoint.handle_inbound(&bytes, peer, transport, Instant::now()),
-                    StreamInput::Opened(peer, writer) => {
-                        for bytes in self.connecting.remove(&peer).unwrap_or_default() {
-                            let _ = writer.send(bytes);
-                        }
+                    StreamInput::Opened(peer, transport, writer) => {
                         self.connections.insert(peer, writer);
+                        for bytes in self.connecting.remove(&peer).unwrap_or_default() {
+                            self.write(peer, transport, bytes);
+                        }
                     }
                     StreamInput::Closed(peer, transport) => {
                         self.connections.remove(&peer);
@@ -226,11 +229,9 @@ impl Driver {
                         tracing::debug!(dest = %transmit.dest, error = %e, "UDP send failed");
                     }
                 }
-                Transport::Tcp | Transport::Tls => match self.connections.get(&transmit.dest) {
-                    Some(writer) => {
-                        let _ = writer.send(transmit.bytes);
-                    }
-                    None => self.connect(transmit.dest, transmit.transport, transmit.bytes),
+                Transport::Tcp | Transport::Tls => match self.connections.contains_key(&transmit.dest) {
+                    true => self.write(transmit.dest, transmit.transport, transmit.bytes),
+                    false => self.connect(transmit.dest, transmit.transport, transmit.bytes),
                 },
             }
         }
@@ -249,6 +250,19 @@ impl Driver {
 }
 
 impl Driver {
+    /// Queues `bytes` on the open connection to `dest`. A connection whose queue is full has a
+    /// peer that stopped reading: it is closed (and counted), its transactions fail over, and the
+    /// driver never waits on one slow peer.
+    fn write(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
+        let Some(writer) = self.connections.get(&dest) else { return };
+        if let Err(mpsc::error::TrySendError::Full(_)) = writer.try_send(bytes) {
+            tracing::info!(%dest, transport = transport.via_name(), queued = WRITE_QUEUE, "closing stream connection: the peer stopped reading");
+            self.connections.remove(&dest);
+            self.trunk.stalled_connections.fetch_add(1, Ordering::Relaxed);
+            self.endpoint.connection_closed(dest, transport);
+        }
+    }
+
     /// Queues `bytes` for `dest` and opens the connection if none is being opened. Only
     /// destinations of our own outbound calls are dialled: a peer whose inbound connection closed
     /// listens on some other port than the one it came from.
@@ -266,12 +280,12 @@ impl Driver {
             match transport {
                 Transport::Tls => match tls::connect(connector, dest, &name, timeout).await {
                     Ok(stream) => serve_stream(stream, dest, transport, to_driver).await,
-                    Err(e) => drop(to_driver.send(failed(e))),
+                    Err(e) => drop(to_driver.send(failed(e)).await),
                 },
                 _ => match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(dest)).await {
                     Ok(Ok(stream)) => serve_stream(stream, dest, transport, to_driver).await,
-                    Ok(Err(e)) => drop(to_driver.send(failed(e))),
-                    Err(_) => drop(to_driver.send(failed(std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out")))),
+                    Ok(Err(e)) => drop(to_driver.send(failed(e)).await),
+                    Err(_) => drop(to_driver.send(failed(std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out"))).await),
                 },
             }
         });
@@ -287,11 +301,13 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Reads framed messages from one stream connection (TCP or TLS) and writes what the driver sends
 /// to it.
-async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, peer: SocketAddr, transport: Transport, to_driver: mpsc::UnboundedSender<StreamInput>) {
+async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, peer: SocketAddr, transport: Transport, to_driver: mpsc::Sender<StreamInput>) {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let _ = to_driver.send(StreamInput::Opened(peer, write_tx));
-    let writer_task = tokio::spawn(async move {
+    // What the driver sends on this connection. Full: the driver closes the connection (see
+    // `Driver::write`); the writer then ends, and so does the reading below.
+    let (write_tx, mut write_rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let _ = to_driver.send(StreamInput::Opened(peer, transport, write_tx)).await;
+    let mut writer_task = tokio::spawn(async move {
         while let Some(bytes) = write_rx.recv().await {
             // TLS buffers records: flush so each message leaves at once.
             if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
@@ -304,17 +320,19 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
     'read: loop {
         // A peer that starts a message must finish it: a stalled partial message (a lying
         // Content-Length, a slow-loris) closes the connection instead of holding it forever.
-        let read = reader.read(&mut chunk);
-        let read = if framer.pending() {
-            match tokio::time::timeout(PARTIAL_MESSAGE_TIMEOUT, read).await {
-                Ok(read) => read,
-                Err(_) => {
-                    tracing::info!(%peer, "closing TCP connection: message not completed in time");
-                    break;
-                }
-            }
-        } else {
-            read.await
+        let pending = framer.pending();
+        let read = async {
+            let read = reader.read(&mut chunk);
+            if pending { tokio::time::timeout(PARTIAL_MESSAGE_TIMEOUT, read).await.ok() } else { Some(read.await) }
+        };
+        let read = tokio::select! {
+            read = read => read,
+            // The writer ended: a write failed, or the driver dropped a peer that stopped reading.
+            _ = &mut writer_task => break,
+        };
+        let Some(read) = read else {
+            tracing::info!(%peer, "closing TCP connection: message not completed in time");
+            break;
         };
         match read {
             Ok(0) | Err(_) => break,
@@ -323,7 +341,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
         loop {
             match framer.next_message() {
                 Ok(Some(message)) => {
-                    let _ = to_driver.send(StreamInput::Message(peer, transport, message));
+                    let _ = to_driver.send(StreamInput::Message(peer, transport, message)).await;
                 }
                 Ok(None) => break,
                 Err(problem) => {
@@ -333,9 +351,14 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S, pee
             }
         }
     }
-    let _ = to_driver.send(StreamInput::Closed(peer, transport));
+    let _ = to_driver.send(StreamInput::Closed(peer, transport)).await;
     writer_task.abort();
 }
+
+/// Stream-connection inputs queued for the driver before readers wait.
+const STREAM_INPUT_QUEUE: usize = 1024;
+/// Messages queued for one stream connection before its peer counts as stalled and is closed.
+const WRITE_QUEUE: usize = 256;
 
 /// How long the rest of a started stream message may take to arrive.
 pub const PARTIAL_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -68,11 +68,13 @@ pub struct TrunkGauges {
     pub rate_limited: AtomicU64,
     /// New calls refused by digest authentication (`[sip.auth]`).
     pub auth_rejected: AtomicU64,
+    /// TCP/TLS connections closed because the peer stopped reading (its write queue was full).
+    pub stalled_connections: AtomicU64,
 }
 
 impl Default for TrunkGauges {
     fn default() -> Self {
-        Self { registered: AtomicI64::new(-1), up: AtomicI64::new(-1), denied_requests: AtomicU64::new(0), rate_limited: AtomicU64::new(0), auth_rejected: AtomicU64::new(0) }
+        Self { registered: AtomicI64::new(-1), up: AtomicI64::new(-1), denied_requests: AtomicU64::new(0), rate_limited: AtomicU64::new(0), auth_rejected: AtomicU64::new(0), stalled_connections: AtomicU64::new(0) }
     }
 }
 

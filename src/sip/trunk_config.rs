@@ -205,55 +205,6 @@ pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-
-    fn parse(section: &str) -> Result<Config, String> {
-        Config::parse(&format!("[sip.trunk]\n{section}"), "test.toml").map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn defaults_trust_only_this_machine() {
-        let config = Config::embedded().unwrap();
-        let acl = config.sip.trunk.acl().unwrap();
-        assert_eq!(acl.check("127.0.0.1".parse().unwrap()), crate::sip::acl::Verdict::Allow);
-        assert_eq!(acl.check("::1".parse().unwrap()), crate::sip::acl::Verdict::Allow);
-        assert_ne!(acl.check("192.168.1.20".parse().unwrap()), crate::sip::acl::Verdict::Allow);
-        assert_ne!(acl.check("10.0.0.1".parse().unwrap()), crate::sip::acl::Verdict::Allow);
-    }
-
-    #[test]
-    fn errors_name_the_key_and_line() {
-        let err = parse("mode = \"register\"\nusername = \"u\"\npassword = \"p\"\n").unwrap_err();
-        assert!(err.contains("sip.trunk.registrar") && err.contains("required"), "{err}");
-        let err = parse("allowed_sources = [\"10.0.0.1/8\"]\n").unwrap_err();
-        assert!(err.contains("sip.trunk.allowed_sources") && err.contains("line 2") && err.contains("10.0.0.0/8"), "{err}");
-        let err = parse("mode = \"sometimes\"\n").unwrap_err();
-        assert!(err.contains("line 2"), "{err}");
-        let err = parse("pasword = \"x\"\n").unwrap_err();
-        assert!(err.contains("pasword"), "{err}");
-        let err = parse("mode = \"register\"\nregistrar = \"pbx:5060\"\nusername = \"u\"\n").unwrap_err();
-        assert!(err.contains("sip.trunk.password"), "{err}");
-        let err = parse("mode = \"register\"\nregistrar = \"pbx\"\nusername = \"u\"\npassword = \"p\"\npassword_env = \"X\"\n").unwrap_err();
-        assert!(err.contains("only one"), "{err}");
-        let err = parse("expires_s = 5\n").unwrap_err();
-        assert!(err.contains("sip.trunk.expires_s"), "{err}");
-        let err = parse("mode = \"ip\"\nallowed_sources = []\n").unwrap_err();
-        assert!(err.contains("sip.trunk.allowed_sources"), "{err}");
-    }
-
-    #[test]
-    fn password_sources() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pw");
-        std::fs::write(&file, "from-file\n").unwrap();
-        let config = parse(&format!("mode = \"register\"\nregistrar = \"pbx.example:5080\"\nusername = \"u\"\npassword_file = {:?}\n", file)).unwrap();
-        assert_eq!(config.sip.trunk.secret().unwrap().expose(), "from-file");
-        assert_eq!(config.sip.trunk.effective_domain(), "pbx.example:5080");
-        let err = parse("mode = \"register\"\nregistrar = \"pbx\"\nusername = \"u\"\npassword_env = \"CHARTLINE_TEST_SURELY_UNSET\"\n").unwrap_err();
-        assert!(err.contains("sip.trunk.password_env"), "{err}");
-        let debug = format!("{:?}", parse("mode = \"register\"\nregistrar = \"pbx\"\nusername = \"u\"\npassword = \"hunter2\"\n").unwrap());
-        assert!(!debug.contains("hunter2"), "the password never shows in Debug output");
-    }
 
     #[test]
     fn params_follow_the_mode() {

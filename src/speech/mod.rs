@@ -1,6 +1,8 @@
 //! On-box speech: voice activity detection and endpointing on 8 kHz call audio (`vad`), a bounded
 //! pool of whisper.cpp workers sharing one model (`asr`), the CTranslate2 → ggml model import
 //! (`model`), and the spoken date-of-birth parser (`dates`). Configured by `[speech]`.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod asr;
 pub mod dates;

@@ -1,6 +1,8 @@
 //! The local store: one SQLite database under the data dir holding call records and the EHR outbox.
 //! A finished call's record and its outbox row are written in one transaction, so a result is either
 //! both stored and queued for the EHR, or neither.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod audit;
 pub mod calls;

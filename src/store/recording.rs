@@ -20,6 +20,11 @@ use thiserror::Error;
 use super::keys::{self, DataKey, KeyError, Keys, Purpose};
 
 pub const MAGIC: &[u8; 6] = b"CLREC\0";
+
+/// Where calls' recordings are kept under the data directory.
+pub fn recordings_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("recordings")
+}
 const VERSION: u8 = 1;
 const HEADER_LEN: usize = 28;
 const TAG_LEN: usize = 16;

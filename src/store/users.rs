@@ -1,5 +1,5 @@
 //! Dashboard accounts (providers and staff with a role) and the failed-login log the lockout
-//! policy reads. Passwords are stored only as argon2id PHC strings (hashed by `web::password`).
+//! policy reads. Passwords are stored only as argon2id PHC strings (hashed by `crypto::password`).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};

@@ -16,7 +16,36 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::config::PracticeConfig;
+/// `[practice]`: the practice's name, time zone, opening hours and holidays.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PracticeConfig {
+    pub name: String,
+    /// IANA time zone of the practice, e.g. `America/Chicago`.
+    pub time_zone: String,
+    /// Weekly opening hours in local time (`[practice.hours]`, `mon = ["08:00-17:00"]`).
+    pub hours: WeeklyHours,
+    /// Closed days, `"YYYY-MM-DD"`.
+    pub holidays: Vec<String>,
+}
+
+impl Default for PracticeConfig {
+    fn default() -> Self {
+        Self {
+            name: "Chartline Demo Practice".into(),
+            time_zone: "America/Chicago".into(),
+            hours: Default::default(),
+            holidays: Vec::new(),
+        }
+    }
+}
+
+impl PracticeConfig {
+    /// The practice's time zone (validated with the configuration; Chicago if it somehow is not).
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::America::Chicago)
+    }
+}
 
 /// Opening intervals per weekday, `"HH:MM-HH:MM"` in local time; an empty list = closed all day.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

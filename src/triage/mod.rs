@@ -11,6 +11,8 @@
 //!   location and on-call for a call.
 //!
 //! Everything here is pure: text and times in, decisions out.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod answer;
 pub mod classify;

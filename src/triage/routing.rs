@@ -125,17 +125,6 @@ pub struct Router {
     fallback: Option<String>,
 }
 
-/// Digits of a phone number or SIP URI, without a leading US country code.
-pub fn normalise_number(text: &str) -> String {
-    let user = text.trim().trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:");
-    let user = user.split(['@', ';']).next().unwrap_or("");
-    let digits: String = user.chars().filter(char::is_ascii_digit).collect();
-    match digits.strip_prefix('1') {
-        Some(rest) if digits.len() == 11 => rest.to_string(),
-        _ => digits,
-    }
-}
-
 fn weekday_index(name: &str) -> Option<u32> {
     ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().position(|d| *d == name.to_lowercase()).map(|i| i as u32)
 }
@@ -157,7 +146,7 @@ impl Router {
         }
         let mut locations = Vec::new();
         for rule in &config.locations {
-            let number = normalise_number(&rule.number);
+            let number = crate::phone::national(&rule.number);
             if number.is_empty() {
                 return Err(bad("locations", format!("number {:?} has no digits", rule.number)));
             }
@@ -206,7 +195,7 @@ impl Router {
 
     /// The location for a dialed number or To URI.
     pub fn location(&self, dialed: &str) -> Option<String> {
-        let number = normalise_number(dialed);
+        let number = crate::phone::national(dialed);
         self.locations.iter().find(|(n, _)| *n == number).map(|(_, l)| l.clone()).or_else(|| self.default_location.clone())
     }
 

@@ -111,13 +111,6 @@ fn fallback_on_call_and_unknown_numbers() {
 }
 
 #[test]
-fn numbers_normalise() {
-    assert_eq!(normalise_number("sip:+15550102000@pbx;user=phone"), "5550102000");
-    assert_eq!(normalise_number("(555) 010-2000"), "5550102000");
-    assert_eq!(normalise_number("2000"), "2000");
-}
-
-#[test]
 fn bad_config_names_the_key() {
     let hours = || PracticeHours::new("America/Chicago", &WeeklyHours::default(), &[]).unwrap();
     let mut cfg = config();

@@ -15,7 +15,7 @@ use super::RequestType;
 pub const EMBEDDED_RULES: &str = include_str!("../../config/triage.toml");
 
 /// A rules file is a TOML file like the main configuration, and fails the same ways.
-pub type RulesError = crate::config::ConfigError;
+pub type RulesError = crate::toml_file::TomlFileError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,14 +124,13 @@ impl RuleSet {
     }
 
     pub fn load(path: &Path) -> Result<Self, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read { path: path.into(), source })?;
+        let text = crate::toml_file::read(path)?;
         Self::parse(&text, &path.display().to_string())
     }
 
     /// Parses and compiles; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, RulesError> {
-        let file: RulesFile = toml::from_str(text)
-            .map_err(|e| RulesError::Syntax { origin: origin.into(), message: e.to_string().trim_end().into() })?;
+        let file: RulesFile = crate::toml_file::parse(text, origin)?;
         compile(file).map_err(|(key, anchor, problem)| RulesError::Invalid {
             origin: origin.into(),
             line: line_of(text, &anchor),

@@ -127,33 +127,6 @@ fn rules_file_from_config() {
 }
 
 #[test]
-fn chartline_toml_sections_validate_with_key_and_line() {
-    use crate::config::Config;
-    let config = Config::embedded().unwrap();
-    let router = routing::Router::new(&config.routing, hours::PracticeHours::from_practice(&config.practice).unwrap()).unwrap();
-    assert_eq!(router.location("sip:+15550102000@pbx").as_deref(), Some("Main Street Clinic"));
-
-    let text = "[practice]\ntime_zone = \"America/Chicago\"\n\n[practice.hours]\nmon = [\"9-5\"]\n";
-    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
-    assert!(err.contains("practice.hours.mon") && err.contains("line 5"), "{err}");
-
-    let text = "[practice]\nholidays = [\"Christmas\"]\n";
-    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
-    assert!(err.contains("practice.holidays") && err.contains("line 2"), "{err}");
-
-    let text = "[routing]\nprovider_types = [\"refil\"]\n";
-    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
-    assert!(err.contains("routing.provider_types") && err.contains("line 2"), "{err}");
-
-    let text = "[routing]\ndepartmentz = {}\n";
-    let err = Config::parse(text, "t.toml").unwrap_err().to_string();
-    assert!(err.contains("departmentz"), "{err}");
-
-    let text = "[triage]\nrules = \"/etc/chartline/triage.toml\"\n";
-    assert_eq!(Config::parse(text, "t.toml").unwrap().triage.rules.unwrap().to_str(), Some("/etc/chartline/triage.toml"));
-}
-
-#[test]
 fn medications_match_through_brand_names() {
     let active = ["Metformin hydrochloride 500 MG Oral Tablet", "Atorvastatin 20 MG Oral Tablet", "Albuterol 0.09 MG/ACTUAT Inhaler"];
     let t = triage();

@@ -15,13 +15,12 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
-use crate::config::Config;
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::{Store, StoreError};
 
 use super::lockout::LockoutPolicy;
 use super::session::{COOKIE, LOGIN_COOKIE, Session, SessionTable};
-use crate::constant_time_eq;
+use crate::crypto::constant_time_eq;
 use super::{actions, audio, audit_page, detail, html, live, login, practice, queue};
 
 /// Largest form body accepted (a reply is a few hundred characters).
@@ -29,7 +28,7 @@ const MAX_FORM: usize = 64 * 1024;
 
 pub struct AppState {
     pub store: Store,
-    pub config: Arc<Config>,
+    pub config: Arc<super::DashboardConfig>,
     pub sessions: Mutex<SessionTable>,
     pub lockout: LockoutPolicy,
     /// Cookies carry `Secure` when the dashboard is served over HTTPS.
@@ -42,7 +41,7 @@ pub struct AppState {
 pub type App = Arc<AppState>;
 
 impl AppState {
-    pub fn new(store: Store, config: Arc<Config>, ehr: super::Chart, live: Arc<super::live::Hub>) -> App {
+    pub fn new(store: Store, config: Arc<super::DashboardConfig>, ehr: super::Chart, live: Arc<super::live::Hub>) -> App {
         let web = &config.web;
         Arc::new(AppState {
             sessions: Mutex::new(SessionTable::new(
@@ -59,7 +58,7 @@ impl AppState {
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {
-        self.config.practice.time_zone.parse().unwrap_or(chrono_tz::UTC)
+        self.config.practice.tz()
     }
 
     /// Appends to the audit trail; an entry that cannot be written fails the request.

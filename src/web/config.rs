@@ -1,8 +1,27 @@
-//! `[web]`: where the dashboard listens, its certificate, session and lockout limits.
+//! `[web]`: where the dashboard listens, its certificate, session and lockout limits; and
+//! [`DashboardConfig`], the sections of the configuration the dashboard reads (assembled by
+//! `config::Config::dashboard`, so that `web` does not import `config`; docs/architecture.md).
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use crate::oncall::AlertsConfig;
+use crate::triage::hours::PracticeConfig;
+use crate::triage::routing::RoutingConfig;
+
+/// What the dashboard reads of the configuration (the sections keep their names in chartline.toml).
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    /// Recordings (played from the call page) and the generated certificate live under it.
+    pub data_dir: PathBuf,
+    pub practice: PracticeConfig,
+    /// Departments a call can be reassigned to.
+    pub routing: RoutingConfig,
+    pub web: WebConfig,
+    /// `keepalive_s` of the live alert stream.
+    pub alerts: AlertsConfig,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -62,30 +81,5 @@ impl WebConfig {
             return bad("lockout_window_min", "must be 1-1440".into());
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::Config;
-
-    #[test]
-    fn embedded_defaults_serve_https_on_8443() {
-        let web = Config::embedded().unwrap().web;
-        assert_eq!(web.listen, "0.0.0.0:8443");
-        assert!(web.tls);
-        assert_eq!(web.lockout_failures, 5);
-    }
-
-    #[test]
-    fn bad_values_name_the_key_and_line() {
-        let err = Config::parse("[web]\nlisten = \"nowhere\"\n", "t.toml").unwrap_err().to_string();
-        assert!(err.contains("web.listen") && err.contains("line 2"), "{err}");
-        let err = Config::parse("[web]\ntls_cert = \"/etc/cert.pem\"\n", "t.toml").unwrap_err().to_string();
-        assert!(err.contains("web.tls_key"), "{err}");
-        let err = Config::parse("[web]\nlockout_failures = 1\n", "t.toml").unwrap_err().to_string();
-        assert!(err.contains("web.lockout_failures"), "{err}");
-        let err = Config::parse("[web]\nsession_minutes = 5\n", "t.toml").unwrap_err().to_string();
-        assert!(err.contains("session_minutes"), "unknown keys are refused: {err}");
     }
 }

@@ -90,7 +90,7 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
             MatchStatus::NotFound => "no chart match",
             MatchStatus::NotGiven => "no date of birth given",
         },
-        esc(&caller_number(&record.from)),
+        esc(crate::phone::user_part(&record.from)),
         esc(&[task.practitioner.as_deref().map(|p| super::chart::practitioner_name(&chart, p).unwrap_or_else(|| format!("Practitioner {p}"))), task.department.as_deref().map(label), task.location.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")),
     );
 
@@ -161,21 +161,4 @@ fn timeline_html(record: &CallRecord, tz: &chrono_tz::Tz, body: &mut String) {
         let _ = write!(body, "<li><span class=\"muted\">{}</span> {} <span class=\"muted\">{}</span></li>", event.at.with_timezone(tz).format("%H:%M:%S"), esc(&label(&event.kind)), esc(&detail));
     }
     body.push_str("</ul></div>");
-}
-
-/// The caller's number from a SIP From (`"Name" <sip:+1555@host;tag=x>` -> `+1555`).
-pub fn caller_number(from: &str) -> String {
-    let uri = from.rsplit_once('<').map_or(from, |(_, rest)| rest.split('>').next().unwrap_or(rest));
-    let user = uri.trim().trim_start_matches("sips:").trim_start_matches("sip:").trim_start_matches("tel:");
-    user.split(['@', ';']).next().unwrap_or(user).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn caller_number_from_sip_from() {
-        assert_eq!(super::caller_number("sip:+15551234567@127.0.0.1:44519"), "+15551234567");
-        assert_eq!(super::caller_number("\"Ann\" <sip:5550100@pbx;user=phone>;tag=1"), "5550100");
-        assert_eq!(super::caller_number("tel:+1555"), "+1555");
-    }
 }

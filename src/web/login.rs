@@ -11,7 +11,8 @@ use crate::store::audit::Outcome;
 use super::app::{App, Client, WebError, Who, cookie_value};
 use super::html::{esc, page};
 use super::session::{COOKIE, LOGIN_COOKIE, Session, random_token};
-use super::{password, totp};
+use super::totp;
+use crate::crypto::password;
 
 fn login_page(app: &App, token: &str, username: &str, error: Option<&str>, status: StatusCode) -> Response {
     let error = error.map(|e| format!("<div class=\"err\" role=\"alert\">{}</div>", esc(e))).unwrap_or_default();

@@ -1,5 +1,7 @@
 //! The provider-facing HTTP side: the dashboard (login, queue, call detail, one-tap actions,
-//! practice plots, live alerts) over HTTPS, and the Prometheus metrics endpoint.
+//! practice plots, live alerts) over HTTPS.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 pub mod access;
 pub mod actions;
@@ -13,23 +15,19 @@ pub mod html;
 pub mod live;
 pub mod lockout;
 pub mod login;
-pub mod metrics;
-pub mod password;
 pub mod plots;
 pub mod practice;
 pub mod queue;
 pub mod range;
 pub mod session;
-pub mod tls;
 pub mod totp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use app::{App, AppState};
-pub use config::WebConfig;
+pub use config::{DashboardConfig, WebConfig};
 
-use crate::config::Config;
 use crate::store::Store;
 
 /// What the dashboard reads and writes the chart through; `None` runs it on the local store only.
@@ -40,7 +38,7 @@ pub enum WebStartError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("{0}")]
-    Tls(#[from] tls::TlsError),
+    Tls(#[from] crate::crypto::tls::TlsError),
     #[error("cannot load the certificate: {0}")]
     Rustls(std::io::Error),
 }
@@ -56,7 +54,7 @@ pub struct Dashboard {
 
 /// Binds `[web] listen` and loads (or generates) the certificate, so that start-up errors are
 /// reported before the server says it is ready.
-pub async fn bind(config: Arc<Config>, store: Store, chart: Chart, live: Arc<live::Hub>) -> Result<Option<Dashboard>, WebStartError> {
+pub async fn bind(config: Arc<DashboardConfig>, store: Store, chart: Chart, live: Arc<live::Hub>) -> Result<Option<Dashboard>, WebStartError> {
     let web = &config.web;
     if web.listen.is_empty() {
         return Ok(None);
@@ -64,7 +62,7 @@ pub async fn bind(config: Arc<Config>, store: Store, chart: Chart, live: Arc<liv
     let listener = std::net::TcpListener::bind(&web.listen).map_err(|source| WebStartError::Bind { addr: web.listen.clone(), source })?;
     let local = listener.local_addr().map_err(|source| WebStartError::Bind { addr: web.listen.clone(), source })?;
     let (tls, fingerprint) = if web.tls {
-        let files = tls::ensure(&web.tls_cert, &web.tls_key, &config.data_dir)?;
+        let files = crate::crypto::tls::ensure(&web.tls_cert, &web.tls_key, &config.data_dir)?;
         if files.generated {
             tracing::info!(cert = %files.cert.display(), "generated a self-signed dashboard certificate");
         }

@@ -148,8 +148,8 @@ mod tests {
         let a = table.create(&user(), Utc::now());
         let b = table.create(&user(), Utc::now());
         assert_ne!(a, b);
-        assert!(crate::constant_time_eq(&a, &a.clone()));
-        assert!(!crate::constant_time_eq(&a, &b));
-        assert!(!crate::constant_time_eq(&a, &a[..10]));
+        assert!(crate::crypto::constant_time_eq(&a, &a.clone()));
+        assert!(!crate::crypto::constant_time_eq(&a, &b));
+        assert!(!crate::crypto::constant_time_eq(&a, &a[..10]));
     }
 }

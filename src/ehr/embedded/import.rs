@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::super::error::EhrError;
 use super::super::resources::{patient_summary, ref_id};
-use crate::ehr::phone;
+use crate::phone;
 
 /// The resource types the chart keeps.
 pub const CHART_TYPES: [&str; 10] = [
@@ -122,7 +122,7 @@ pub fn import_file(tx: &Transaction<'_>, path: &Path, report: &mut ImportReport)
                     summary.family,
                     summary.birth_date.to_string(),
                     summary.phone,
-                    summary.phone.as_deref().map(phone::normalize)
+                    summary.phone.as_deref().map(phone::national)
                 ],
             )?;
             report.patients += 1;

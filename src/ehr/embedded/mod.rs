@@ -22,7 +22,8 @@ use super::error::EhrError;
 use super::resources::{self, ChartParts, ref_id};
 use super::types::*;
 use super::Ehr;
-use crate::schedule::{BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
+use super::BookError;
+use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 
 #[derive(Clone)]

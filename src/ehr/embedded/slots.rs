@@ -12,7 +12,9 @@ use super::import::store_resource;
 use crate::ehr::error::EhrError;
 use crate::ehr::resources::{human_name, ref_id};
 use crate::schedule::demo::{self, DemoSlot, Provider};
-use crate::schedule::{self, BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming, resources as fhir};
+use crate::ehr::BookError;
+use crate::ehr::schedule_resources as fhir;
+use crate::schedule::{self, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS slots (

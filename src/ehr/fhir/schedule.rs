@@ -15,7 +15,9 @@ use super::client::FhirClient;
 use crate::ehr::error::EhrError;
 use crate::ehr::profiles::Body;
 use crate::ehr::resources::{human_name, ref_id};
-use crate::schedule::{self, BookError, Booked, BookingRequest, Slot, SlotQuery, Upcoming, resources as fhir};
+use crate::ehr::BookError;
+use crate::ehr::schedule_resources as fhir;
+use crate::schedule::{self, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 
 /// Most slot search pages read for one query.
 const MAX_PAGES: usize = 20;

@@ -1,5 +1,7 @@
 //! Prometheus metrics: plain atomic counters rendered in the text exposition format, served on
 //! `GET /metrics` by a small axum app.
+//!
+//! Its layer, and what it may import: docs/architecture.md.
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -7,9 +9,34 @@ use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use axum::{Router, extract::State, routing::get};
+use serde::Deserialize;
 
 use crate::media::MediaCounters;
 use crate::sip::trunk::TrunkGauges;
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the plain-HTTP Prometheus endpoint (`/metrics`); empty disables it.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:9090".into() }
+    }
+}
+
+impl MetricsConfig {
+    /// Returns the key (relative to `metrics.`) and the problem.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if !self.listen.is_empty() && self.listen.parse::<SocketAddr>().is_err() {
+            return Err(("listen".into(), format!("is not an address:port: {:?}", self.listen)));
+        }
+        Ok(())
+    }
+}
 
 /// How a call ended, for the `chartline_calls_total{outcome}` counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +128,7 @@ impl Metrics {
             counter(&mut out, "chartline_sip_denied_requests_total", "SIP messages refused or dropped by sip.trunk.allowed_sources.", trunk.denied_requests.load(Relaxed));
             counter(&mut out, "chartline_sip_rate_limited_total", "SIP requests dropped by sip.limits (floods, scanners).", trunk.rate_limited.load(Relaxed));
             counter(&mut out, "chartline_sip_auth_rejected_total", "New calls refused by sip.auth (wrong or unreadable credentials, banned sources).", trunk.auth_rejected.load(Relaxed));
+            counter(&mut out, "chartline_sip_stalled_connections_total", "TCP/TLS connections closed because the peer stopped reading what Chartline sent.", trunk.stalled_connections.load(Relaxed));
         }
         out
     }

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{BookingRequest, Slot, Upcoming, VisitType};
-use crate::ehr::resources::ref_id;
+use super::resources::ref_id;
+use crate::schedule::{BookingRequest, Slot, Upcoming, VisitType};
 
 /// Identifier system of the confirmation number on a booked Appointment.
 pub const CONFIRMATION_SYSTEM: &str = "https://chartline.dev/fhir/sid/confirmation";
@@ -220,7 +220,7 @@ mod tests {
         assert!(upcoming(&cancelled(a.clone(), "c2"), from, &|_| None).is_none());
         assert!(upcoming(&a, "2027-02-01T00:00:00Z".parse().unwrap(), &|_| None).is_none());
         // Crate-level: the chart summary reads the same Appointment.
-        let summary = crate::ehr::resources::upcoming_appointment(&a, from).unwrap();
+        let summary = super::super::resources::upcoming_appointment(&a, from).unwrap();
         assert_eq!(summary.practitioner.as_deref(), Some("p1"));
     }
 }

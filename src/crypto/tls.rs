@@ -1,6 +1,7 @@
-//! The dashboard's certificate: the configured PEM pair, or a self-signed one generated at first
-//! start under `<data_dir>/web/` (kept, so browsers that accepted it keep accepting it) whose
-//! SHA-256 fingerprint is logged for people to compare.
+//! Certificate files for a TLS listener (the dashboard, SIP over TLS): the configured PEM pair, or a
+//! self-signed one generated at first start under a data directory (`<data_dir>/web/`,
+//! `<data_dir>/sip/`; kept, so peers that accepted it keep accepting it) whose SHA-256 fingerprint
+//! is logged for people to compare.
 
 use std::path::{Path, PathBuf};
 
