@@ -602,6 +602,7 @@ async fn serve(config: Config) -> Result<()> {
             None
         }
     };
+    let chart = chartline::speech::ChartTranscriber::load(&config.speech, asr.as_ref());
     match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone())).await {
         Ok(Some(dashboard)) => {
             tracing::info!(url = %dashboard.url, sha256 = dashboard.fingerprint.as_deref().unwrap_or("-"), "dashboard listening");
@@ -619,6 +620,7 @@ async fn serve(config: Config) -> Result<()> {
     let services = Arc::new(CallServices {
         ehr,
         asr,
+        chart,
         triage,
         hours,
         router,
