@@ -19,7 +19,7 @@ pub use ggml::{HParams, MAGIC, Planned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("speech model {path} not found: run `chartline model import models/ct2-tiny.en` (scripts/setup downloads it)")]
+    #[error("speech model {path} not found: run `chartline model import` on its CTranslate2 folder (models/ct2-tiny.en, models/ct2-base; scripts/setup downloads them)")]
     Missing { path: PathBuf },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
@@ -33,7 +33,7 @@ pub enum ModelError {
     MissingTensor(String),
     #[error("bad vocabulary: {0}")]
     Vocabulary(String),
-    #[error("speech model {path} is corrupt ({problem}): run `chartline model import --force models/ct2-tiny.en`")]
+    #[error("speech model {path} is corrupt ({problem}): run `chartline model import --force` on its CTranslate2 folder (models/ct2-tiny.en, models/ct2-base)")]
     BadFile { path: PathBuf, problem: String },
     #[error("whisper.cpp cannot load {path}: {message}")]
     Load { path: PathBuf, message: String },
