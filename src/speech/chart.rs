@@ -30,7 +30,7 @@ pub struct ChartConfig {
 
 impl Default for ChartConfig {
     fn default() -> Self {
-        Self { model_path: PathBuf::from("models/ggml-base.bin"), language: "auto".into(), beam_size: 5 }
+        Self { model_path: PathBuf::new(), language: "auto".into(), beam_size: 5 }
     }
 }
 
