@@ -23,7 +23,7 @@ fn main() {
     let tier = arg("--tier").unwrap_or_else(|| "chart".into());
     let threads = arg("--threads").and_then(|v| v.parse().ok()).unwrap_or(2);
     let mut config = SpeechConfig { model_path: root.join("models/ggml-tiny.en.bin"), workers: 1, threads, queue: 1000, ..SpeechConfig::default() };
-    config.chart.model_path = root.join(&config.chart.model_path);
+    config.chart.model_path = root.join("models/ggml-base.bin");
     let transcriber = match tier.as_str() {
         "chart" => ChartTranscriber::Chart(ChartModel::load(&config.chart, &config).expect("load models/ggml-base.bin (chartline model import models/ct2-base)")),
         "live" => ChartTranscriber::Live {
