@@ -31,6 +31,7 @@ pub struct Config {
     pub scheduling: crate::schedule::SchedulingConfig,
     pub security: crate::store::keys::SecurityConfig,
     pub oncall: crate::oncall::OnCallConfig,
+    pub alerts: crate::oncall::AlertsConfig,
 }
 
 impl Default for Config {
@@ -52,6 +53,7 @@ impl Default for Config {
             scheduling: Default::default(),
             security: Default::default(),
             oncall: Default::default(),
+            alerts: Default::default(),
         }
     }
 }
@@ -179,6 +181,7 @@ impl Config {
         self.ehr.validate().or_else(|(k, p)| bad(&format!("ehr.{k}"), p))?;
         self.scheduling.validate().or_else(|(k, p)| bad(&format!("scheduling.{k}"), p))?;
         self.oncall.validate().or_else(|(k, p)| bad(&format!("oncall.{k}"), p))?;
+        self.alerts.validate().or_else(|(k, p)| bad(&format!("alerts.{k}"), p))?;
         Ok(())
     }
 

@@ -35,11 +35,15 @@ enum Command {
     /// Classify what a caller said: request type, red flags and the rules that fired.
     Triage {
         /// The transcript (several words are joined with spaces).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "eval")]
         text: Vec<String>,
         #[arg(long)]
         json: bool,
-        /// Configuration file whose `[triage] rules` may name a rules file.
+        /// Measure on labelled files (type<TAB>severity<TAB>text a line) instead: confusion
+        /// matrix, emergency recall, false emergencies.
+        #[arg(long, num_args = 1.., conflicts_with = "text")]
+        eval: Vec<PathBuf>,
+        /// Configuration file whose `[triage]` names the rules file and the model.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -254,6 +258,18 @@ enum ModelCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Imports the triage sentence encoder (the folder scripts/setup extracts from PyPI) into
+    /// --out and trains the triage heads on --training. Skips when already done.
+    ImportTriage {
+        dir: PathBuf,
+        #[arg(long, default_value = chartline::triage::DEFAULT_MODEL_DIR)]
+        out: PathBuf,
+        #[arg(long, default_value = "config/triage-train.tsv")]
+        training: PathBuf,
+        /// Train again even when encoder and training file are unchanged.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -327,9 +343,20 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Triage { text, json, config } => {
+        Command::Triage { text, json, eval, config } => {
             let config = load_config(config.as_ref())?;
-            let triage = chartline::triage::Triage::from_config(&config.triage)?;
+            let (triage, missing) = chartline::triage::Triage::from_config(&config.triage)?;
+            if let Some(missing) = missing {
+                eprintln!("warning: rules only: {missing}");
+            }
+            if !eval.is_empty() {
+                for file in eval {
+                    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let cases = chartline::triage::model::data::parse(&text, &file.display().to_string())?;
+                    println!("{}:\n{}", file.display(), chartline::triage::evaluate::Evaluation::of(&cases, &triage));
+                }
+                return Ok(());
+            }
             let result = triage.classify(&text.join(" "));
             let report = chartline::triage::TriageReport::from(&result);
             if json {
@@ -353,6 +380,23 @@ fn main() -> Result<()> {
             let report = chartline::speech::model::import(&dirs, &options)?;
             let verb = if report.skipped { "up to date" } else { "written" };
             println!("{} {verb} ({} tensors, sha256 {})", report.path.display(), report.tensors, report.sha256);
+            Ok(())
+        }
+        Command::Model { command: ModelCommand::ImportTriage { dir, out, training, force } } => {
+            let report = chartline::triage::model::import::import(&dir, &training, &out, force)?;
+            let cv = &report.cross_validation;
+            println!(
+                "{} {} ({} utterances; emergency threshold {:.2}; {}-fold cross-validation: type accuracy {:.1}%, emergency recall {:.1}% of {}, false emergencies {:.1}%)",
+                report.out_dir.display(),
+                if report.up_to_date { "up to date" } else { "written" },
+                report.samples,
+                report.thresholds.emergency,
+                cv.folds,
+                cv.type_accuracy * 100.0,
+                cv.emergency_recall * 100.0,
+                cv.emergencies,
+                cv.false_emergency_rate * 100.0,
+            );
             Ok(())
         }
         Command::Transcribe { file, config } => {
@@ -589,7 +633,13 @@ async fn serve(config: Config) -> Result<()> {
             }
         });
     }
-    let triage = Arc::new(chartline::triage::Triage::from_config(&config.triage).context("loading the triage rules ([triage])")?);
+    let (triage, missing) = chartline::triage::Triage::from_config(&config.triage).context("loading triage ([triage])")?;
+    match missing {
+        Some(missing) => tracing::warn!("triage on the rules alone: {missing}"),
+        None if triage.has_model() => tracing::info!("triage model loaded"),
+        None => tracing::info!("triage on the rules alone ([triage] model is empty)"),
+    }
+    let triage = Arc::new(triage);
     let hours = chartline::triage::hours::PracticeHours::from_practice(&config.practice)?;
     let router = Arc::new(chartline::triage::routing::Router::new(&config.routing, hours.clone())?);
     let asr = match chartline::speech::AsrPool::load(&config.speech) {
@@ -603,7 +653,8 @@ async fn serve(config: Config) -> Result<()> {
         }
     };
     let chart = chartline::speech::ChartTranscriber::load(&config.speech, asr.as_ref());
-    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone())).await {
+    let live = Arc::new(chartline::web::live::Hub::new(config.alerts.push_buffer));
+    match chartline::web::bind(config.clone(), store.clone(), Some(ehr.clone()), live.clone()).await {
         Ok(Some(dashboard)) => {
             tracing::info!(url = %dashboard.url, sha256 = dashboard.fingerprint.as_deref().unwrap_or("-"), "dashboard listening");
             tokio::spawn(async move {
@@ -633,6 +684,7 @@ async fn serve(config: Config) -> Result<()> {
         local_ip: config.sip.advertised().ip(),
         config: config.clone(),
         outbound: Default::default(),
+        live,
     });
     call::alert::resume_owed(&services);
     tracing::info!(sip = %sip.local_addr, "chartline ready");

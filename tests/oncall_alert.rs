@@ -5,12 +5,13 @@
 //! after the restart; a provider on TCP is reached over a connection Chartline opens.
 
 mod common;
+mod oncall_support;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use oncall_support::Phone;
 
 /// A closed practice (every call is after hours) with the same on-call provider every day, on the
 /// keypad only.
@@ -24,77 +25,6 @@ fn closed_practice(extra: &str) -> String {
          [routing]\non_call = [{{ provider = \"Practitioner/dr-a\", days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"] }}]\n\
          {extra}"
     )
-}
-
-/// A SIPp phone answering one call with `scenario`, its messages traced to a file.
-struct Phone {
-    child: Child,
-    port: u16,
-    trace: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Phone {
-    fn start(scenario: &str) -> Phone {
-        Phone::start_on(scenario, free_port())
-    }
-
-    /// A phone on a given port: the same number, picked up again after another phone left it.
-    fn start_on(scenario: &str, port: u16) -> Phone {
-        Phone::start_with(scenario, port, "u1")
-    }
-
-    /// A phone with SIPp's transport mode (`u1` UDP, `t1` TCP).
-    fn start_with(scenario: &str, port: u16, transport: &str) -> Phone {
-        let dir = tempfile::tempdir().unwrap();
-        let trace = dir.path().join("messages.log");
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(repo_root().join("tests/sipp").join(scenario))
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-t", transport, "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
-            .args(["-mp", &free_rtp_range(8).0.to_string(), "-trace_msg", "-message_file"])
-            .arg(&trace)
-            .current_dir(repo_root().join("tests/sipp"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sipp (scripts/setup --test)");
-        Phone { child, port, trace, _dir: dir }
-    }
-
-    fn uri(&self, user: &str) -> String {
-        format!("sip:{user}@127.0.0.1:{}", self.port)
-    }
-
-    fn received_invite(&self) -> bool {
-        std::fs::read_to_string(&self.trace).is_ok_and(|t| t.contains("INVITE sip:"))
-    }
-
-    /// Waits for the scenario to end; returns whether it passed and what SIPp said.
-    fn finish(mut self, timeout: Duration) -> (bool, String) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut text = String::new();
-                use std::io::Read;
-                let _ = self.child.stdout.take().unwrap().read_to_string(&mut text);
-                let _ = self.child.stderr.take().unwrap().read_to_string(&mut text);
-                text.push_str(&std::fs::read_to_string(&self.trace).unwrap_or_default());
-                return (status.success(), text);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        (false, format!("SIPp still running after {timeout:?}\n{}", std::fs::read_to_string(&self.trace).unwrap_or_default()))
-    }
-}
-
-impl Drop for Phone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs the urgent call and returns when it ended.
@@ -188,11 +118,15 @@ fn unanswered_alert_escalates_to_the_backup_who_acknowledges() {
     ensure_oncall_pcaps();
     let primary = Phone::start("oncall_provider_no_answer.xml");
     let backup = Phone::start("oncall_provider_ack.xml");
+    // A staff line is configured too: after hours it is not paged ([alerts] is for business hours).
+    let staff = Phone::start("oncall_provider_ack.xml");
     let config = format!(
         "[oncall]\nring_timeout_s = 5\nmax_attempts = 1\nescalate_after_s = 60\n\
-         providers = [{{ id = \"Practitioner/dr-a\", phone = \"{}\", backup = \"Practitioner/dr-b\" }}, {{ id = \"Practitioner/dr-b\", phone = \"{}\" }}]\n",
+         providers = [{{ id = \"Practitioner/dr-a\", phone = \"{}\", backup = \"Practitioner/dr-b\" }}, {{ id = \"Practitioner/dr-b\", phone = \"{}\" }}]\n\
+         [alerts]\nstaff_line = \"{}\"\n",
         primary.uri("dr-a"),
-        backup.uri("dr-b")
+        backup.uri("dr-b"),
+        staff.uri("nurse")
     );
     let server = Server::start(&practice(&config));
     urgent_call(&server);
@@ -207,6 +141,8 @@ fn unanswered_alert_escalates_to_the_backup_who_acknowledges() {
     assert_eq!(event(&call, "acknowledged")["provider"], "Practitioner/dr-b");
     let audit = audit_actions(&server);
     assert!(audit.iter().any(|a| a == "oncall_escalated"), "{audit:?}");
+    assert!(!staff.received_invite(), "after hours the staff line is not paged");
+    assert!(!event_kinds(&call).iter().any(|k| k == "dashboard_alert"), "after hours: no dashboard push, {:?}", event_kinds(&call));
 }
 
 #[test]

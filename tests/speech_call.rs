@@ -7,9 +7,18 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use common::*;
+
+/// The calls of this file run one at a time: each measures how fast the recogniser answers, and
+/// three calls sharing two cores with the test harness measure the harness instead.
+static ONE_CALL_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A piper-voiced utterance as an RTP capture; returns it and its length in seconds.
 fn utterance(dir: &Path, name: &str, text: &str) -> (PathBuf, f64) {
@@ -82,6 +91,7 @@ fn first_turn_s() -> f64 {
 
 #[test]
 fn spoken_date_of_birth_and_request_land_in_the_record() {
+    let _one = serial();
     let server = start();
     let dir = server.dir.path().to_path_buf();
     // Each answer is spoken over the next prompt (barge-in) once the previous one was understood;
@@ -139,6 +149,7 @@ fn ensure_silence_pcap() {
 
 #[test]
 fn crushing_chest_pain_gets_the_911_instruction_at_once() {
+    let _one = serial();
     let server = start();
     let dir = server.dir.path().to_path_buf();
     let (dob, dob_s) = utterance(&dir, "dob", "July fourth, nineteen seventy six.");
@@ -165,4 +176,71 @@ fn crushing_chest_pain_gets_the_911_instruction_at_once() {
     eprintln!("911 instruction started {after_end_ms} ms after the end of the sentence");
     assert!(after_end_ms <= 2000, "the 911 instruction came {after_end_ms} ms after the sentence ended");
     assert!(events.iter().any(|e| e["kind"] == "on_call_alert"), "on-call alert owed: {:?}", event_kinds(&call));
+}
+
+#[test]
+fn a_message_with_pauses_is_recorded_whole_and_an_emergency_in_it_is_answered_at_once() {
+    let _one = serial();
+    let server = start();
+    let dir = server.dir.path().to_path_buf();
+    let pause = 2.0;
+    let answers = [
+        ("dob", "July fourth, nineteen seventy six."),
+        ("yes1", "Yes."),
+        ("request", "I have a question about my bill."),
+        ("yes2", "Yes, that's right."),
+        ("part1", "I got a letter about my bill last week."),
+        ("part2", "Also, my knee is doing much better."),
+        ("part3", "But now my chest hurts and my left arm is numb."),
+    ];
+    ensure_silence_pcap();
+    let mut turns = vec![(repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s())];
+    for (name, text) in answers {
+        let (pcap, seconds) = utterance(&dir, name, text);
+        let after = match name {
+            "yes1" => 3.0 + 3.0,
+            "request" => 3.0 + prompt_s(&["is-that-right"]) + 1.5,
+            "yes2" => 3.0 + prompt_s(&["record-after-tone", "tone"]) + 0.5,
+            "part1" | "part2" => pause,
+            _ => 3.0,
+        };
+        turns.push((pcap, seconds + after));
+    }
+    // The caller stays on through the 911 prompt, then is silent: the message ends by silence.
+    let path = scenario(&dir, &turns, End::CallerAfter(prompt_s(&["emergency"]) + 8.0));
+    run_scenario(&server, &path);
+
+    let calls = server.wait_for_calls(1, Duration::from_secs(60));
+    let call = server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"]);
+    let kinds = event_kinds(&call);
+    eprintln!("message call: {}", kinds.join(" "));
+    let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap_or_else(|| panic!("no {kind}: {kinds:?}"));
+    assert!(at("recording_started") < at("emergency") && at("emergency") < at("recording_stopped"), "the emergency came while the message was recorded, which went on: {kinds:?}");
+    let events = call["events"].as_array().unwrap();
+    let emergency = &events[at("emergency")];
+    assert_eq!(emergency["stage"], "message", "{emergency}");
+    let recognized = events[..at("emergency")].iter().rev().find(|e| e["kind"] == "utterance_recognized").expect("recognition event");
+    let after_end_ms = recognized["after_end_ms"].as_u64().unwrap();
+    eprintln!("message call: 911 prompt {after_end_ms} ms after the end of the sentence");
+    assert!(after_end_ms <= 2000, "{after_end_ms} ms");
+    // Where the sentence ended in the audio the caller sent vs the timeline: from the end of the
+    // message's first sentence (its recognition, less its latency) to the end of the third.
+    let time = |e: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap();
+    let first = events[at("recording_started")..].iter().find(|e| e["kind"] == "utterance_recognized").expect("the first sentence recognised");
+    let first_end = time(first) - chrono::Duration::milliseconds(first["after_end_ms"].as_i64().unwrap());
+    let third_end = time(recognized) - chrono::Duration::milliseconds(after_end_ms as i64);
+    let part_s = |name: &str| wav_stats(&dir.join(format!("{name}.wav"))).duration_s;
+    let sent_s = pause + part_s("part2") + pause + part_s("part3");
+    let timeline_s = (third_end - first_end).num_milliseconds() as f64 / 1000.0;
+    let prompt_at_s = (time(emergency) - third_end).num_milliseconds() as f64 / 1000.0;
+    eprintln!("message call: first to third sentence end {timeline_s:.1} s on the timeline, {sent_s:.1} s as sent; 911 prompt {prompt_at_s:.2} s after the third");
+    assert!((timeline_s - sent_s).abs() < 1.5, "the emergency came from the third sentence: {timeline_s:.1} s vs {sent_s:.1} s");
+    assert!(prompt_at_s <= 2.0, "{prompt_at_s} s");
+    assert!(kinds.iter().any(|k| k == "message_silence"), "the long silence ended the message: {kinds:?}");
+    let transcript = call["transcript"].as_str().unwrap_or_default().to_lowercase();
+    eprintln!("message call: transcript {transcript:?}");
+    for word in ["letter", "knee", "chest"] {
+        assert!(transcript.contains(word), "{word:?} from every part of the message: {transcript}");
+    }
+    assert_eq!(call["urgent"], true);
 }

@@ -1,6 +1,8 @@
-//! The on-call alert driver: runs one [`Alert`] state machine against real call legs. It places
-//! the provider's call, plays the alert menu, calls the patient and bridges, and writes every
-//! outcome into the call's timeline and the audit trail.
+//! The alert driver: decides who an urgent call alerts (`oncall::recipients`), pushes the live
+//! dashboard alert, and runs one [`Alert`] state machine against real call legs for the phone page:
+//! the on-call provider after hours, the staff line in business hours. It places the call, plays
+//! the alert menu, calls the patient and bridges, and writes every outcome into the call's timeline
+//! and the audit trail.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,75 +16,160 @@ use super::bridge::{Direction, Relay};
 use super::outbound::{self, DialError, Leg};
 use crate::media::{MediaEvent, PromptItem};
 use crate::oncall::alert::{Action, Event, Prompt};
+use crate::oncall::recipients::{self, Recipients, Severity, Situation};
 use crate::oncall::{Alert, AlertTiming, Target};
 use crate::sip::UaEvent;
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::record::{CallEvent, CallRecord};
+use crate::web::access::TaskItem;
+use crate::web::live::LiveAlert;
 
-/// Whether a finished call pages the on-call provider by phone.
-pub fn wanted(services: &CallServices, record: &CallRecord) -> bool {
-    services.config.oncall.alert_after_hours && record.after_hours && record.routing.on_call
+/// Marks a call whose alerts went out while it was still in progress (an emergency in business
+/// hours), so that its end does not raise them again.
+const RAISED: &str = "alerts_raised";
+
+fn severity(record: &CallRecord) -> Option<Severity> {
+    if record.events.iter().any(|e| e.kind == "emergency") {
+        Some(Severity::Emergency)
+    } else {
+        record.urgent.then_some(Severity::Urgent)
+    }
 }
 
-/// Timeline events after which a call owes no more alert: a provider took it, or everyone was tried.
+/// Who the call alerts, on what is known of it now.
+pub fn recipients(services: &CallServices, record: &CallRecord) -> Recipients {
+    let situation = Situation { after_hours: record.after_hours, severity: severity(record), on_call_routed: record.routing.on_call };
+    recipients::decide(situation, &services.config.oncall, &services.config.alerts)
+}
+
+/// Whether the call (ending now) still owes an alert.
+pub fn wanted(services: &CallServices, record: &CallRecord) -> bool {
+    recipients(services, record).any() && !record.events.iter().any(|e| e.kind == RAISED)
+}
+
+/// An emergency during a call in business hours alerts at once, not when the caller hangs up.
+pub fn during_call(services: &Arc<CallServices>, record: &mut CallRecord) {
+    if record.after_hours || !wanted(services, record) {
+        return;
+    }
+    let to = recipients(services, record);
+    record.events.push(CallEvent { at: Utc::now(), kind: RAISED.into(), detail: Default::default() });
+    if let Err(e) = services.store.save_progress(record) {
+        warn!(error = %e, "cannot save the call before alerting");
+    }
+    raise(services.clone(), record, to);
+}
+
+/// Timeline events after which a call owes no more phone page: someone took it, or everyone was tried.
 const SETTLED: &[&str] = &["acknowledged", "alert_failed"];
 
-/// Whether a stored call still owes its alert: it wanted one and nothing settled it, because the
-/// process stopped while the alert rang, or before it was placed.
+/// Whether a stored call still owes its phone page: it wanted one and nothing settled it, because
+/// the process stopped while the alert rang, or before it was placed.
 fn owed(services: &CallServices, record: &CallRecord) -> bool {
-    wanted(services, record) && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
+    recipients(services, record).phone() && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
 }
 
-/// Starts the alert for a stored call in the background.
+/// Raises the call's alerts (dashboard push, phone page) in the background.
 pub fn spawn(services: Arc<CallServices>, record: &CallRecord) {
-    start(services, record.clone(), false);
+    let to = recipients(&services, record);
+    raise(services, record, to);
 }
 
-/// At start: places again every alert still owed by a call that began within
-/// `[oncall] resume_within_h`, so a crash or restart never swallows a page. Returns their number.
+fn raise(services: Arc<CallServices>, record: &CallRecord, to: Recipients) {
+    if to.dashboard {
+        push_to_dashboard(&services, record);
+    }
+    if to.phone() {
+        start(services, record.clone(), to, false);
+    }
+}
+
+/// The live alert as the dashboard shows it: the call as a task (who may see it), its severity.
+fn live_alert(record: &CallRecord, severity: Severity) -> LiveAlert {
+    let mut task = TaskItem::new(record, None);
+    if record.request.is_none() {
+        task.kind = "urgent".into();
+    }
+    LiveAlert { severity: if severity == Severity::Emergency { "emergency" } else { "urgent" }, raised_at: Utc::now(), task }
+}
+
+fn push_to_dashboard(services: &Arc<CallServices>, record: &CallRecord) {
+    let alert = live_alert(record, severity(record).unwrap_or(Severity::Urgent));
+    let severity = alert.severity;
+    let pages = services.live.raise(alert);
+    info!(pages, severity, "dashboard alert pushed");
+    Timeline::new(services, record, Audience::Dashboard).outcome("dashboard_alert", serde_json::json!({ "severity": severity, "pages": pages }));
+}
+
+/// At start: places again every phone page still owed by a call that began within
+/// `[oncall] resume_within_h`, so a crash or restart never swallows a page, and puts the
+/// dashboard alerts nobody acknowledged back on the dashboard. Returns the number of pages.
 pub fn resume_owed(services: &Arc<CallServices>) -> usize {
     let hours = services.config.oncall.resume_within_h;
-    if hours == 0 || !services.config.oncall.alert_after_hours {
+    if hours == 0 {
         return 0;
     }
     let since = Utc::now() - chrono::Duration::hours(hours as i64);
     let calls = match services.store.finished_calls_since(since) {
         Ok(calls) => calls,
         Err(e) => {
-            warn!(error = %e, "cannot look for on-call alerts left owed by the previous run");
+            warn!(error = %e, "cannot look for alerts left owed by the previous run");
             return 0;
         }
     };
-    let owed: Vec<CallRecord> = calls.into_iter().filter(|record| owed(services, record)).collect();
+    let has = |record: &CallRecord, kind: &str| record.events.iter().any(|e| e.kind == kind);
+    for record in calls.iter().filter(|r| has(r, "dashboard_alert") && !has(r, "dashboard_acknowledged")) {
+        services.live.raise(live_alert(record, severity(record).unwrap_or(Severity::Urgent)));
+    }
+    let owed: Vec<&CallRecord> = calls.iter().filter(|record| owed(services, record)).collect();
     for record in &owed {
-        warn!(call = %record.call_id, "resuming an on-call alert cut short by the previous stop");
-        start(services.clone(), record.clone(), true);
+        let to = recipients(services, record);
+        if to.on_call {
+            warn!(call = %record.call_id, "resuming an on-call alert cut short by the previous stop");
+        } else {
+            warn!(call = %record.call_id, "resuming a staff-line alert cut short by the previous stop");
+        }
+        start(services.clone(), (*record).clone(), to, true);
     }
     owed.len()
 }
 
-fn start(services: Arc<CallServices>, record: CallRecord, resumed: bool) {
-    let span = tracing::info_span!("oncall_alert", call = %record.call_id);
-    tokio::spawn(async move { run(services, record, resumed).await }.instrument(span));
+fn start(services: Arc<CallServices>, record: CallRecord, to: Recipients, resumed: bool) {
+    let span = if to.on_call { tracing::info_span!("oncall_alert", call = %record.call_id) } else { tracing::info_span!("staff_alert", call = %record.call_id) };
+    tokio::spawn(async move { run(services, record, to, resumed).await }.instrument(span));
 }
 
 fn target(services: &CallServices, provider: &str) -> Option<Target> {
     services.config.oncall.provider(provider).map(|p| Target { provider: p.id.clone(), dial: p.phone.clone() })
 }
 
-async fn run(services: Arc<CallServices>, record: CallRecord, resumed: bool) {
-    let timeline = Timeline { services: services.clone(), call_id: record.call_id.clone(), patient: record.patient.id.clone().unwrap_or_default() };
+/// Who the phone page calls first and who backs them up; `Err` says why nobody can be called.
+fn targets(services: &CallServices, record: &CallRecord, to: Recipients) -> Result<(Target, Option<Target>), serde_json::Value> {
+    if !to.on_call {
+        let alerts = &services.config.alerts;
+        let backup = (!alerts.staff_backup.is_empty()).then(|| Target { provider: "staff_backup".into(), dial: alerts.staff_backup.clone() });
+        return Ok((Target { provider: "staff_line".into(), dial: alerts.staff_line.clone() }, backup));
+    }
+    let Some(provider) = record.routing.practitioner.clone() else {
+        return Err(serde_json::json!({ "reason": "no on-call provider for this time" }));
+    };
+    let Some(primary) = target(services, &provider) else {
+        warn!(%provider, "no phone number for the on-call provider in [oncall] providers");
+        return Err(serde_json::json!({ "provider": provider, "reason": "no phone number configured" }));
+    };
+    let backup = services.config.oncall.provider(&provider).and_then(|p| target(services, &p.backup));
+    Ok((primary, backup))
+}
+
+async fn run(services: Arc<CallServices>, record: CallRecord, to: Recipients, resumed: bool) {
+    let timeline = Timeline::new(&services, &record, if to.on_call { Audience::OnCall } else { Audience::StaffLine });
     if resumed {
         timeline.outcome("alert_resumed", serde_json::json!({ "reason": "restart" }));
     }
-    let Some(provider) = record.routing.practitioner.clone() else {
-        return timeline.outcome("alert_failed", serde_json::json!({ "reason": "no on-call provider for this time" }));
+    let (primary, backup) = match targets(&services, &record, to) {
+        Ok(targets) => targets,
+        Err(detail) => return timeline.outcome("alert_failed", detail),
     };
-    let Some(primary) = target(&services, &provider) else {
-        warn!(%provider, "no phone number for the on-call provider in [oncall] providers");
-        return timeline.outcome("alert_failed", serde_json::json!({ "provider": provider, "reason": "no phone number configured" }));
-    };
-    let backup = services.config.oncall.provider(&provider).and_then(|p| target(&services, &p.backup));
     let c = &services.config.oncall;
     let timing = AlertTiming {
         ring_timeout: c.ring_timeout(),
@@ -92,9 +179,28 @@ async fn run(services: Arc<CallServices>, record: CallRecord, resumed: bool) {
         menu_repeats: c.menu_repeats,
         key_timeout: Duration::from_secs(c.key_timeout_s),
     };
-    info!("placing the on-call alert");
+    info!("placing the alert call");
     let alert = Alert::start(primary, backup, timing, Instant::now());
     Driver { services, record, timeline, alert, provider: None, patient: None, relay: None, generation: 0, play_tag: 0 }.run().await;
+}
+
+/// Who an alert outcome is about, for the audit trail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    OnCall,
+    StaffLine,
+    Dashboard,
+}
+
+impl Audience {
+    /// The audit role and the prefix of the audit action.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Audience::OnCall => ("on_call", "oncall"),
+            Audience::StaffLine => ("staff_line", "staff"),
+            Audience::Dashboard => ("dashboard", "alert"),
+        }
+    }
 }
 
 /// Where outcomes go: the call record's timeline and the audit trail.
@@ -102,13 +208,20 @@ struct Timeline {
     services: Arc<CallServices>,
     call_id: String,
     patient: String,
+    audience: Audience,
 }
 
 impl Timeline {
+    fn new(services: &Arc<CallServices>, record: &CallRecord, audience: Audience) -> Self {
+        Timeline { services: services.clone(), call_id: record.call_id.clone(), patient: record.patient.id.clone().unwrap_or_default(), audience }
+    }
+
     fn outcome(&self, kind: &str, detail: serde_json::Value) {
-        info!(kind, "on-call alert");
+        let (role, prefix) = self.audience.names();
+        info!(kind, role, "alert");
         let store = &self.services.store;
-        let who = detail.get("provider").and_then(|p| p.as_str()).unwrap_or_default().to_string();
+        let system = if self.audience == Audience::Dashboard { "chartline" } else { "" };
+        let who = detail.get("provider").and_then(|p| p.as_str()).unwrap_or(system).to_string();
         let map = match detail.clone() {
             serde_json::Value::Object(map) => map,
             _ => Default::default(),
@@ -117,15 +230,20 @@ impl Timeline {
             warn!(error = %e, kind, "cannot record the alert outcome on the call");
         }
         let failed = matches!(kind, "alert_failed" | "alert_unanswered" | "patient_unreachable");
+        let note = match (detail.get("attempt"), detail.get("pages")) {
+            (Some(a), _) => format!("attempt {a}"),
+            (None, Some(p)) => format!("{p} pages"),
+            _ => String::new(),
+        };
         let audit = AuditEvent {
             who,
-            role: "on_call".into(),
-            action: format!("oncall_{kind}"),
+            role: role.into(),
+            action: format!("{prefix}_{kind}"),
             outcome: Some(if failed { Outcome::Failure } else { Outcome::Success }),
             patient: self.patient.clone(),
-            source: "phone".into(),
+            source: if self.audience == Audience::Dashboard { "dashboard" } else { "phone" }.into(),
             object: self.call_id.clone(),
-            detail: detail.get("attempt").map(|a| format!("attempt {a}")).unwrap_or_default(),
+            detail: note,
         };
         if let Err(e) = store.audit(&audit, Utc::now()) {
             warn!(error = %e, "cannot audit the alert outcome");
@@ -192,7 +310,7 @@ impl Driver {
         for leg in [self.provider.take(), self.patient.take()].into_iter().flatten() {
             leg.hangup().await;
         }
-        info!("on-call alert finished");
+        info!("alert call finished");
     }
 
     async fn provider_media(&mut self, event: Option<MediaEvent>) {
@@ -307,6 +425,9 @@ impl Driver {
                     }
                 }
                 Action::Outcome { kind, mut detail } => {
+                    if self.timeline.audience == Audience::StaffLine {
+                        detail["target"] = serde_json::json!(self.alert.current().dial);
+                    }
                     if kind == "bridge_ended"
                         && let (Some(relay), Some(map)) = (self.relay.take(), detail.as_object_mut())
                     {

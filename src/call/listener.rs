@@ -1,91 +1,60 @@
 //! The caller's speech on one call: VAD endpointing over the 20 ms frames the media session
-//! forwards while listening, and what that means for the dialog. A speech turn yields the
-//! utterance to recognize; during the message recording only the end of speech matters
-//! (the recording itself is written by the media session).
+//! forwards while listening. A dialog turn and the message alike yield each utterance to
+//! recognize (in the message, to screen it for red flags as it is said); how long a silence ends
+//! the message is the dialog's decision, not the endpointer's.
 
 use std::time::Instant;
 
 use crate::speech::{Endpointer, VadConfig, VadEvent};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Off,
-    /// A dialog turn that accepts speech.
-    Turn,
-    /// The caller is leaving the message.
-    Message,
-}
 
 /// What the listener heard in a frame.
 #[derive(Debug, PartialEq)]
 pub enum Heard {
     /// The caller started talking (barge-in).
     Started,
-    /// A whole utterance of a speech turn, 8 kHz, to recognize.
+    /// A whole utterance, 8 kHz, to recognize: the caller stopped talking.
     Utterance(Vec<i16>),
-    /// The caller stopped talking while leaving the message.
-    MessageEnded,
 }
 
 pub struct Listener {
     endpointer: Endpointer,
-    mode: Mode,
+    on: bool,
 }
 
 impl Listener {
     pub fn new(vad: &VadConfig) -> Self {
-        Self { endpointer: Endpointer::new(vad), mode: Mode::Off }
+        Self { endpointer: Endpointer::new(vad), on: false }
     }
 
     /// Whether the media session should forward audio frames.
     pub fn wants_audio(&self) -> bool {
-        self.mode != Mode::Off
+        self.on
     }
 
-    pub fn turn(&mut self) {
-        self.set(Mode::Turn);
-    }
-
-    pub fn message(&mut self) {
-        self.set(Mode::Message);
-    }
-
-    pub fn stop(&mut self) {
-        self.mode = Mode::Off;
-        self.endpointer.stop();
-    }
-
-    fn set(&mut self, mode: Mode) {
-        if self.mode != mode {
-            self.endpointer.stop();
+    /// Listens (a speech turn or the message); an utterance in progress carries on.
+    pub fn listen(&mut self) {
+        if !self.on {
             self.endpointer.listen();
-            self.mode = mode;
+            self.on = true;
         }
     }
 
+    pub fn stop(&mut self) {
+        self.on = false;
+        self.endpointer.stop();
+    }
+
     pub fn frame(&mut self, frame: &[i16], now: Instant) -> Option<Heard> {
-        let event = match self.mode {
-            Mode::Off => return None,
-            _ => self.endpointer.push(frame, now)?,
-        };
-        match (event, self.mode) {
-            (VadEvent::SpeechStarted, Mode::Turn) => Some(Heard::Started),
-            (VadEvent::SpeechStarted, _) => None,
-            (VadEvent::Utterance(audio) | VadEvent::MaxLengthReached(audio), Mode::Turn) => {
-                // Listening stays on until the dialog says otherwise: the next answer may follow.
+        if !self.on {
+            return None;
+        }
+        match self.endpointer.push(frame, now)? {
+            VadEvent::SpeechStarted => Some(Heard::Started),
+            VadEvent::Utterance(audio) | VadEvent::MaxLengthReached(audio) => {
+                // Listening stays on until the dialog says otherwise: the next sentence may follow.
                 self.endpointer.listen();
                 Some(Heard::Utterance(audio))
             }
-            (VadEvent::Utterance(_), Mode::Message) => {
-                self.stop();
-                Some(Heard::MessageEnded)
-            }
-            // A message longer than one utterance goes on; the dialog's maximum length bounds it.
-            (VadEvent::MaxLengthReached(_), _) => {
-                self.endpointer.listen();
-                None
-            }
-            (VadEvent::Utterance(_), Mode::Off) => None,
         }
     }
 }
@@ -111,13 +80,13 @@ mod tests {
     }
 
     #[test]
-    fn a_turn_yields_one_utterance_and_a_message_its_end() {
+    fn each_utterance_is_yielded_and_listening_goes_on() {
         let mut listener = Listener::new(&VadConfig::default());
         let mut now = Instant::now();
         assert!(!listener.wants_audio());
         assert!(feed(&mut listener, &mut now, 1000, 8000.0).is_empty(), "nothing heard while off");
 
-        listener.turn();
+        listener.listen();
         let mut heard = feed(&mut listener, &mut now, 1000, 20.0);
         heard.extend(feed(&mut listener, &mut now, 1200, 8000.0));
         heard.extend(feed(&mut listener, &mut now, 1500, 20.0));
@@ -128,10 +97,7 @@ mod tests {
         again.extend(feed(&mut listener, &mut now, 1500, 20.0));
         assert!(matches!(again.last(), Some(Heard::Utterance(_))), "a second answer in the same turn: {again:?}");
 
-        listener.message();
-        let mut heard = feed(&mut listener, &mut now, 1000, 20.0);
-        heard.extend(feed(&mut listener, &mut now, 2000, 8000.0));
-        heard.extend(feed(&mut listener, &mut now, 1500, 20.0));
-        assert_eq!(heard, vec![Heard::MessageEnded]);
+        listener.stop();
+        assert!(feed(&mut listener, &mut now, 1000, 8000.0).is_empty(), "nothing heard once stopped");
     }
 }

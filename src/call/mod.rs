@@ -49,6 +49,8 @@ pub struct CallServices {
     pub router: Arc<Router>,
     /// Outbound call legs (on-call alerts, bridges) waiting for their SIP events.
     pub outbound: outbound::Registry,
+    /// The dashboard's live alerts (shared with the web side).
+    pub live: Arc<crate::web::live::Hub>,
 }
 
 /// Routes SIP events to call tasks until the event stream ends, or, once `draining` turns true,

@@ -20,8 +20,10 @@ use crate::triage::RequestType;
 use crate::triage::routing::RouteInput;
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
 use crate::sip::sdp::{self, MediaCaps, SdpError};
+use crate::sip::refer::TransferUpdate;
 use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
-use crate::store::record::{CallEvent, CallRecord, MatchStatus, PatientMatch, RequestChoice};
+use crate::store::audit::{AuditEvent, Outcome};
+use crate::store::record::{self, CallEvent, CallRecord, MatchStatus, PatientMatch, RequestChoice};
 use crate::web::metrics::CallOutcome;
 
 /// What the dispatcher knows of a new call.
@@ -59,6 +61,8 @@ struct Call {
     /// The patient's own provider, once the chart summary is in (for routing).
     pcp: Option<String>,
     recording_path: std::path::PathBuf,
+    /// The transfer target while a transfer runs.
+    transfer: Option<String>,
 }
 
 impl Call {
@@ -148,7 +152,7 @@ impl Call {
             .with_scheduling(super::appointments::scheduling(&services, &call_id));
         let recording_path = services.config.recordings_dir().join(format!("{call_id}.clrec"));
         let listener = Listener::new(&services.config.speech.vad);
-        let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, replies: mpsc::unbounded_channel(), listener, hints: Vec::new(), barge_in_playing: false, pcp: None, recording_path };
+        let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, replies: mpsc::unbounded_channel(), listener, hints: Vec::new(), barge_in_playing: false, pcp: None, recording_path, transfer: None };
         call.run(media_events).await
     }
 
@@ -199,6 +203,7 @@ impl Call {
                         }
                     }
                     Some(UaEvent::DtmfInfo { digit, .. }) => self.media.sip_info_digit(digit),
+                    Some(UaEvent::Transfer { update, .. }) => self.transfer_update(update),
                     Some(_) => {}
                 },
                 Some(reply) = self.replies.1.recv() => self.reply(reply),
@@ -229,14 +234,16 @@ impl Call {
                 }
                 Action::Listen { hints } => {
                     self.hints = hints;
-                    self.listener.turn();
+                    self.listener.listen();
                 }
                 Action::StopListening => self.listener.stop(),
                 Action::StartRecording => {
                     self.media.start_recording(self.recording_path.clone(), self.services.store.keys().current(crate::store::keys::Purpose::Recordings).clone());
                     self.record.recording = Some(format!("recordings/{}.clrec", self.record.call_id));
+                    // Each sentence is recognised and screened as it is said.
                     if self.services.asr.is_some() {
-                        self.listener.message();
+                        self.hints.clear();
+                        self.listener.listen();
                     }
                 }
                 Action::StopRecording => {
@@ -263,10 +270,12 @@ impl Call {
                     // side (issue 5); the record says it is owed.
                     self.record.routing.on_call = true;
                     push_event(&mut self.record, "on_call_alert", serde_json::json!({ "status": "pending" }));
+                    super::alert::during_call(&self.services, &mut self.record);
                 }
-                Action::Transfer { target } => {
-                    warn!("transfer requested but not available: the caller stays with the dialog");
-                    push_event(&mut self.record, "transfer_unavailable", serde_json::json!({ "target": target }));
+                Action::Transfer { target, timeout } => {
+                    info!(%target, "transfer by REFER");
+                    self.transfer = Some(target.clone());
+                    let _ = self.services.sip.send(UaCommand::Transfer { call: self.sip_call.clone(), target, timeout });
                 }
                 Action::Hangup => {
                     let _ = self.services.sip.send(UaCommand::Hangup { call: self.sip_call.clone() });
@@ -316,9 +325,9 @@ impl Call {
             }
             Some(Heard::Utterance(audio)) => {
                 tracing::debug!(ms = audio.len() / 8, "utterance ended");
-                self.recognize(audio)
+                self.recognize(audio);
+                self.dialog.handle(Event::SpeechEnded, Instant::now());
             }
-            Some(Heard::MessageEnded) => self.dialog.handle(Event::SpeechEnded, Instant::now()),
             None => {}
         }
     }
@@ -351,6 +360,42 @@ impl Call {
                 self.dialog.handle(Event::SpeechUnavailable, Instant::now());
             }
         }
+    }
+
+    /// How the transfer goes: progress on the timeline; the outcome to the dialog (which decides
+    /// what the caller hears), the record and the audit trail.
+    fn transfer_update(&mut self, update: TransferUpdate) {
+        let (kind, failure) = match &update {
+            TransferUpdate::Accepted { status } => return push_event(&mut self.record, "transfer_accepted", serde_json::json!({ "status": status })),
+            TransferUpdate::Progress { status } => return push_event(&mut self.record, "transfer_progress", serde_json::json!({ "status": status })),
+            TransferUpdate::Succeeded { status } => {
+                push_event(&mut self.record, "transfer_connected", serde_json::json!({ "status": status }));
+                self.record.outcome = Some(record::CallOutcome::Transferred);
+                (Event::TransferSucceeded, None)
+            }
+            TransferUpdate::Failed { reason } => {
+                warn!(%reason, "transfer failed: the caller hears the 911 prompt");
+                (Event::TransferFailed { reason: reason.to_string() }, Some(reason.to_string()))
+            }
+        };
+        let target = self.transfer.take().unwrap_or_default();
+        let event = AuditEvent {
+            who: "chartline".into(),
+            role: "system".into(),
+            action: "emergency_transfer".into(),
+            outcome: Some(if failure.is_none() { Outcome::Success } else { Outcome::Failure }),
+            patient: self.record.patient.id.clone().unwrap_or_default(),
+            source: "phone".into(),
+            object: self.record.call_id.clone(),
+            detail: match &failure {
+                None => format!("to {target}: connected"),
+                Some(reason) => format!("to {target}: {reason}"),
+            },
+        };
+        if let Err(e) = self.services.store.audit(&event, Utc::now()) {
+            warn!(error = %e, "cannot audit the transfer");
+        }
+        self.dialog.handle(kind, Instant::now());
     }
 
     fn reply(&mut self, reply: Reply) {

@@ -70,7 +70,7 @@ pub enum Event {
     SpeechStarted,
     /// Final transcript of one utterance heard while listening.
     Speech { text: String },
-    /// Trailing silence while recording the message.
+    /// The caller stopped talking (an utterance ended; its transcript follows as `Speech`).
     SpeechEnded,
     /// No model, or the recogniser pool is saturated: keypad for the rest of the call.
     SpeechUnavailable,
@@ -95,6 +95,10 @@ pub enum Event {
     CancelFailed,
     /// The chart could not answer a schedule question (search or listing).
     ScheduleUnavailable,
+    /// The `Action::Transfer` went through: the caller is connected elsewhere.
+    TransferSucceeded,
+    /// The `Action::Transfer` did not happen (refused, the new call failed, timed out).
+    TransferFailed { reason: String },
     Hangup,
 }
 
@@ -115,8 +119,9 @@ pub enum Action {
     Urgent { red_flags: Vec<String> },
     /// Page the provider on call now.
     AlertOnCall,
-    /// Transfer the call (emergency, when `ivr.emergency_transfer` is set); the dialog ends.
-    Transfer { target: String },
+    /// Transfer the call (emergency, when `ivr.emergency_transfer` is set); answer with
+    /// `Event::TransferSucceeded` or `Event::TransferFailed` within `timeout`.
+    Transfer { target: String, timeout: std::time::Duration },
     Hangup,
     /// A step for the call record's timeline.
     Log { kind: &'static str, detail: serde_json::Value },
@@ -159,6 +164,8 @@ enum State {
     Appointment { step: Box<appointment::Step>, misses: u32 },
     Beep,
     Recording,
+    /// An emergency transfer runs; `recording` when the message was being recorded (it goes on).
+    Transferring { target: String, recording: bool },
     Closing,
     Done,
 }
@@ -217,6 +224,12 @@ pub struct Dialog {
     appt: appointment::Context,
     state: State,
     deadline: Option<Instant>,
+    /// While recording: the end at `max_message_s`, and the end of the current silence (none
+    /// while the caller talks or a prompt plays).
+    message_ends: Option<Instant>,
+    silence_ends: Option<Instant>,
+    /// The running transfer gives up (when the SIP side never answers) and when it started.
+    transfer_ends: Option<(Instant, Instant)>,
     /// The time of the event being handled (none before `start`).
     now: Option<Instant>,
     tag: u64,
@@ -241,6 +254,9 @@ impl Dialog {
             appt: appointment::Context::default(),
             state: State::Greeting,
             deadline: None,
+            message_ends: None,
+            silence_ends: None,
+            transfer_ends: None,
             now: None,
             tag: 0,
             actions: VecDeque::new(),
@@ -329,8 +345,9 @@ impl Dialog {
 
     /// Whether the caller's voice should stop the prompt playing now (keys always do when the
     /// prompt allows barge-in). Not during the greeting: its 911 disclaimer is always heard.
+    /// Nor over the keypad menu, which listens only for an emergency.
     pub fn voice_barge_in(&self) -> bool {
-        self.state != State::Greeting
+        !matches!(self.state, State::Greeting | State::Menu { .. })
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) {
@@ -346,6 +363,9 @@ impl Dialog {
                 self.hearing = false;
                 self.digit(digit, now)
             }
+            Event::SpeechStarted if self.state == State::Recording => self.message_speech(true),
+            Event::SpeechEnded if self.state == State::Recording => self.message_speech(false),
+            Event::Speech { text } if self.state == State::Recording => self.screen_message(text.trim()),
             Event::SpeechStarted => {
                 if self.listening && self.speech {
                     self.hearing = true;
@@ -359,13 +379,9 @@ impl Dialog {
                     self.speech_heard(text.trim());
                 }
             }
-            Event::SpeechEnded => {
-                if self.state == State::Recording {
-                    self.log("message_silence", json!({}));
-                    self.actions.push_back(Action::StopRecording);
-                    self.deadline = None;
-                }
-            }
+            Event::SpeechEnded => {}
+            Event::TransferSucceeded => self.transfer_succeeded(),
+            Event::TransferFailed { reason } => self.transfer_failed(&reason),
             Event::SpeechUnavailable => self.speech_lost(),
             Event::Candidates(candidates) => self.candidates(candidates),
             Event::Medications(list) => self.medications = list,
@@ -377,7 +393,7 @@ impl Dialog {
 
     fn hangup(&mut self) {
         let stage = self.stage();
-        if self.state == State::Recording {
+        if self.recording() {
             self.actions.push_back(Action::StopRecording);
         }
         self.log("hangup", json!({ "by": "caller", "stage": stage }));
@@ -398,6 +414,7 @@ impl Dialog {
             State::FollowUp { .. } | State::ConfirmMedication { .. } => "follow_up",
             State::Appointment { .. } => "appointment",
             State::Beep | State::Recording => "message",
+            State::Transferring { .. } => "transfer",
             State::Closing => "closing",
             State::Done => "done",
         }
@@ -410,14 +427,18 @@ impl Dialog {
                 self.state = State::Recording;
                 self.actions.push_back(Action::StartRecording);
                 self.log("recording_started", json!({}));
-                self.deadline = Some(now + std::time::Duration::from_secs(self.config.max_message_s));
+                self.message_ends = Some(now + std::time::Duration::from_secs(self.config.max_message_s));
+                self.silence_started(now);
             }
+            // The 911 prompt over the message ended: the caller goes on, a new silence counts.
+            State::Recording => self.silence_started(now),
+            State::Transferring { .. } => self.play_keeping_deadline(Self::clips(&["ringback"])),
             State::Closing => {
                 self.log("goodbye", json!({}));
                 self.actions.push_back(Action::Hangup);
                 self.state = State::Done;
             }
-            State::Lookup { .. } | State::Recording | State::Done => {}
+            State::Lookup { .. } | State::Done => {}
             State::Appointment { step, .. } if step.waiting() => {}
             _ => {
                 // A turn: wait for the answer (unless a key or the caller's voice cut the prompt).
@@ -452,11 +473,12 @@ impl Dialog {
             State::FollowUp { step, misses } => self.follow_up_key(step, misses, digit),
             State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Self::key_answer(digit)),
             State::Appointment { step, misses } => self.appointment_key(*step, misses, digit),
-            State::Recording if digit == '#' => {
-                self.actions.push_back(Action::StopRecording);
-                self.deadline = None;
+            // Any key ends the message (the prompt says pound).
+            State::Recording => {
+                self.log("message_key", json!({ "key": digit.to_string() }));
+                self.stop_message();
             }
-            State::Lookup { .. } | State::Beep | State::Recording | State::Closing | State::Done => {}
+            State::Lookup { .. } | State::Beep | State::Transferring { .. } | State::Closing | State::Done => {}
         }
     }
 
@@ -493,10 +515,15 @@ impl Dialog {
             State::FollowUp { step, misses } => self.follow_up_miss(step, misses, miss),
             State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Answer::Unclear(miss)),
             State::Appointment { step, misses } => self.appointment_timeout(*step, misses, miss),
-            State::Recording => {
+            State::Recording if self.message_ends.is_some_and(|end| end <= now) => {
                 self.log("message_max_length", json!({ "max_s": self.config.max_message_s }));
-                self.actions.push_back(Action::StopRecording);
+                self.stop_message();
             }
+            State::Recording => {
+                self.log("message_silence", json!({ "silence_ms": self.config.message_end_silence_ms }));
+                self.stop_message();
+            }
+            State::Transferring { .. } => self.transfer_failed("no answer from the SIP stack"),
             State::Greeting | State::Beep | State::Closing | State::Done => {}
         }
     }
@@ -525,6 +552,10 @@ mod speech_tests;
 #[cfg(test)]
 #[path = "timing_tests.rs"]
 mod timing_tests;
+
+#[cfg(test)]
+#[path = "closing_tests.rs"]
+mod closing_tests;
 
 #[cfg(test)]
 #[path = "appointment_tests.rs"]

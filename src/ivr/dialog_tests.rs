@@ -132,7 +132,7 @@ fn happy_path_keypad_call() {
     assert_eq!(r.clip_names(), ["message-saved", "reference-number", "next-steps", "goodbye"]);
     assert!(r.finish_prompt().contains(&Action::Hangup));
     assert!(r.dialog.is_done());
-    assert_eq!(r.kinds(), ["greeting", "dob_entered", "dob_confirmed", "patient_lookup", "request_chosen", "recording_started", "recording_stopped", "reference_given", "goodbye"]);
+    assert_eq!(r.kinds(), ["greeting", "dob_entered", "dob_confirmed", "patient_lookup", "request_chosen", "recording_started", "message_key", "recording_stopped", "reference_given", "goodbye"]);
 }
 
 #[test]

@@ -1,5 +1,8 @@
-//! Pure helpers of the patient line: which chart a caller is (caller ID, spoken name among the
-//! candidates of one date of birth) and which read-back clip names a medication.
+//! Pure helpers of the patient line: which chart a caller is (the readings of a spoken date of
+//! birth against the chart, caller ID, spoken name among the candidates of one date of birth) and
+//! which read-back clip names a medication.
+
+use chrono::{Datelike, NaiveDate};
 
 use crate::triage::medication::{best_match, sounds_like};
 use crate::triage::text::tokens;
@@ -19,6 +22,60 @@ pub fn phone_key(number: &str) -> Option<String> {
 /// Same line: `+1 (555) 146-1616`, `555-146-1616` and `sip:15551461616@pbx` all agree.
 pub fn same_phone(a: &str, b: &str) -> bool {
     matches!((phone_key(a), phone_key(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// What the chart makes of the readings of one spoken date of birth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BirthDateChoice {
+    /// The one reading with charts, or the only reading when nothing matches (a new patient):
+    /// read it back.
+    ReadBack(NaiveDate),
+    /// No reading has a chart, but this near miss of one (day and month swapped, one digit off)
+    /// is exactly one patient's: offer it ("did you say …?").
+    Offer(NaiveDate),
+    /// Several readings have charts, or several readings and no chart: ask again, never guess.
+    AskAgain,
+}
+
+/// The choice once each reading was looked up as (date, charts with it); `None` = no reading has
+/// a chart and the near misses are to be looked up ([`near_misses`], then [`choose_near_miss`]).
+pub fn choose_reading(found: &[(NaiveDate, usize)]) -> Option<BirthDateChoice> {
+    match found.iter().filter(|(_, charts)| *charts > 0).collect::<Vec<_>>().as_slice() {
+        [] => None,
+        [(date, _)] => Some(BirthDateChoice::ReadBack(*date)),
+        _ => Some(BirthDateChoice::AskAgain),
+    }
+}
+
+/// The choice when no reading has a chart, from the near misses looked up as (date, charts).
+pub fn choose_near_miss(readings: &[NaiveDate], near: &[(NaiveDate, usize)]) -> BirthDateChoice {
+    match (near.iter().filter(|(_, charts)| *charts == 1).collect::<Vec<_>>().as_slice(), readings) {
+        ([(date, _)], _) => BirthDateChoice::Offer(*date),
+        (_, [only]) => BirthDateChoice::ReadBack(*only),
+        _ => BirthDateChoice::AskAgain,
+    }
+}
+
+/// Dates one slip away from the readings: day and month swapped, or one digit of MMDDYYYY
+/// changed; valid birth dates only (1900 to `today`), none of the readings themselves.
+pub fn near_misses(readings: &[NaiveDate], today: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    for date in readings {
+        out.extend(NaiveDate::from_ymd_opt(date.year(), date.day(), date.month()));
+        let digits: Vec<u32> = date.format("%m%d%Y").to_string().chars().filter_map(|c| c.to_digit(10)).collect();
+        for position in 0..digits.len() {
+            for digit in (0..10).filter(|d| *d != digits[position]) {
+                let mut changed = digits.clone();
+                changed[position] = digit;
+                let number = |range: std::ops::Range<usize>| changed[range].iter().fold(0, |acc, d| acc * 10 + d);
+                out.extend(NaiveDate::from_ymd_opt(number(4..8) as i32, number(0..2), number(2..4)));
+            }
+        }
+    }
+    out.retain(|d| *d <= today && d.year() >= 1900 && !readings.contains(d));
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Words callers put around their name.
@@ -86,6 +143,36 @@ mod tests {
         assert!(!same_phone("555-146-1616", "555-146-1617"));
         assert!(!same_phone("101", "101"), "an extension identifies no one");
         assert_eq!(phone_key("anonymous"), None);
+    }
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn the_chart_chooses_between_readings() {
+        let (a, b) = (ymd(1970, 1, 19), ymd(1970, 11, 9));
+        assert_eq!(choose_reading(&[(a, 0), (b, 1)]), Some(BirthDateChoice::ReadBack(b)), "the one reading with a chart");
+        assert_eq!(choose_reading(&[(a, 3)]), Some(BirthDateChoice::ReadBack(a)), "several charts: the name decides later");
+        assert_eq!(choose_reading(&[(a, 1), (b, 1)]), Some(BirthDateChoice::AskAgain), "two patients: never guess");
+        assert_eq!(choose_reading(&[(a, 0), (b, 0)]), None, "look at the near misses");
+        let near = ymd(1970, 1, 18);
+        assert_eq!(choose_near_miss(&[a, b], &[(near, 1)]), BirthDateChoice::Offer(near));
+        assert_eq!(choose_near_miss(&[a, b], &[(near, 2)]), BirthDateChoice::AskAgain, "a near miss shared by two is no help");
+        assert_eq!(choose_near_miss(&[a, b], &[(near, 1), (ymd(1971, 1, 19), 1)]), BirthDateChoice::AskAgain);
+        assert_eq!(choose_near_miss(&[a], &[]), BirthDateChoice::ReadBack(a), "a new patient's date is read back");
+        assert_eq!(choose_near_miss(&[a, b], &[]), BirthDateChoice::AskAgain);
+    }
+
+    #[test]
+    fn near_misses_are_one_slip_away() {
+        let today = ymd(2026, 11, 25);
+        let near = near_misses(&[ymd(1982, 3, 5)], today);
+        assert!(near.contains(&ymd(1982, 5, 3)), "day and month swapped");
+        assert!(near.contains(&ymd(1983, 3, 5)) && near.contains(&ymd(1982, 3, 15)) && near.contains(&ymd(1982, 1, 5)));
+        assert!(!near.contains(&ymd(1982, 3, 5)) && !near.contains(&ymd(1983, 3, 6)), "two slips are not near");
+        assert!(near.iter().all(|d| d.year() >= 1900 && *d <= today));
+        assert!(!near_misses(&[ymd(2026, 11, 20)], today).contains(&ymd(2026, 11, 29)), "not in the future");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct IvrConfig {
     /// Re-prompts after silence or a wrong key before moving on.
     pub key_retries: u32,
     pub max_message_s: u64,
+    /// Silence that ends the message when speech is on (a breath or a pause to think does not).
+    pub message_end_silence_ms: u64,
     pub lookup_timeout_ms: u64,
     /// Wait for the caller to start talking after a prompt ends (speech turns).
     pub speech_timeout_ms: u64,
@@ -34,6 +36,9 @@ pub struct IvrConfig {
     /// Where an emergency call is transferred (a SIP URI or extension); unset = the caller hears
     /// the 911 prompt and may leave an urgent message.
     pub emergency_transfer: Option<String>,
+    /// How long a transfer may take to be answered (REFER accepted and the new call connected);
+    /// then the caller hears the 911 prompt instead.
+    pub transfer_timeout_ms: u64,
     /// Prompt naming the practice, played after `greeting`.
     pub practice_prompt: String,
     /// The keypad menu: page, key, request code (A–L) and the prompt naming it.
@@ -58,11 +63,13 @@ impl Default for IvrConfig {
             dob_attempts: 3,
             key_retries: 3,
             max_message_s: 120,
+            message_end_silence_ms: 5000,
             lookup_timeout_ms: 3000,
             speech_timeout_ms: 7000,
             utterance_timeout_ms: 15000,
             speech_attempts: 2,
             emergency_transfer: None,
+            transfer_timeout_ms: 20_000,
             practice_prompt: "practice-name".into(),
             menu: vec![
                 entry(1, '1', 'A', "menu-refill"),
@@ -99,6 +106,14 @@ impl IvrConfig {
         Duration::from_millis(self.utterance_timeout_ms)
     }
 
+    pub fn message_end_silence(&self) -> Duration {
+        Duration::from_millis(self.message_end_silence_ms)
+    }
+
+    pub fn transfer_timeout(&self) -> Duration {
+        Duration::from_millis(self.transfer_timeout_ms)
+    }
+
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.dob_attempts == 0 || self.key_retries == 0 {
             return Err(("dob_attempts".into(), "dob_attempts and key_retries must be at least 1".into()));
@@ -106,7 +121,7 @@ impl IvrConfig {
         if self.speech_attempts == 0 {
             return Err(("speech_attempts".into(), "must be at least 1".into()));
         }
-        for (key, value) in [("speech_timeout_ms", self.speech_timeout_ms), ("utterance_timeout_ms", self.utterance_timeout_ms), ("first_digit_timeout_ms", self.first_digit_timeout_ms)] {
+        for (key, value) in [("speech_timeout_ms", self.speech_timeout_ms), ("utterance_timeout_ms", self.utterance_timeout_ms), ("first_digit_timeout_ms", self.first_digit_timeout_ms), ("message_end_silence_ms", self.message_end_silence_ms), ("transfer_timeout_ms", self.transfer_timeout_ms), ("max_message_s", self.max_message_s)] {
             if value == 0 {
                 return Err((key.into(), "must be more than 0".into()));
             }
@@ -138,6 +153,8 @@ mod tests {
         assert!(parse("emergency_transfer = \" \"").unwrap_err().starts_with("emergency_transfer"));
         assert!(parse("speech_attempts = 0").unwrap_err().starts_with("speech_attempts"));
         assert!(parse("utterance_timeout_ms = 0").unwrap_err().starts_with("utterance_timeout_ms"));
+        assert!(parse("message_end_silence_ms = 0").unwrap_err().starts_with("message_end_silence_ms"));
+        assert!(parse("transfer_timeout_ms = 0").unwrap_err().starts_with("transfer_timeout_ms"));
         assert!(parse("speech_timeot_ms = 1").unwrap_err().contains("speech_timeot_ms"), "unknown keys are refused");
     }
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 use super::tests::{Run, chart, date, setup};
 use super::*;
 
-fn speech_run() -> Run {
+pub(super) fn speech_run() -> Run {
     Run::with(IvrConfig::default(), setup(true))
 }
 
 /// Greeting → spoken date → yes → lookup answered with `charts`.
-fn identified_by_voice(charts: Vec<Candidate>) -> Run {
+pub(super) fn identified_by_voice(charts: Vec<Candidate>) -> Run {
     let mut r = speech_run();
     r.finish_prompt();
     r.say("March fifth nineteen eighty two");
@@ -21,7 +21,7 @@ fn identified_by_voice(charts: Vec<Candidate>) -> Run {
     r
 }
 
-fn plays(actions: &[Action]) -> Vec<Vec<String>> {
+pub(super) fn plays(actions: &[Action]) -> Vec<Vec<String>> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -31,7 +31,7 @@ fn plays(actions: &[Action]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn logged<'a>(r: &'a Run, kind: &str) -> Vec<&'a serde_json::Value> {
+pub(super) fn logged<'a>(r: &'a Run, kind: &str) -> Vec<&'a serde_json::Value> {
     r.log.iter().filter_map(|a| match a { Action::Log { kind: k, detail } if *k == kind => Some(detail), _ => None }).collect()
 }
 
@@ -74,7 +74,8 @@ fn typical_speech_call_refill_with_medication_read_back() {
     assert!(r.finish_prompt().contains(&Action::StartRecording));
     r.now += Duration::from_secs(6);
     r.dialog.handle(Event::SpeechEnded, r.now);
-    assert!(r.drain().contains(&Action::StopRecording), "trailing silence ends the message");
+    assert!(!r.drain().contains(&Action::StopRecording), "the end of a sentence is not the end of the message");
+    assert!(r.wait(Duration::from_secs(5)).contains(&Action::StopRecording), "a long silence ends it");
     r.dialog.handle(Event::RecordingStopped { duration_ms: 6000, rms: 0.1 }, r.now);
     r.drain();
     assert_eq!(r.clip_names(), ["message-saved", "reference-number", "next-steps", "goodbye"]);
@@ -211,7 +212,7 @@ fn an_urgent_symptom_marks_the_call_urgent_without_the_911_prompt() {
     r.finish_prompt();
     r.now += Duration::from_secs(4);
     r.dialog.handle(Event::SpeechEnded, r.now);
-    r.drain();
+    assert!(r.wait(Duration::from_secs(5)).contains(&Action::StopRecording));
     r.dialog.handle(Event::RecordingStopped { duration_ms: 4000, rms: 0.1 }, r.now);
     r.drain();
     assert!(r.clip_names().contains(&"next-steps-urgent".to_string()), "{:?}", r.clip_names());
@@ -235,9 +236,10 @@ fn emergency_with_a_transfer_target() {
     let mut r = Run::with(config, setup(true));
     r.finish_prompt();
     let actions = r.say("no, I'm having chest pain right now");
-    assert!(actions.contains(&Action::Transfer { target: "sip:nurse@clinic".into() }));
+    assert!(actions.contains(&Action::Transfer { target: "sip:nurse@clinic".into(), timeout: Duration::from_secs(20) }));
     assert!(actions.contains(&Action::AlertOnCall));
-    assert!(r.dialog.is_done());
+    assert_eq!(plays(&actions), [["connecting", "ringback"]], "never silence while it connects");
+    assert!(!r.dialog.is_done(), "the call is ours until the transfer went through");
 }
 
 #[test]

@@ -122,13 +122,8 @@ impl OnCallConfig {
             if p.id.is_empty() {
                 return Err((key, "needs an id (the practitioner named in [routing] on_call)".into()));
             }
-            let sip_uri = p.phone.starts_with("sip:") && p.phone.contains('@');
-            let uri_transport = p.phone.split(';').skip(1).find_map(|param| param.strip_prefix("transport="));
-            if let Some(t) = uri_transport.filter(|t| crate::sip::Transport::from_name(t).is_none()) {
-                return Err((key, format!("transport {t:?} in {:?} is not udp, tcp or tls", p.phone)));
-            }
-            if !is_phone(&p.phone) && !sip_uri {
-                return Err((key, format!("phone {:?} is neither a phone number nor a sip: URI", p.phone)));
+            if let Some(problem) = dial_problem(&p.phone) {
+                return Err((key, format!("phone: {problem}")));
             }
             if !p.backup.is_empty() && (p.backup == p.id || self.provider(&p.backup).is_none()) {
                 return Err((key, format!("backup {:?} is not another provider listed in oncall.providers", p.backup)));
@@ -145,6 +140,17 @@ impl OnCallConfig {
 pub fn is_phone(text: &str) -> bool {
     let digits = text.chars().filter(char::is_ascii_digit).count();
     (3..=15).contains(&digits) && text.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || " -().".contains(c) || (c == '+' && i == 0))
+}
+
+/// Why `line` cannot be phoned, if it cannot: it must be a phone number or a `sip:` URI, whose
+/// `;transport=` (if any) is udp, tcp or tls. Shared by `[oncall] providers` and `[alerts]`.
+pub fn dial_problem(line: &str) -> Option<String> {
+    let transports = line.split(';').skip(1).filter_map(|param| param.strip_prefix("transport="));
+    if let Some(t) = transports.into_iter().find(|t| crate::sip::Transport::from_name(t).is_none()) {
+        return Some(format!("transport {t:?} in {line:?} is not udp, tcp or tls"));
+    }
+    let sip_uri = line.starts_with("sip:") && line.contains('@');
+    (!is_phone(line) && !sip_uri).then(|| format!("{line:?} is neither a phone number nor a sip: URI"))
 }
 
 /// The dialable form: digits with a leading + kept.

@@ -1,4 +1,5 @@
-//! On-call paging (issue 5, phone side): the `[oncall]` configuration and the alert state machine.
+//! On-call paging (issue 5, phone side): the `[oncall]` and `[alerts]` configuration, who an urgent
+//! call alerts (`recipients`) and the alert state machine.
 //! The drivers that place the calls and relay the media live in `crate::call` (`outbound`,
 //! `bridge`, `alert`).
 
@@ -6,6 +7,8 @@ pub mod alert;
 pub mod callback;
 pub mod config;
 pub mod pins;
+pub mod recipients;
 
 pub use alert::{Alert, AlertTiming, Target};
 pub use config::OnCallConfig;
+pub use recipients::AlertsConfig;

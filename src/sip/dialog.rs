@@ -73,6 +73,11 @@ impl Dialog {
         &self.local_tag
     }
 
+    /// Our URI in this dialog (`sip:ivr@host`), as in the INVITE's To.
+    pub fn local_uri(&self) -> String {
+        message::angle_uri(&self.local_uri)
+    }
+
     pub fn remote_target(&self) -> &str {
         &self.remote_target
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::acl::{Acl, Cidr, Verdict};
 use super::inbound_auth::{Authenticator, Decision};
 use super::rate_limit::{self, Class, RateLimitConfig, RateLimiter};
+use super::refer::{self, Refer};
 use super::dialog::Dialog;
 use super::message::{self, Message, Reply};
 use super::sdp::{self, Sdp};
@@ -43,6 +44,8 @@ struct Leg {
     /// A re-INVITE being answered (2xx retransmitted until its ACK).
     reinvite_tx: Option<ServerInvite>,
     bye_tx: Option<ClientNonInvite>,
+    /// Our blind transfer of this call (REFER and its NOTIFYs), while it runs.
+    refer: Option<Refer>,
     ended: bool,
     /// Set when the connection the call came on closed and `source` became the Contact's address:
     /// the host to open a new connection to (and, over TLS, the name its certificate must carry).
@@ -143,7 +146,7 @@ impl Endpoint {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let legs = self.legs.values().flat_map(|leg| {
-            [leg.invite_tx.poll_timeout(), leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout), leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout)]
+            [leg.invite_tx.poll_timeout(), leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout), leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout), leg.refer.as_ref().and_then(Refer::poll_timeout)]
         });
         let trunk = self.trunk.as_ref().and_then(Trunk::poll_timeout);
         let outbound = self.outbound.values().filter_map(Uac::poll_timeout);
@@ -272,6 +275,7 @@ impl Endpoint {
             }
             "OPTIONS" => self.respond(&request, source, transport, 200, "OK", &[("Allow", ALLOW.into()), ("Accept", "application/sdp, application/dtmf-relay, application/dtmf".into()), ("Supported", String::new())], now),
             "INFO" => self.on_info(call, &request, source, transport, now),
+            "NOTIFY" if self.legs.get(&call).is_some_and(|leg| leg.refer.is_some()) => self.on_refer_notify(call, &request, source, transport, now),
             m if KNOWN_NOT_ALLOWED.contains(&m) => self.respond(&request, source, transport, 405, "Method Not Allowed", &[("Allow", ALLOW.into())], now),
             _ => self.respond(&request, source, transport, 501, "Not Implemented", &[("Allow", ALLOW.into())], now),
         }
@@ -331,7 +335,7 @@ impl Endpoint {
         }
         let from = request.header("From").map(message::angle_uri).unwrap_or_default();
         let to = request.header("To").map(message::angle_uri).unwrap_or_default();
-        self.legs.insert(call.clone(), Leg { source, transport, invite: request, invite_tx, dialog, answered: false, our_offer: None, local_sdp: None, reinvite_tx: None, bye_tx: None, ended: false, reconnect_host: None });
+        self.legs.insert(call.clone(), Leg { source, transport, invite: request, invite_tx, dialog, answered: false, our_offer: None, local_sdp: None, reinvite_tx: None, bye_tx: None, refer: None, ended: false, reconnect_host: None });
         self.events.push_back(UaEvent::IncomingCall { call, from, to, source, offer });
     }
 
@@ -432,6 +436,50 @@ impl Endpoint {
         }
     }
 
+    /// A NOTIFY while our REFER runs: one of its subscription (`Event: refer`, in the dialog) is
+    /// answered 200 and read; any other gets 481.
+    fn on_refer_notify(&mut self, call: CallId, request: &Message, source: SocketAddr, transport: Transport, now: Instant) {
+        let ours = self.legs.get(&call).is_some_and(|leg| leg.dialog.matches(request) && !leg.ended)
+            && request.header("Event").is_some_and(|e| e.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("refer"));
+        if !ours {
+            return self.respond(request, source, transport, 481, "Subscription Does Not Exist", &[], now);
+        }
+        self.respond(request, source, transport, 200, "OK", &[], now);
+        if let Some(refer) = self.legs.get_mut(&call).and_then(|leg| leg.refer.as_mut()) {
+            refer.on_notify(request);
+        }
+        self.drain_refer(&call);
+    }
+
+    /// Starts a blind transfer of an answered call: REFER with Refer-To and Referred-By.
+    fn start_transfer(&mut self, call: CallId, target: &str, timeout: std::time::Duration, now: Instant) {
+        let Some(leg) = self.legs.get_mut(&call).filter(|leg| leg.answered && !leg.ended && leg.refer.as_ref().is_none_or(Refer::is_done)) else {
+            let reason = refer::TransferFailure::Rejected(481);
+            return self.events.push_back(UaEvent::Transfer { call, update: refer::TransferUpdate::Failed { reason } });
+        };
+        let refer_to = refer::refer_to_uri(target, leg.dialog.remote_target());
+        let referred_by = format!("<{}>", leg.dialog.local_uri());
+        let (branch, request) = leg.dialog.request("REFER", &[("Contact", leg.dialog.contact_header()), ("Refer-To", format!("<{refer_to}>")), ("Referred-By", referred_by)], b"");
+        let (machine, first) = Refer::start(branch, request, now, &self.timers, leg.transport.is_reliable(), timeout);
+        leg.refer = Some(machine);
+        let (dest, transport) = (leg.source, leg.transport);
+        tracing::info!(call = %call.0, "transfer: REFER sent");
+        self.send(dest, transport, first);
+    }
+
+    /// Moves what a transfer wants sent and said into the endpoint's queues.
+    fn drain_refer(&mut self, call: &CallId) {
+        let Some(leg) = self.legs.get_mut(call) else { return };
+        let (dest, transport) = (leg.source, leg.transport);
+        let Some(refer) = leg.refer.as_mut() else { return };
+        while let Some(bytes) = refer.poll_transmit() {
+            self.transmits.push_back(Transmit { dest, transport, bytes });
+        }
+        while let Some(update) = refer.poll_update() {
+            self.events.push_back(UaEvent::Transfer { call: call.clone(), update });
+        }
+    }
+
     fn handle_response(&mut self, response: Message, now: Instant) {
         if self.trunk.as_mut().is_some_and(|trunk| trunk.handle_response(&response, now)) {
             return;
@@ -442,6 +490,10 @@ impl Endpoint {
             return self.drain_outbound(&call);
         }
         let Some(leg) = self.legs.get_mut(&call) else { return };
+        if let Some(refer) = leg.refer.as_mut().filter(|r| r.branch() == response.branch) {
+            refer.on_response(response.status().unwrap_or(0));
+            return self.drain_refer(&call);
+        }
         if let Some(bye) = leg.bye_tx.as_mut().filter(|tx| tx.branch == response.branch)
             && bye.response(response.status().unwrap_or(0))
         {
@@ -497,6 +549,7 @@ impl Endpoint {
                 self.drain_outbound(&call);
             }
             UaCommand::Hangup { call } => self.send_bye(&call, now),
+            UaCommand::Transfer { call, target, timeout } => self.start_transfer(call, &target, timeout, now),
             UaCommand::Dial(request) => {
                 let call = request.call.clone();
                 if self.legs.contains_key(&call) || self.outbound.contains_key(&call) {
@@ -611,6 +664,13 @@ impl Endpoint {
             if idle || (leg.ended && leg.invite_tx.is_terminated() && leg.bye_tx.as_ref().is_none_or(ClientNonInvite::is_done)) {
                 finished.push(call.clone());
             }
+        }
+        let transfers: Vec<CallId> = self.legs.iter().filter(|(_, leg)| leg.refer.as_ref().and_then(Refer::poll_timeout).is_some_and(|t| t <= now)).map(|(call, _)| call.clone()).collect();
+        for call in transfers {
+            if let Some(refer) = self.legs.get_mut(&call).and_then(|leg| leg.refer.as_mut()) {
+                refer.on_timeout(now);
+            }
+            self.drain_refer(&call);
         }
         for call in failed {
             tracing::info!(call = %call.0, "no ACK for our 200 OK: ending the call");

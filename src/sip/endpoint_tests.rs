@@ -315,3 +315,70 @@ fn contact_addresses() {
     assert_eq!(contact_address("sip:[2001:db8::1]", Transport::Tcp), Some(("[2001:db8::1]:5060".parse().unwrap(), "2001:db8::1".into())));
     assert_eq!(contact_address("sip:pbx@pbx.clinic.example:5061", Transport::Tls), None, "names are not resolved here");
 }
+
+/// A response to one of our requests, built from its headers.
+fn response_to(request: &str, status: &str) -> Vec<u8> {
+    let header = |name: &str| request.lines().find(|l| l.starts_with(name)).unwrap().to_string();
+    format!("SIP/2.0 {status}\r\n{}\r\n{}\r\n{};tag=remote\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n", header("Via:"), header("From:"), header("To:").split(";tag").next().unwrap(), header("Call-ID:"), header("CSeq:")).into_bytes()
+}
+
+fn refer_notify(tag: &str, branch: &str, cseq: u32, state: &str, frag: &str) -> Vec<u8> {
+    format!(
+        "NOTIFY sip:chartline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nMax-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=remote\r\nTo: <sip:ivr@127.0.0.1>;tag={tag}\r\nCall-ID: call-1\r\nCSeq: {cseq} NOTIFY\r\nEvent: refer\r\nSubscription-State: {state}\r\nContent-Type: message/sipfrag\r\nContent-Length: {}\r\n\r\n{frag}",
+        frag.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn blind_transfer_by_refer_in_the_callers_dialog() {
+    use crate::sip::refer::TransferUpdate;
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.events();
+    let call = CallId("call-1".into());
+    h.ep.handle_command(UaCommand::Transfer { call: call.clone(), target: "sip:nurse@10.0.0.5".into(), timeout: Duration::from_secs(20) }, h.now);
+    let sent = h.sent();
+    let refer = &sent[0];
+    assert!(refer.starts_with("REFER sip:caller@127.0.0.1:5070 SIP/2.0"), "{refer}");
+    assert!(refer.contains("Refer-To: <sip:nurse@10.0.0.5>\r\n") && refer.contains("Referred-By: <sip:ivr@127.0.0.1>\r\n"), "{refer}");
+    assert!(refer.contains(&format!("From: <sip:ivr@127.0.0.1>;tag={tag}")), "in the caller's dialog: {refer}");
+    h.inbound(response_to(refer, "202 Accepted"));
+    h.inbound(refer_notify(&tag, "z9hG4bK-n1", 10, "active;expires=60", "SIP/2.0 100 Trying\r\n"));
+    h.inbound(refer_notify(&tag, "z9hG4bK-n1", 10, "active;expires=60", "SIP/2.0 100 Trying\r\n"));
+    assert_eq!(h.status_lines(), ["SIP/2.0 200 OK", "SIP/2.0 200 OK"], "each NOTIFY (and its retransmission) answered");
+    h.inbound(refer_notify(&tag, "z9hG4bK-n2", 11, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n"));
+    assert_eq!(h.status_lines(), ["SIP/2.0 200 OK"]);
+    let updates: Vec<_> = h.events().into_iter().map(|e| match e {
+        UaEvent::Transfer { update, .. } => update,
+        other => panic!("{other:?}"),
+    }).collect();
+    assert_eq!(updates, [TransferUpdate::Accepted { status: 202 }, TransferUpdate::Progress { status: 100 }, TransferUpdate::Succeeded { status: 200 }]);
+    h.ep.handle_command(UaCommand::Hangup { call }, h.now);
+    assert!(h.sent()[0].starts_with("BYE "));
+}
+
+#[test]
+fn a_refused_refer_and_a_transfer_of_no_call_fail() {
+    use crate::sip::refer::{TransferFailure, TransferUpdate};
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.inbound(request("ACK", "z9hG4bK-a", 1, Some(&tag), ""));
+    h.events();
+    h.ep.handle_command(UaCommand::Transfer { call: CallId("nope".into()), target: "201".into(), timeout: Duration::from_secs(20) }, h.now);
+    assert!(matches!(h.events().as_slice(), [UaEvent::Transfer { update: TransferUpdate::Failed { .. }, .. }]));
+    h.ep.handle_command(UaCommand::Transfer { call: CallId("call-1".into()), target: "201".into(), timeout: Duration::from_secs(20) }, h.now);
+    let refer = h.sent().remove(0);
+    assert!(refer.contains("Refer-To: <sip:201@127.0.0.1:5070>"), "an extension on the far end's host: {refer}");
+    h.inbound(response_to(&refer, "603 Decline"));
+    assert_eq!(h.events(), [UaEvent::Transfer { call: CallId("call-1".into()), update: TransferUpdate::Failed { reason: TransferFailure::Rejected(603) } }]);
+    // A late NOTIFY after the transfer ended is answered and changes nothing.
+    h.inbound(refer_notify(&tag, "z9hG4bK-n9", 12, "terminated", "SIP/2.0 200 OK\r\n"));
+    assert_eq!(h.status_lines(), ["SIP/2.0 200 OK"]);
+    assert!(h.events().is_empty());
+    // A NOTIFY for another event package is not ours.
+    let presence = String::from_utf8(refer_notify(&tag, "z9hG4bK-p1", 13, "active", "")).unwrap().replace("Event: refer", "Event: presence");
+    h.inbound(presence.into_bytes());
+    assert_eq!(h.status_lines(), ["SIP/2.0 481 Subscription Does Not Exist"]);
+}

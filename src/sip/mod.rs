@@ -2,7 +2,8 @@
 //! (offer/answer), `transaction` (RFC 3261 §17 timers), `dialog`, `endpoint` (the sans-IO UA core)
 //! and `transport` (the thin tokio driver over UDP and TCP); toward the provider: `trunk`
 //! (REGISTER/OPTIONS), `auth` (digest); at the edge: `acl` (which sources we serve),
-//! `inbound_auth` (digest challenges for new calls) and `rate_limit` (floods, scanners).
+//! `inbound_auth` (digest challenges for new calls) and `rate_limit` (floods, scanners); in a
+//! call: `refer` (a blind transfer we ask of the far end).
 
 pub mod acl;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod endpoint;
 pub mod inbound_auth;
 pub mod message;
 pub mod rate_limit;
+pub mod refer;
 pub mod sdp;
 pub mod sdes;
 pub mod tls;
@@ -89,6 +91,8 @@ pub enum UaEvent {
     Answered { call: CallId, answer: Sdp },
     /// Our outbound INVITE ended without a call: a 3xx-6xx, a timeout (408) or our CANCEL (487).
     DialFailed { call: CallId, status: u16, reason: String },
+    /// How our `Transfer` of an inbound call goes (REFER answered, NOTIFYs, deadline).
+    Transfer { call: CallId, update: refer::TransferUpdate },
 }
 
 impl UaEvent {
@@ -104,7 +108,8 @@ impl UaEvent {
             | UaEvent::CallFailed { call, .. }
             | UaEvent::Progress { call, .. }
             | UaEvent::Answered { call, .. }
-            | UaEvent::DialFailed { call, .. } => call,
+            | UaEvent::DialFailed { call, .. }
+            | UaEvent::Transfer { call, .. } => call,
         }
     }
 }
@@ -120,6 +125,9 @@ pub enum UaCommand {
     Hangup { call: CallId },
     /// Places an outbound call (answered by `Progress`, `Answered` or `DialFailed`).
     Dial(Box<uac::DialRequest>),
+    /// Blind transfer of an answered inbound call by REFER (`target`: a SIP URI or an extension
+    /// on the far end's host); answered by `Transfer` events, the last one within `timeout`.
+    Transfer { call: CallId, target: String, timeout: std::time::Duration },
 }
 
 #[derive(Debug, Clone, Deserialize)]

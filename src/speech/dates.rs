@@ -1,13 +1,16 @@
 //! Spoken dates of birth: "March fifth nineteen eighty two", "the fifth of March 82",
-//! "oh three oh five eighty two", "3/5/1982" → 1982-03-05.
+//! "oh three oh five eighty two", "3/5/1982" → 1982-03-05, and what Whisper writes for them on a
+//! phone line: "0305 82", "74201", "06 15 19 55", a date repeated by a decoder loop.
 //!
 //! The text is cut into atoms (month names, digit words, teens, tens, ordinals, "hundred",
-//! "thousand", written numbers); every way of grouping the atoms into numbers is tried, and each
-//! grouping that reads as month-day-year (numbers in US order), day-month-year or month-day-year
-//! with a month name, or year-month-day, gives a candidate. Exactly one distinct valid candidate is
-//! the answer (readings with a year said as one four-digit number go first); two or
-//! more is [`DateError::Ambiguous`], never a guess. Words that are neither
-//! numbers nor months ("my", "birthday", "is") are ignored, so the text must hold one date only.
+//! "thousand", written numbers; a written number of three or more digits is tried both as written
+//! and as its digits); every way of grouping the atoms into numbers is tried, and each grouping
+//! that reads as month-day-year (numbers in US order), day-month-year or month-day-year with a
+//! month name, or year first, gives a candidate. [`parse_dates`] returns every distinct valid
+//! candidate (readings with a year said as one four-digit number go first) for the chart to
+//! decide between; [`parse_date`] wants exactly one and calls two or more
+//! [`DateError::Ambiguous`], never a guess. Words that are neither numbers nor months ("my",
+//! "birthday", "is") are ignored, so the text must hold one date only.
 //! Two-digit years resolve to the most recent date that is not in the future.
 
 use chrono::{Datelike, NaiveDate};
@@ -26,22 +29,65 @@ pub enum DateError {
     Ambiguous(Vec<NaiveDate>),
 }
 
-/// Parses one spoken or written date of birth relative to `today`.
+/// The recognizer's hints on a date-of-birth turn (they join the initial prompt).
+pub const DOB_HINTS: &[&str] = &["date of birth", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "nineteen", "two thousand"];
+
+/// Parses one spoken or written date of birth relative to `today`: the single plausible reading,
+/// or [`DateError::Ambiguous`] with all of them.
 pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> {
+    match parse_dates(text, today)?.as_slice() {
+        [date] => Ok(*date),
+        several => Err(DateError::Ambiguous(several.to_vec())),
+    }
+}
+
+/// Every plausible reading of one spoken or written date of birth, oldest first (never empty):
+/// "11970" is January 19 or November 9, 1970, and the caller's chart decides, not this parser.
+/// A recognizer loop ("12 25 1975 12 25 1975 12 25") is read as the block it repeats, and a second
+/// year written after a whole date ("May 31, 1989, 1889") is dropped when the whole reads as none.
+pub fn parse_dates(text: &str, today: NaiveDate) -> Result<Vec<NaiveDate>, DateError> {
     let atoms = atoms(text);
     if atoms.is_empty() {
         return Err(DateError::NotUnderstood);
     }
-    let mut groupings = Vec::new();
-    group(&atoms, 0, &mut Vec::new(), &mut groupings);
-    let mut found: Vec<(NaiveDate, bool)> = Vec::new();
     let mut rejection: Option<DateError> = None;
-    for items in &groupings {
-        for (month, day, year) in readings(items) {
-            match resolve(month, day, year, today) {
-                Ok(date) => found.push((date, year.whole)),
-                Err(e) => {
-                    rejection.get_or_insert(e);
+    let mut found = read_atoms(&atoms, today, &mut rejection);
+    if found.is_empty()
+        && let Some(block) = repeated_block(&atoms)
+    {
+        found = read_atoms(block, today, &mut rejection);
+    }
+    // A loop that rewrote the year ("May 31, 1989, 1889."): either year may be the one said.
+    if found.is_empty()
+        && let [rest @ .., year @ Atom::Written { width: 4, .. }] = atoms.as_slice()
+        && rest.len() >= 3
+    {
+        let mut other = rest[..rest.len() - 1].to_vec();
+        other.push(*year);
+        found = read_atoms(rest, today, &mut rejection);
+        found.extend(read_atoms(&other, today, &mut rejection));
+        found.sort();
+        found.dedup();
+    }
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    Err(rejection.unwrap_or(DateError::NotUnderstood))
+}
+
+/// The distinct valid dates the atoms read as; the first rejection is kept for the error.
+fn read_atoms(atoms: &[Atom], today: NaiveDate, rejection: &mut Option<DateError>) -> Vec<NaiveDate> {
+    let mut found: Vec<(NaiveDate, bool)> = Vec::new();
+    for atoms in written_alternatives(atoms) {
+        let mut groupings = Vec::new();
+        group(&atoms, 0, &mut Vec::new(), &mut groupings);
+        for items in &groupings {
+            for (month, day, year) in readings(items) {
+                match resolve(month, day, year, today) {
+                    Ok(date) => found.push((date, year.whole)),
+                    Err(e) => {
+                        rejection.get_or_insert(e);
+                    }
                 }
             }
         }
@@ -52,11 +98,36 @@ pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> 
     let mut found: Vec<NaiveDate> = found.into_iter().filter(|(_, whole)| !whole_year || *whole).map(|(date, _)| date).collect();
     found.sort();
     found.dedup();
-    match found.len() {
-        0 => Err(rejection.unwrap_or(DateError::NotUnderstood)),
-        1 => Ok(found[0]),
-        _ => Err(DateError::Ambiguous(found)),
-    }
+    found
+}
+
+/// Most written numbers that may be a digit string are: each as written and each as its digits
+/// ("0305 82" is 03 05 82; "305" may be "three oh five"). Both ways, for at most four of them.
+fn written_alternatives(atoms: &[Atom]) -> Vec<Vec<Atom>> {
+    let splittable: Vec<usize> =
+        (0..atoms.len()).filter(|&i| matches!(atoms[i], Atom::Written { width: 3.., ordinal: false, .. })).take(4).collect();
+    (0..1u32 << splittable.len())
+        .map(|mask| {
+            let mut out = Vec::new();
+            for (i, atom) in atoms.iter().enumerate() {
+                match (atom, splittable.iter().position(|&s| s == i)) {
+                    (Atom::Written { value, width, .. }, Some(bit)) if mask & (1 << bit) != 0 => {
+                        let digits = format!("{value:0width$}", width = *width as usize);
+                        out.extend(digits.chars().filter_map(|c| c.to_digit(10)).map(Atom::Digit));
+                    }
+                    _ => out.push(*atom),
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The block a recognizer loop repeats: the atoms are that block twice or more, the last copy
+/// possibly cut short ("0 6 1 5 1 9 5 5 0 6 1 5 1 9 5 5 0 6").
+fn repeated_block(atoms: &[Atom]) -> Option<&[Atom]> {
+    let n = atoms.len();
+    (2..=n / 2).find(|&p| (p..n).all(|i| atoms[i] == atoms[i - p]) && n - p >= 3.min(p)).map(|p| &atoms[..p])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +266,14 @@ fn items_at(atoms: &[Atom], i: usize) -> Vec<(Item, usize)> {
             out.push((Item::Num { value, width: width as u8, ordinal: false, run: true }, i + width));
         }
     }
+    // "two thousand one" written as the digits "201" ("74201").
+    if let [Atom::Digit(2), Atom::Digit(0), Atom::Digit(d)] = atoms[i..(i + 3).min(atoms.len())] {
+        out.push((Item::Num { value: 2000 + d, width: 4, ordinal: false, run: true }, i + 3));
+    }
+    // A year written as two pairs: "06 15 19 55".
+    if let [Atom::Written { value: high @ (19 | 20), width: 2, ordinal: false }, Atom::Written { value: low, width: 2, ordinal: false }] = atoms[i..(i + 2).min(atoms.len())] {
+        out.push((Item::Num { value: high * 100 + low, width: 4, ordinal: false, run: false }, i + 2));
+    }
     // Cardinals 10–99 and "twenty first"; years said in pairs; "two thousand (and) one".
     if matches!(atoms[i], Atom::Teen(_) | Atom::Tens(_)) {
         for (high, used) in below_hundred(atoms, i) {
@@ -295,6 +374,8 @@ fn readings(items: &[Item]) -> Vec<(u32, u32, Year)> {
     push(month_number(a), day(b), year(c));
     if let Some(y) = year(a).filter(|y| y.width == 4) {
         push(month_number(b), day(c), Some(y));
+        push(named(b), day(c), Some(y));
+        push(named(c), day(b), Some(y));
     }
     out
 }

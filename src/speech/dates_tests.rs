@@ -92,6 +92,36 @@ fn ambiguity_is_an_error_not_a_guess() {
     assert_eq!(parse("one two nineteen forty seven"), Ok(ymd(1947, 1, 2)));
 }
 
+/// What Whisper writes for spoken dates on a phone line.
+#[test]
+fn recognizer_digit_strings() {
+    let all = |text: &str| parse_dates(text, today());
+    assert_eq!(parse("0305 82,"), Ok(ymd(1982, 3, 5)), "oh three oh five eighty two");
+    assert_eq!(parse("305 82"), Ok(ymd(1982, 3, 5)));
+    assert_eq!(parse("74201"), Ok(ymd(2001, 7, 4)), "seven four two thousand one");
+    assert_eq!(parse("06 15 19 55"), Ok(ymd(1955, 6, 15)));
+    assert_eq!(parse("061555"), Ok(ymd(1955, 6, 15)));
+    assert_eq!(parse("6 15 1955"), Ok(ymd(1955, 6, 15)));
+    assert_eq!(parse("03/05/1982"), Ok(ymd(1982, 3, 5)));
+    // "one one nineteen seventy" written "11970,": both readings, the chart decides.
+    assert_eq!(all("11970,"), Ok(vec![ymd(1970, 1, 19), ymd(1970, 11, 9)]));
+}
+
+#[test]
+fn recognizer_loops_read_as_the_block() {
+    assert_eq!(parse("0 6 1 5 1 9 5 5 0 6 1 5 1 9 5 5 0 6 1 5 1 9"), Ok(ymd(1955, 6, 15)));
+    assert_eq!(parse("12 25 1975 12 25 1975 12 25 1975 12 25 1975"), Ok(ymd(1975, 12, 25)));
+    assert_eq!(parse("May 31, 1989, 1889."), Ok(ymd(1989, 5, 31)));
+    assert_eq!(parse("May 31, 1989, 1998."), Err(DateError::Ambiguous(vec![ymd(1989, 5, 31), ymd(1998, 5, 31)])), "two possible years: both");
+}
+
+#[test]
+fn year_first_orders() {
+    assert_eq!(parse("born in nineteen fifty eight, on May twentieth"), Ok(ymd(1958, 5, 20)));
+    assert_eq!(parse("1958, the 20th of May"), Ok(ymd(1958, 5, 20)));
+    assert_eq!(parse("nineteen fifty eight oh five twenty"), Ok(ymd(1958, 5, 20)));
+}
+
 #[test]
 fn no_date_is_not_understood() {
     for text in ["", "I need a refill", "March", "March fifth", "three five", "twelve", "Thank you."] {

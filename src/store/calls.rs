@@ -21,9 +21,17 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Replaces the record of a call still in progress.
+    /// Replaces the record of a call still in progress, keeping timeline events others added to
+    /// the stored record meanwhile (an alert raised during the call).
     pub fn save_progress(&self, record: &CallRecord) -> Result<(), StoreError> {
-        self.with(|conn| update(conn, record))
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut record = record.clone();
+            keep_their_events(&tx, &mut record)?;
+            update(&tx, &record)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Stores the final record and queues it for the EHR in one transaction. Timeline events that
@@ -32,13 +40,7 @@ impl Store {
         self.with(|conn| {
             let tx = conn.transaction()?;
             let mut record = record.clone();
-            if let Some(stored) = stored_record(&tx, &record.call_id)? {
-                let theirs: Vec<CallEvent> = stored.events.into_iter().filter(|e| !record.events.iter().any(|o| o.at == e.at && o.kind == e.kind)).collect();
-                if !theirs.is_empty() {
-                    record.events.extend(theirs);
-                    record.events.sort_by_key(|e| e.at);
-                }
-            }
+            keep_their_events(&tx, &mut record)?;
             update(&tx, &record)?;
             crate::store::outbox::enqueue(&tx, &record.call_id, &serde_json::to_string(&record)?)?;
             tx.commit()?;
@@ -121,6 +123,18 @@ impl Store {
             Ok(reference)
         })
     }
+}
+
+/// Adds to `record` the timeline events of its stored version that it does not have.
+fn keep_their_events(conn: &Connection, record: &mut CallRecord) -> Result<(), StoreError> {
+    if let Some(stored) = stored_record(conn, &record.call_id)? {
+        let theirs: Vec<CallEvent> = stored.events.into_iter().filter(|e| !record.events.iter().any(|o| o.at == e.at && o.kind == e.kind)).collect();
+        if !theirs.is_empty() {
+            record.events.extend(theirs);
+            record.events.sort_by_key(|e| e.at);
+        }
+    }
+    Ok(())
 }
 
 fn stored_record(conn: &Connection, call_id: &str) -> Result<Option<CallRecord>, StoreError> {

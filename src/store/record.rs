@@ -40,6 +40,8 @@ pub enum CallOutcome {
     /// The process stopped (crash, kill, power loss) while the call was in progress; the record
     /// holds what was captured up to the last checkpoint.
     Interrupted,
+    /// The caller was transferred elsewhere (an emergency transfer went through).
+    Transferred,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

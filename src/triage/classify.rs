@@ -15,6 +15,7 @@ use super::pattern::Pattern;
 use super::rules::{RuleSet, Severity, Target};
 use super::text::{Token, tokens};
 use super::RequestType;
+use super::model::{DecidedBy, ModelScores};
 
 /// A rule that fired (or was negated), with the words that matched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,6 +54,11 @@ pub struct Classification {
     pub negated: Vec<RuleHit>,
     /// Score per type that had any.
     pub scores: Vec<(RequestType, f64)>,
+    /// The learned model's reading, when the model is loaded ([`crate::triage::model`]).
+    pub model: Option<ModelScores>,
+    /// Which part decided: whether it is an emergency, else its type. `None` without the model
+    /// (the rules alone decided).
+    pub decided_by: Option<DecidedBy>,
 }
 
 impl Classification {
@@ -197,5 +203,7 @@ pub fn classify(rules: &RuleSet, text: &str) -> Classification {
         rules: fired,
         negated,
         scores: RequestType::ALL.iter().zip(scores).filter(|(_, s)| *s > 0.0).map(|(t, s)| (*t, s)).collect(),
+        model: None,
+        decided_by: None,
     }
 }

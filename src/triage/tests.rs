@@ -111,10 +111,18 @@ fn rules_file_from_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules.toml");
     std::fs::write(&path, rules::EMBEDDED_RULES.replace("fallback = \"provider\"", "fallback = \"callback\"")).unwrap();
-    let t = Triage::from_config(&TriageConfig { rules: Some(path.clone()) }).unwrap();
+    let (t, no_model) = Triage::from_config(&TriageConfig { rules: Some(path.clone()), model: Some(dir.path().join("no-model")) }).unwrap();
     assert_eq!(t.classify("hello?").request, RequestType::Callback);
-    let missing = Triage::from_config(&TriageConfig { rules: Some(dir.path().join("nope.toml")) });
+    assert!(!t.has_model());
+    assert!(no_model.unwrap().to_string().contains("chartline model import-triage"), "a missing model names the command that makes it");
+    let (_, none) = Triage::from_config(&TriageConfig { rules: None, model: None }).unwrap();
+    assert!(none.is_none(), "no model configured: nothing to warn about");
+    let missing = Triage::from_config(&TriageConfig { rules: Some(dir.path().join("nope.toml")), model: None });
     assert!(missing.unwrap_err().to_string().contains("nope.toml"));
+    std::fs::create_dir_all(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/heads.json"), "{not json").unwrap();
+    let broken = Triage::from_config(&TriageConfig { rules: None, model: Some(dir.path().join("broken")) });
+    assert!(broken.unwrap_err().to_string().contains("heads.json"), "a model that is there but broken stops the start");
     assert!(triage().vocabulary("med").iter().any(|m| m == "lisinopril"));
 }
 

@@ -22,7 +22,7 @@ use crate::store::{Store, StoreError};
 use super::lockout::LockoutPolicy;
 use super::session::{COOKIE, LOGIN_COOKIE, Session, SessionTable};
 use crate::constant_time_eq;
-use super::{actions, audio, audit_page, detail, html, login, practice, queue};
+use super::{actions, audio, audit_page, detail, html, live, login, practice, queue};
 
 /// Largest form body accepted (a reply is a few hundred characters).
 const MAX_FORM: usize = 64 * 1024;
@@ -35,12 +35,14 @@ pub struct AppState {
     /// Cookies carry `Secure` when the dashboard is served over HTTPS.
     pub secure_cookies: bool,
     pub ehr: super::Chart,
+    /// Unacknowledged alerts and the pages listening for them (shared with the call side).
+    pub live: Arc<super::live::Hub>,
 }
 
 pub type App = Arc<AppState>;
 
 impl AppState {
-    pub fn new(store: Store, config: Arc<Config>, ehr: super::Chart) -> App {
+    pub fn new(store: Store, config: Arc<Config>, ehr: super::Chart, live: Arc<super::live::Hub>) -> App {
         let web = &config.web;
         Arc::new(AppState {
             sessions: Mutex::new(SessionTable::new(
@@ -52,6 +54,7 @@ impl AppState {
             store,
             config,
             ehr,
+            live,
         })
     }
 
@@ -143,6 +146,10 @@ pub fn router(app: App) -> Router {
         .route("/tasks/{id}/done", post(actions::done))
         .route("/practice", get(practice::page))
         .route("/audit", get(audit_page::page))
+        .route("/live/alerts", get(live::stream))
+        .route("/live/alerts/{id}/ack", post(live::acknowledge))
+        .route("/live/alerts.js", get(live::script))
+        .route("/live/alert.wav", get(live::sound))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -212,10 +219,10 @@ async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response
     response.headers_mut().insert("x-frame-options", HeaderValue::from_static("DENY"));
     response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    // No scripts at all; inline styles only (one small <style> per page).
+    // One script, ours (the live alert stream, same origin); inline styles only (one small <style> per page).
     response.headers_mut().insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
     response
 }

@@ -47,7 +47,9 @@ input,select,textarea{font:inherit;padding:.5rem;border:1px solid #c9ced6;border
 form.inline{display:inline}.row{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center}audio{width:100%}\
 ul.plain{list-style:none;padding:0;margin:0}ul.plain li{padding:.25rem 0;border-bottom:1px solid #eef0f3}\
 .err{background:#fdecea;color:#8a1c1c;padding:.5rem;border-radius:6px}.okmsg{background:#e8f5e9;padding:.5rem;border-radius:6px}\
-svg{width:100%;height:auto}label{display:block;margin:.5rem 0 .2rem}";
+svg{width:100%;height:auto}label{display:block;margin:.5rem 0 .2rem}\
+.alert-banner{background:#c62828;color:#fff;padding:.6rem .75rem;border-radius:6px;margin:.5rem 0}.alert-banner a{color:#fff;margin-right:.5rem}\
+.alert-banner button{background:#fff;color:#c62828;margin-left:.5rem}";
 
 /// The page shell with the top bar; `session` is `None` on the login page.
 pub fn page(title: &str, session: Option<&Session>, body: &str) -> String {
@@ -69,7 +71,12 @@ pub fn page(title: &str, session: Option<&Session>, body: &str) -> String {
             csrf_field(s)
         );
     }
-    let _ = write!(out, "</header><main>{body}</main></body></html>");
+    out.push_str("</header><main>");
+    if let Some(s) = session {
+        // Live alerts (web::live): banners for unacknowledged emergencies, pushed while the page is open.
+        let _ = write!(out, "<div id=\"live-alerts\" aria-live=\"assertive\" data-csrf=\"{}\"></div><script src=\"/live/alerts.js\" defer></script>", esc(&s.csrf));
+    }
+    let _ = write!(out, "{body}</main></body></html>");
     out
 }
 

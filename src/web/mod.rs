@@ -1,5 +1,5 @@
 //! The provider-facing HTTP side: the dashboard (login, queue, call detail, one-tap actions,
-//! practice plots) over HTTPS, and the Prometheus metrics endpoint.
+//! practice plots, live alerts) over HTTPS, and the Prometheus metrics endpoint.
 
 pub mod access;
 pub mod actions;
@@ -10,6 +10,7 @@ pub mod chart;
 pub mod config;
 pub mod detail;
 pub mod html;
+pub mod live;
 pub mod lockout;
 pub mod login;
 pub mod metrics;
@@ -55,7 +56,7 @@ pub struct Dashboard {
 
 /// Binds `[web] listen` and loads (or generates) the certificate, so that start-up errors are
 /// reported before the server says it is ready.
-pub async fn bind(config: Arc<Config>, store: Store, chart: Chart) -> Result<Option<Dashboard>, WebStartError> {
+pub async fn bind(config: Arc<Config>, store: Store, chart: Chart, live: Arc<live::Hub>) -> Result<Option<Dashboard>, WebStartError> {
     let web = &config.web;
     if web.listen.is_empty() {
         return Ok(None);
@@ -73,7 +74,7 @@ pub async fn bind(config: Arc<Config>, store: Store, chart: Chart) -> Result<Opt
         (None, None)
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let app = AppState::new(store, config.clone(), chart);
+    let app = AppState::new(store, config.clone(), chart, live);
     Ok(Some(Dashboard { listener, tls, app, url: format!("{scheme}://{local}/"), fingerprint }))
 }
 

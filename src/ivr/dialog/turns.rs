@@ -13,7 +13,7 @@ impl Dialog {
     pub(super) fn hints(&self) -> Option<Vec<String>> {
         let words = |w: &[&str]| Some(w.iter().map(|s| s.to_string()).collect());
         match &self.state {
-            State::Greeting | State::Dob { .. } => words(&["date of birth", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "nineteen", "two thousand"]),
+            State::Greeting | State::Dob { .. } => words(crate::speech::dates::DOB_HINTS),
             State::Confirm { .. } | State::ConfirmRequest { .. } | State::ConfirmMedication { .. } => words(&["yes", "no"]),
             State::Name { candidates, .. } => Some(candidates.iter().flat_map(|c| [c.given.clone(), c.family.clone()]).map(|n| n.chars().filter(|c| !c.is_ascii_digit()).collect()).collect()),
             State::AskRequest { .. } => words(&["prescription refill", "appointment", "test results", "referral", "billing", "prior authorization", "medical records", "call back", "symptoms"]),
@@ -22,6 +22,8 @@ impl Dialog {
             State::FollowUp { step: FollowUp::Test, .. } => Some(self.triage.vocabulary("test")),
             State::FollowUp { step: FollowUp::Symptom, .. } => Some(Vec::new()),
             State::Appointment { step, .. } => step.hints(),
+            // The keypad menu (after a request was not understood) still hears an emergency.
+            State::Menu { .. } => Some(Vec::new()),
             _ => None,
         }
     }
@@ -61,6 +63,8 @@ impl Dialog {
             State::FollowUp { step, misses } => self.follow_up_spoken(step, misses, text, &classification),
             State::ConfirmMedication { name, clip, spoken, misses } => self.medication_answer(name, clip, spoken, misses, Self::spoken_answer(text)),
             State::Appointment { step, misses } => self.appointment_spoken(*step, misses, text, &classification),
+            // Only screened: the menu is answered by key, whose wait starts again.
+            State::Menu { .. } => self.deadline = self.after(self.config.first_digit_timeout()),
             _ => {}
         }
     }
@@ -94,6 +98,11 @@ impl Dialog {
                 self.leave_message(vec![]);
             }
             State::Appointment { step, misses } => self.appointment_keypad(*step, misses),
+            // No sentence ends any more: the message ends by key or at its maximum length.
+            State::Recording => {
+                self.silence_ends = None;
+                self.deadline = self.message_ends;
+            }
             _ => {}
         }
     }
