@@ -30,7 +30,7 @@ pub struct ChartConfig {
 
 impl Default for ChartConfig {
     fn default() -> Self {
-        Self { model_path: PathBuf::new(), language: "auto".into(), beam_size: 5 }
+        Self { model_path: PathBuf::from("models/ggml-base.bin"), language: "auto".into(), beam_size: 5 }
     }
 }
 
@@ -81,9 +81,16 @@ pub enum ChartTranscriber {
 }
 
 impl ChartTranscriber {
-    /// The chart model of `config.chart`; when it cannot be loaded, the live pool (logged as an
-    /// error, naming the fix). `None` with neither.
+    /// The chart model of `config.chart`; when it is switched off (an empty path), the live pool;
+    /// when it cannot be loaded, the live pool too, logged as an error naming the fix. `None` with
+    /// neither.
     pub fn load(config: &SpeechConfig, live: Option<&AsrPool>) -> Option<ChartTranscriber> {
+        let live_model = || model_name(&config.model_path).unwrap_or_else(|_| "whisper".into());
+        if config.chart.model_path.as_os_str().is_empty() {
+            let pool = live?.clone();
+            tracing::info!("chart transcripts from the live model (speech.chart.model_path is empty)");
+            return Some(ChartTranscriber::Live { pool, model: live_model() });
+        }
         match ChartModel::load(&config.chart, config) {
             Ok(chart) => {
                 tracing::info!(model = %chart.model, path = %config.chart.model_path.display(), language = %config.chart.language, "chart transcripts ready");
@@ -91,7 +98,7 @@ impl ChartTranscriber {
             }
             Err(e) => {
                 let pool = live?.clone();
-                let model = model_name(&config.model_path).unwrap_or_else(|_| "whisper".into());
+                let model = live_model();
                 tracing::error!(error = %e, fallback = %model, "no chart-transcript model: message transcripts come from the live model. To fix it, run `scripts/setup` then `chartline model import models/ct2-base`");
                 Some(ChartTranscriber::Live { pool, model })
             }

@@ -57,7 +57,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `chartline serve` with the embedded defaults plus `extra` TOML, on free ports.
+    /// Starts `chartline serve` with the embedded defaults plus `extra` TOML, on free ports. Message
+    /// transcripts come from the live model unless `extra` names a `[speech.chart]` model (only
+    /// the tests of the chart transcript pay for loading Whisper base).
     pub fn start(extra: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let sip_port = free_port();
@@ -66,7 +68,7 @@ impl Server {
         let root = repo_root();
         let web_port = free_port();
         let config = format!(
-            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[web]\nlisten = \"127.0.0.1:{web_port}\"\n{extra}\n",
+            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[web]\nlisten = \"127.0.0.1:{web_port}\"\n\n[speech.chart]\nmodel_path = \"\"\n{extra}\n",
             data = dir.path().join("data"),
             sounds = root.join("sounds/en"),
         );
