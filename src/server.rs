@@ -97,6 +97,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             None
         }
     };
+    let chart = crate::speech::ChartTranscriber::load(&config.speech, asr.as_ref());
     let live = Arc::new(crate::web::live::Hub::new(config.alerts.push_buffer));
     match crate::web::bind(Arc::new(config.dashboard()), store.clone(), Some(ehr.clone()), live.clone()).await {
         Ok(Some(dashboard)) => {
@@ -115,6 +116,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let services = Arc::new(CallServices {
         ehr,
         asr,
+        chart,
         triage,
         hours,
         router,

@@ -1,6 +1,7 @@
 //! Whole calls by voice through SIP: SIPp plays piper-voiced utterances (8 kHz μ-law RTP) into
 //! Chartline with the real Whisper model, one per dialog turn, with pauses computed from the
-//! prompt audio. The stored record must say what the caller said; an emergency must be answered
+//! prompt audio. The stored record must say what the caller said, its message transcript written
+//! whole by the chart model (Whisper base) and named in the record; an emergency must be answered
 //! with the 911 instruction within 2 s of the end of the sentence.
 
 mod common;
@@ -75,8 +76,10 @@ fn start() -> Server {
     speech_model();
     // Open around the clock, so the greeting (and so the first turn) has one known length.
     let always_open = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(|d| format!("{d} = [\"00:00-23:59\"]\n")).concat();
-    let server = Server::start(&format!("[practice]\nholidays = []\n[practice.hours]\n{always_open}"));
+    let chart = format!("[speech.chart]\nmodel_path = {:?}\n", chart_model());
+    let server = Server::start(&format!("[practice]\nholidays = []\n[practice.hours]\n{always_open}{chart}"));
     server.wait_for_log("speech recognition ready", Duration::from_secs(30));
+    server.wait_for_log("chart transcripts ready", Duration::from_secs(30));
     server
 }
 
@@ -123,8 +126,14 @@ fn spoken_date_of_birth_and_request_land_in_the_record() {
     assert_eq!(call["patient"]["matched_by"], "speech");
     assert_eq!(call["request"]["type"], "billing", "{call:#}");
     assert_eq!(call["request"]["chosen_by"], "speech");
+    // The whole message, written by the chart model (Whisper base), which the record names.
     let transcript = call["transcript"].as_str().unwrap_or_default().to_lowercase();
-    assert!(transcript.contains("call me back"), "{transcript}");
+    for words in ["number is on the letter", "call me back", "this afternoon"] {
+        assert!(transcript.contains(words), "{words:?} missing from {transcript:?}");
+    }
+    assert!(!transcript.contains("that's right"), "an earlier answer leaked into the message: {transcript:?}");
+    assert_eq!(call["transcript_model"], "whisper-base", "{call:#}");
+    assert_eq!(call["transcript_language"], "en", "{call:#}");
     assert_eq!(call["urgent"], false);
     eprintln!("speech call: {}", event_kinds(&call).join(" "));
     // The figure issue 4 asks for: answer to a complete (confirmed) request, by voice.

@@ -4,22 +4,15 @@
 //!
 //!   cargo bench --bench speech_asr -- [--workers N] [--threads N] [--margin N] [--manifest PATH]
 
+#[path = "bench_args.rs"]
+mod bench_args;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
+use bench_args::{arg, peak_rss_kb};
+
 use chartline::speech::{AsrPool, Priority, SpeechConfig};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
-}
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -4,38 +4,15 @@ WER on the request sentences, dates of birth read back by `chartline dob`, peak 
     python summary.py MANIFEST CHARTLINE_BIN RESULT.jsonl...
 """
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from summary_words import edits, pct, words  # noqa: E402
+
 manifest, chartline, *results = sys.argv[1:]
 rows = {r[0]: r for r in (line.split("\t") for line in Path(manifest).read_text().splitlines())}
-
-
-def words(text):
-    out = []
-    for w in re.split(r"[\s-]+", text.lower()):
-        w = re.sub(r"^[^\w']+|[^\w']+$", "", w)
-        if w:
-            out.append("doctor" if w == "dr" else w)
-    return out
-
-
-def edits(a, b):
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a):
-        prev, row[0] = row[0], i + 1
-        for j, y in enumerate(b):
-            cur = row[j + 1]
-            row[j + 1] = min(prev + (x != y), row[j] + 1, cur + 1)
-            prev = cur
-    return row[len(b)]
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
 
 
 print(f"{'engine':<34} {'n':>3} {'p50':>6} {'p95':>6} {'p50<=5s':>8} {'p95<=5s':>8} {'RTF':>6} {'WER pip':>8} {'WER esp':>8} {'DOB':>6} {'peak MB':>8}")

@@ -23,7 +23,7 @@ pub use config::{CallConfig, CallsConfig};
 use crate::media::{MediaCounters, PortPool, PromptLibrary};
 use crate::sip::{CallId, UaCommand, UaEvent};
 use crate::ehr::Ehr;
-use crate::speech::AsrPool;
+use crate::speech::{AsrPool, ChartTranscriber};
 use crate::store::Store;
 use crate::triage::Triage;
 use crate::triage::hours::PracticeHours;
@@ -45,6 +45,8 @@ pub struct CallServices {
     pub ehr: Arc<dyn Ehr>,
     /// Speech recognition; `None` runs every call on the keypad.
     pub asr: Option<AsrPool>,
+    /// Writes the message transcript for the chart (the larger model, or the live one).
+    pub chart: Option<ChartTranscriber>,
     pub triage: Arc<Triage>,
     pub hours: PracticeHours,
     pub router: Arc<Router>,

@@ -15,6 +15,7 @@ use super::listener::{Heard, Listener};
 use crate::ehr::{ChartSummary, PatientQuery};
 use crate::ivr::{Action, CallSetup, Candidate, Dialog, Event};
 use crate::speech::Priority;
+use crate::speech::chart::ChartError;
 use crate::triage::RequestType;
 use crate::triage::routing::RouteInput;
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
@@ -478,7 +479,7 @@ impl Call {
     /// message that describes an emergency or an urgent symptom makes the call urgent even if the
     /// caller never said so to a question.
     async fn transcribe_message(&mut self) {
-        let (Some(asr), Some(_)) = (&self.services.asr, &self.record.recording) else { return };
+        let (Some(chart), Some(_)) = (&self.services.chart, &self.record.recording) else { return };
         let audio = match crate::store::recording::read_pcm(&self.recording_path, &self.services.store.keys()) {
             Ok(pcm) => pcm.samples,
             Err(e) => return warn!(error = %e, "cannot read the recording to transcribe it"),
@@ -487,13 +488,13 @@ impl Call {
             return;
         }
         let started = Instant::now();
-        let transcript = match asr.submit(audio, Priority::Message, &self.hints) {
-            Ok(pending) => match tokio::time::timeout(Duration::from_secs(300), pending).await {
-                Ok(Ok(Ok(transcript))) => transcript,
-                _ => return push_event(&mut self.record, "transcription_failed", serde_json::json!({})),
-            },
-            Err(_) => return push_event(&mut self.record, "transcription_failed", serde_json::json!({ "reason": "saturated" })),
+        let transcript = match tokio::time::timeout(Duration::from_secs(300), chart.transcribe(audio, &self.hints)).await {
+            Ok(Ok(transcript)) => transcript,
+            Ok(Err(ChartError::Saturated(_))) => return push_event(&mut self.record, "transcription_failed", serde_json::json!({ "reason": "saturated" })),
+            _ => return push_event(&mut self.record, "transcription_failed", serde_json::json!({})),
         };
+        self.record.transcript_model = Some(transcript.model.clone());
+        self.record.transcript_language = Some(transcript.language.clone());
         // The whole message can be long: classified off the call task's thread.
         let (triage, text) = (self.services.triage.clone(), transcript.text.clone());
         let screening = match tokio::task::spawn_blocking(move || triage.classify(&text)).await {
@@ -505,7 +506,7 @@ impl Call {
                 return;
             }
         };
-        push_event(&mut self.record, "message_transcribed", serde_json::json!({ "ms": started.elapsed().as_millis() as u64, "emergency": screening.is_emergency() }));
+        push_event(&mut self.record, "message_transcribed", serde_json::json!({ "ms": started.elapsed().as_millis() as u64, "emergency": screening.is_emergency(), "model": transcript.model }));
         if screening.severity.is_some() && !self.record.urgent {
             self.record.urgent = true;
             let kind = if screening.is_emergency() { "message_emergency" } else { "message_urgent" };

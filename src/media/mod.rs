@@ -7,6 +7,7 @@
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod preroll;
 pub mod prompts;
 pub mod recorder;
 pub mod resample;
@@ -36,11 +37,14 @@ pub struct MediaConfig {
     pub rtcp_interval_s: u64,
     /// SRTP (SDES): "optional" (when the PBX offers it), "required" or "off".
     pub srtp: crate::sip::sdes::SrtpPolicy,
+    /// A recording starts with the caller's speech of up to this long before it (said over the
+    /// "leave your message after the tone" prompt), so early first words are not clipped.
+    pub record_preroll_ms: u32,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { rtp_port_min: 20000, rtp_port_max: 30000, jitter_ms: 60, inactivity_timeout_s: 30, rtcp_interval_s: 5, srtp: Default::default() }
+        Self { rtp_port_min: 20000, rtp_port_max: 30000, jitter_ms: 60, inactivity_timeout_s: 30, rtcp_interval_s: 5, srtp: Default::default(), record_preroll_ms: 3000 }
     }
 }
 
@@ -51,6 +55,9 @@ impl MediaConfig {
         }
         if self.jitter_ms > 1000 {
             return Err(("jitter_ms".into(), "must be at most 1000".into()));
+        }
+        if self.record_preroll_ms > 10_000 {
+            return Err(("record_preroll_ms".into(), "must be at most 10000".into()));
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ use webrtc_util::marshal::{Marshal, Unmarshal};
 use super::dtmf::{DtmfMerger, DtmfMethod, GoertzelDetector, Rfc4733Detector};
 use super::jitter::{JitterBuffer, Packet};
 use super::prompts::Clip;
+use super::preroll::PreRoll;
 use super::recorder::{Recorder, RecordingInfo};
 use super::srtp::SrtpSession;
 use super::{MediaConfig, MediaCounters, PortPool, PortLease, g711, rtcp};
@@ -187,6 +188,8 @@ struct Task {
     merger: DtmfMerger,
     playback: Option<Playback>,
     recorder: Option<Recorder>,
+    /// The caller's last seconds while nothing records, to start a recording with.
+    preroll: PreRoll,
     /// Bridged audio waiting to be sent (bounded: the oldest goes first when it backs up).
     relay: std::collections::VecDeque<i16>,
     listening: bool,
@@ -235,6 +238,7 @@ impl Task {
             merger: DtmfMerger::default(),
             playback: None,
             recorder: None,
+            preroll: PreRoll::new(config.record_preroll_ms),
             relay: std::collections::VecDeque::new(),
             listening: false,
             on_hold: false,
@@ -417,13 +421,16 @@ impl Task {
                     self.emit(MediaEvent::PlaybackFinished { tag: old.tag, interrupted: true });
                 }
                 self.playback = Some(Playback { clips: clips.into(), offset: 0, tag, barge_in });
+                // A recording's pre-roll is what the caller said over the prompt before it, never
+                // an earlier answer.
+                self.preroll.clear();
             }
             Command::StopPlayback => {
                 if let Some(old) = self.playback.take() {
                     self.emit(MediaEvent::PlaybackFinished { tag: old.tag, interrupted: true });
                 }
             }
-            Command::StartRecording(path, key) => match Recorder::create(&path, &key) {
+            Command::StartRecording(path, key) => match Recorder::create(&path, &key).and_then(|mut recorder| recorder.write(&self.preroll.take_speech()).map(|()| recorder)) {
                 Ok(recorder) => self.recorder = Some(recorder),
                 Err(e) => tracing::error!(error = %e, path = %path.display(), "cannot create recording"),
             },
@@ -505,11 +512,14 @@ impl Task {
             {
                 self.on_digit(digit, DtmfMethod::Inband);
             }
-            if let Some(recorder) = self.recorder.as_mut()
-                && let Err(e) = recorder.write(&frame)
-            {
-                tracing::error!(error = %e, "recording write failed");
-                self.recorder = None;
+            match self.recorder.as_mut() {
+                Some(recorder) => {
+                    if let Err(e) = recorder.write(&frame) {
+                        tracing::error!(error = %e, "recording write failed");
+                        self.recorder = None;
+                    }
+                }
+                None => self.preroll.push(&frame),
             }
             if self.listening {
                 self.emit(MediaEvent::Audio(frame.into()));

@@ -211,6 +211,12 @@ fn worker(shared: Arc<Shared>, mut state: WhisperState) {
 /// Below this level (dBFS RMS) audio is silence or line noise and is not recognized.
 const MIN_SPEECH_DBFS: f32 = -50.0;
 
+/// 16 kHz audio long and loud enough to be worth recognizing (0.1 s, `MIN_SPEECH_DBFS`).
+pub(super) fn is_speech(samples: &[f32]) -> bool {
+    let power = samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32;
+    samples.len() >= 1600 && 10.0 * (power + 1e-12).log10() >= MIN_SPEECH_DBFS
+}
+
 fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[String]) -> Result<(String, u64, bool), AsrError> {
     let samples = match audio {
         Audio::Phone8k(pcm) => resample::resample(&resample::i16_to_f32(&pcm), 8000, 16000)?,
@@ -306,7 +312,7 @@ fn looped(text: &str) -> bool {
 }
 
 /// Keeps the text up to the first repetition of a trailing loop.
-fn collapse_loop(text: &str) -> String {
+pub(super) fn collapse_loop(text: &str) -> String {
     let mut all = words(text);
     if loop_period(&all).is_none() && all.len() > 1 {
         all.pop();
@@ -322,7 +328,7 @@ fn collapse_loop(text: &str) -> String {
 }
 
 /// Trims, and drops what whisper.cpp prints for non-speech ("[BLANK_AUDIO]", "(silence)").
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     let text = text.trim();
     let bracketed = |t: &str| (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('*') && t.ends_with('*'));
     if bracketed(text) { String::new() } else { text.to_string() }

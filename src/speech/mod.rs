@@ -1,10 +1,12 @@
 //! On-box speech: voice activity detection and endpointing on 8 kHz call audio (`vad`), a bounded
-//! pool of whisper.cpp workers sharing one model (`asr`), the CTranslate2 → ggml model import
+//! pool of whisper.cpp workers sharing one model (`asr`), the message transcript for the chart on
+//! a larger model (`chart`), the CTranslate2 → ggml model import
 //! (`model`), and the spoken date-of-birth parser (`dates`). Configured by `[speech]`.
 //!
 //! Its layer, and what it may import: docs/architecture.md.
 
 pub mod asr;
+pub mod chart;
 pub mod dates;
 pub mod model;
 pub mod vad;
@@ -14,6 +16,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use asr::{AsrError, AsrPool, Priority, Saturated, Transcript};
+pub use chart::{ChartConfig, ChartTranscriber, ChartTranscript};
 pub use model::ModelError;
 pub use vad::{Endpointer, VadConfig, VadEvent};
 
@@ -34,6 +37,8 @@ pub struct SpeechConfig {
     /// Words of the practice put in the initial prompt to steer recognition (medications, names).
     pub vocabulary: Vec<String>,
     pub vad: VadConfig,
+    /// The larger model that writes the message transcript for the chart.
+    pub chart: ChartConfig,
 }
 
 impl Default for SpeechConfig {
@@ -48,6 +53,7 @@ impl Default for SpeechConfig {
                 .map(String::from)
                 .to_vec(),
             vad: VadConfig::default(),
+            chart: ChartConfig::default(),
         }
     }
 }
@@ -67,6 +73,7 @@ impl SpeechConfig {
         if self.threads > 64 {
             return Err(("threads".into(), format!("{} is more than 64", self.threads)));
         }
+        self.chart.validate().map_err(|(k, p)| (format!("chart.{k}"), p))?;
         self.vad.validate().map_err(|(k, p)| (format!("vad.{k}"), p))
     }
 

@@ -17,6 +17,13 @@ pub struct CallRecord {
     pub urgent: bool,
     pub red_flags: Vec<String>,
     pub transcript: Option<String>,
+    /// The model that wrote the transcript, e.g. `whisper-base` (the chart model) or
+    /// `whisper-tiny.en` (the live one, when the chart model is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_model: Option<String>,
+    /// The language the transcript was recognized in (detected by a multilingual model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_language: Option<String>,
     /// Path of the caller's recorded message, relative to the data dir.
     pub recording: Option<String>,
     pub routing: Routing,

@@ -57,7 +57,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `chartline serve` with the embedded defaults plus `extra` TOML, on free ports.
+    /// Starts `chartline serve` with the embedded defaults plus `extra` TOML, on free ports. Message
+    /// transcripts come from the live model unless `extra` names a `[speech.chart]` model (only
+    /// the tests of the chart transcript pay for loading Whisper base).
     pub fn start(extra: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let sip_port = free_port();
@@ -66,7 +68,7 @@ impl Server {
         let root = repo_root();
         let web_port = free_port();
         let config = format!(
-            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[web]\nlisten = \"127.0.0.1:{web_port}\"\n{extra}\n",
+            "data_dir = {data:?}\nsounds_dir = {sounds:?}\n\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[media]\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[web]\nlisten = \"127.0.0.1:{web_port}\"\n\n[speech.chart]\nmodel_path = \"\"\n{extra}\n",
             data = dir.path().join("data"),
             sounds = root.join("sounds/en"),
         );
@@ -403,13 +405,22 @@ pub fn speech_utterances() -> Vec<(String, String, Option<String>, String, PathB
 
 /// Speech tests: models/ggml-tiny.en.bin, imported from models/ct2-tiny.en on first use.
 pub fn speech_model() -> PathBuf {
+    imported_model("ggml-tiny.en.bin", "ct2-tiny.en")
+}
+
+/// The chart-transcript model: models/ggml-base.bin, imported from models/ct2-base on first use.
+pub fn chart_model() -> PathBuf {
+    imported_model("ggml-base.bin", "ct2-base")
+}
+
+fn imported_model(file: &str, ct2: &str) -> PathBuf {
     static MADE: Mutex<()> = Mutex::new(());
     let _guard = MADE.lock().unwrap_or_else(|e| e.into_inner());
     let root = repo_root();
-    let model = root.join("models/ggml-tiny.en.bin");
+    let model = root.join("models").join(file);
     if !model.is_file() {
-        assert!(root.join("models/ct2-tiny.en/model.bin").is_file(), "models/ct2-tiny.en is missing: run scripts/setup");
-        let out = Command::new(BIN).args(["model", "import", "models/ct2-tiny.en"]).current_dir(&root).output().unwrap();
+        assert!(root.join("models").join(ct2).is_dir(), "models/{ct2} is missing: run scripts/setup");
+        let out = Command::new(BIN).args(["model", "import"]).arg(format!("models/{ct2}")).current_dir(&root).output().unwrap();
         assert!(out.status.success(), "model import failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     model

@@ -19,7 +19,7 @@ pub use ggml::{HParams, MAGIC, Planned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("speech model {path} not found: run `chartline model import models/ct2-tiny.en` (scripts/setup downloads it)")]
+    #[error("speech model {path} not found: run `chartline model import` on its CTranslate2 folder (models/ct2-tiny.en, models/ct2-base; scripts/setup downloads them)")]
     Missing { path: PathBuf },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
@@ -31,9 +31,9 @@ pub enum ModelError {
     Corrupt(String),
     #[error("the model lacks the tensor {0}")]
     MissingTensor(String),
-    #[error("bad vocabulary.txt: {0}")]
+    #[error("bad vocabulary: {0}")]
     Vocabulary(String),
-    #[error("speech model {path} is corrupt ({problem}): run `chartline model import --force models/ct2-tiny.en`")]
+    #[error("speech model {path} is corrupt ({problem}): run `chartline model import --force` on its CTranslate2 folder (models/ct2-tiny.en, models/ct2-base)")]
     BadFile { path: PathBuf, problem: String },
     #[error("whisper.cpp cannot load {path}: {message}")]
     Load { path: PathBuf, message: String },
@@ -61,7 +61,8 @@ pub struct ImportReport {
 
 /// The model files of `inputs`, in order: each input is a `model.bin` (or part) file, or a folder
 /// holding `model.bin` or `model.bin.part1`, `model.bin.part2`, …; parts are concatenated.
-/// Returns the model files and the first `vocabulary.txt` found beside them.
+/// Returns the model files and the first vocabulary (`vocabulary.txt` or `vocabulary.json`) found
+/// beside them.
 pub fn find_parts(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, PathBuf), ModelError> {
     let mut parts = Vec::new();
     let mut vocabulary = None;
@@ -88,12 +89,12 @@ pub fn find_parts(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, PathBuf), ModelEr
         } else {
             return Err(ModelError::Read { path: input.clone(), source: std::io::Error::from(std::io::ErrorKind::NotFound) });
         }
-        if vocabulary.is_none() && dir.join("vocabulary.txt").is_file() {
-            vocabulary = Some(dir.join("vocabulary.txt"));
+        if vocabulary.is_none() {
+            vocabulary = ["vocabulary.txt", "vocabulary.json"].iter().map(|name| dir.join(name)).find(|path| path.is_file());
         }
     }
     let first = inputs.first().cloned().unwrap_or_default();
-    let vocabulary = vocabulary.ok_or_else(|| ModelError::Vocabulary(format!("no vocabulary.txt beside {}", first.display())))?;
+    let vocabulary = vocabulary.ok_or_else(|| ModelError::Vocabulary(format!("no vocabulary.txt or vocabulary.json beside {}", first.display())))?;
     Ok((parts, vocabulary))
 }
 
@@ -111,7 +112,7 @@ pub fn import(inputs: &[PathBuf], options: &ImportOptions) -> Result<ImportRepor
     let model = Ct2Model::parse(&bytes)?;
     let hparams = HParams::from_ct2(&model)?;
     let vocabulary = std::fs::read_to_string(&vocabulary_path).map_err(|source| ModelError::Read { path: vocabulary_path.clone(), source })?;
-    let tokens = vocab::decode(&vocabulary)?;
+    let tokens = if vocabulary_path.extension().is_some_and(|e| e == "json") { vocab::decode_json(&vocabulary)? } else { vocab::decode(&vocabulary)? };
     if tokens.len() != hparams.n_vocab {
         return Err(ModelError::Vocabulary(format!("{} tokens, but the embeddings have {} rows", tokens.len(), hparams.n_vocab)));
     }
@@ -227,6 +228,24 @@ pub fn check(path: &Path) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Magic, the ten hyper-parameters and the weight type.
+const HEADER_BYTES: usize = 4 * 12;
+
+fn parse_hparams(bytes: &[u8]) -> Option<HParams> {
+    let h: Vec<usize> = bytes.get(..HEADER_BYTES)?.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize).collect();
+    if h[0] as u32 != MAGIC {
+        return None;
+    }
+    Some(HParams { n_vocab: h[1], n_audio_ctx: h[2], n_audio_state: h[3], n_audio_head: h[4], n_audio_layer: h[5], n_text_ctx: h[6], n_text_state: h[7], n_text_head: h[8], n_text_layer: h[9], n_mels: h[10] })
+}
+
+/// The hyper-parameters in a ggml file's header (the model's size and vocabulary).
+pub fn hparams(path: &Path) -> Result<HParams, ModelError> {
+    let mut header = [0u8; HEADER_BYTES];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)).map_err(|source| ModelError::Read { path: path.into(), source })?;
+    parse_hparams(&header).ok_or_else(|| ModelError::BadFile { path: path.into(), problem: "not a whisper.cpp ggml file".into() })
+}
+
 /// A tensor of a ggml file: name, extents (innermost first), stored as f16.
 pub type TensorEntry = (String, Vec<usize>, bool);
 
@@ -241,14 +260,8 @@ pub fn ggml_tensors(path: &Path) -> Result<(HParams, Vec<TensorEntry>), ModelErr
         *at += 4;
         Ok(i32::from_le_bytes(v.try_into().unwrap()))
     };
-    if i32_at(&mut at)? as u32 != MAGIC {
-        return Err(corrupt("bad magic"));
-    }
-    let mut h = [0usize; 11];
-    for v in h.iter_mut() {
-        *v = i32_at(&mut at)? as usize;
-    }
-    let hparams = HParams { n_vocab: h[0], n_audio_ctx: h[1], n_audio_state: h[2], n_audio_head: h[3], n_audio_layer: h[4], n_text_ctx: h[5], n_text_state: h[6], n_text_head: h[7], n_text_layer: h[8], n_mels: h[9] };
+    let hparams = parse_hparams(&bytes).ok_or_else(|| corrupt("bad magic or truncated header"))?;
+    at += HEADER_BYTES;
     let (n_mel, n_fft) = (i32_at(&mut at)? as usize, i32_at(&mut at)? as usize);
     at += n_mel * n_fft * 4;
     let n_tokens = i32_at(&mut at)? as usize;

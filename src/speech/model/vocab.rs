@@ -25,14 +25,24 @@ fn unicode_to_byte() -> std::collections::HashMap<char, u8> {
 
 /// Decodes `vocabulary.txt` (one token a line) into raw byte tokens.
 pub fn decode(text: &str) -> Result<Vec<Vec<u8>>, ModelError> {
-    let table = unicode_to_byte();
     let text = text.strip_suffix('\n').unwrap_or(text);
-    text.split('\n')
+    decode_tokens(text.split('\n'))
+}
+
+/// Decodes `vocabulary.json` (a JSON array of tokens, as newer CTranslate2 converters write it).
+pub fn decode_json(text: &str) -> Result<Vec<Vec<u8>>, ModelError> {
+    let tokens: Vec<String> = serde_json::from_str(text).map_err(|e| ModelError::Vocabulary(format!("vocabulary.json is not an array of strings: {e}")))?;
+    decode_tokens(tokens.iter().map(String::as_str))
+}
+
+fn decode_tokens<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<u8>>, ModelError> {
+    let table = unicode_to_byte();
+    tokens
         .enumerate()
         .map(|(line, token)| {
             token
                 .chars()
-                .map(|c| table.get(&c).copied().ok_or_else(|| ModelError::Vocabulary(format!("line {}: {c:?} is not in the byte-level alphabet", line + 1))))
+                .map(|c| table.get(&c).copied().ok_or_else(|| ModelError::Vocabulary(format!("token {}: {c:?} is not in the byte-level alphabet", line + 1))))
                 .collect()
         })
         .collect()
@@ -56,6 +66,14 @@ mod tests {
     #[test]
     fn rejects_characters_outside_the_alphabet() {
         let err = decode("ok\nbad€\n").unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("token 2"), "{err}");
+    }
+
+    #[test]
+    fn json_vocabulary_decodes_like_the_text_one() {
+        let json = decode_json(r#"["Ġthe", "!", "Ċ", "Ã©", "<|endoftext|>"]"#).unwrap();
+        assert_eq!(json, decode("Ġthe\n!\nĊ\nÃ©\n<|endoftext|>\n").unwrap());
+        let err = decode_json(r#"{"the": 1}"#).unwrap_err().to_string();
+        assert!(err.contains("not an array"), "{err}");
     }
 }
