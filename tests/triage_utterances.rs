@@ -64,9 +64,15 @@ fn the_rules_alone_still_catch_the_tuned_emergencies() {
     assert_eq!(e.caught, e.emergencies);
 }
 
-/// (file, least type accuracy, least emergency recall, most false emergencies) on the dev sets.
-const LATER_SETS: [(&str, f64, f64, f64); 3] =
-    [("holdout-2026-12.tsv", 0.97, 1.0, 0.0), ("holdout-2026-12b.tsv", 0.98, 1.0, 0.0), ("holdout-2026-12c.tsv", 0.96, 1.0, 0.04)];
+/// (file, least type accuracy, least emergency recall, most false emergencies) on the dev sets A–C
+/// and on D, the last held-out set (measured once, now a regression floor).
+const LATER_SETS: [(&str, f64, f64, f64); 4] = [
+    ("holdout-2026-12.tsv", 0.97, 1.0, 0.0),
+    ("holdout-2026-12b.tsv", 0.98, 1.0, 0.0),
+    ("holdout-2026-12c.tsv", 0.96, 1.0, 0.04),
+    // D: the one true held-out figure (93.8% / 39 of 40 / 4 of 57), held as a floor, not a goal.
+    ("holdout-2026-12d.tsv", 0.93, 0.975, 0.071),
+];
 
 #[test]
 fn the_2026_12_held_out_sets() {
