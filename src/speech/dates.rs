@@ -29,8 +29,14 @@ pub enum DateError {
     Ambiguous(Vec<NaiveDate>),
 }
 
-/// The recognizer's hints on a date-of-birth turn (they join the initial prompt).
+/// The recognizer's hints on a date-of-birth turn: with these hints the recognizer decodes for a
+/// date (`asr`: [`DOB_PROMPT`] alone as the initial prompt).
 pub const DOB_HINTS: &[&str] = &["date of birth", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "nineteen", "two thousand"];
+
+/// The initial prompt of a date-of-birth turn: the question the caller just heard. Neither the
+/// practice vocabulary (medications) nor a list of month names, which a small model repeats
+/// ("my May, October, in January").
+pub const DOB_PROMPT: &str = "Please say your date of birth.";
 
 /// Parses one spoken or written date of birth relative to `today`: the single plausible reading,
 /// or [`DateError::Ambiguous`] with all of them.
@@ -206,8 +212,18 @@ fn word_atom(word: &str) -> Option<Atom> {
 /// Lower-cases, splits on spaces and punctuation, and keeps only atoms.
 fn atoms(text: &str) -> Vec<Atom> {
     let cleaned: String = text.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
     let mut out = Vec::new();
-    for word in cleaned.split_whitespace() {
+    for (i, &word) in words.iter().enumerate() {
+        // "11 for 1961", "oh to oh seven": a digit the recognizer wrote as a word that sounds
+        // the same, between two numbers.
+        let between_numbers = || i > 0 && words.get(i + 1).is_some_and(|next| is_number(next)) && is_number(words[i - 1]);
+        if let Some(digit) = homophone(word) {
+            if between_numbers() {
+                out.push(Atom::Digit(digit));
+            }
+            continue;
+        }
         let digits_end = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
         if digits_end > 0 {
             let (digits, suffix) = word.split_at(digits_end);
@@ -232,6 +248,20 @@ fn atoms(text: &str) -> Vec<Atom> {
     // written four-digit number repeated at once is one year, not two numbers.
     out.dedup_by(|next, prev| matches!(prev, Atom::Written { width: 4, .. }) && next == prev);
     out
+}
+
+/// A word that sounds like a digit ("for", "to"): a digit only between two numbers.
+fn homophone(word: &str) -> Option<u32> {
+    match word {
+        "to" | "too" => Some(2),
+        "for" => Some(4),
+        _ => None,
+    }
+}
+
+/// A number written or said (not a month name).
+fn is_number(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit()) || word_atom(word).is_some_and(|a| !matches!(a, Atom::Month(_)))
 }
 
 /// A cardinal below 100 said in words starting at `i`: (value, atoms used).

@@ -108,6 +108,13 @@ fn recognizer_digit_strings() {
 }
 
 #[test]
+fn digits_written_as_words_that_sound_alike() {
+    assert_eq!(parse("11 for 1961"), Ok(ymd(1961, 11, 4)), "eleven four nineteen sixty one");
+    assert_eq!(parse("oh to oh seven ninety two"), Ok(ymd(1992, 2, 7)));
+    assert_eq!(parse("calling for my mother, March 5th 1950"), Ok(ymd(1950, 3, 5)), "only between two numbers");
+}
+
+#[test]
 fn recognizer_loops_read_as_the_block() {
     assert_eq!(parse("0 6 1 5 1 9 5 5 0 6 1 5 1 9 5 5 0 6 1 5 1 9"), Ok(ymd(1955, 6, 15)));
     assert_eq!(parse("12 25 1975 12 25 1975 12 25 1975 12 25 1975"), Ok(ymd(1975, 12, 25)));
