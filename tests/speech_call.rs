@@ -249,3 +249,59 @@ fn a_message_with_pauses_is_recorded_whole_and_an_emergency_in_it_is_answered_at
     }
     assert_eq!(call["urgent"], true);
 }
+
+/// The demo chart's patient born on `date` (there must be exactly one) and whether anyone is
+/// born on `nobody`.
+fn only_patient_born(server: &Server, date: &str, nobody: &str) -> String {
+    let patients = server.cli_json(&["chart", "patients", "--json"]);
+    let born = |d: &str| patients.as_array().unwrap().iter().filter(|p| p["birth_date"] == d).map(|p| p["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(born(nobody).is_empty(), "nobody in the demo chart is born {nobody}");
+    let found = born(date);
+    assert_eq!(found.len(), 1, "one patient born {date}");
+    found[0].clone()
+}
+
+/// A call that says a date of birth, says "yes" to what Chartline reads back or offers, and
+/// hangs up during the request question; returns the stored call.
+fn date_of_birth_call(server: &Server, dob: &str) -> serde_json::Value {
+    let dir = server.dir.path().to_path_buf();
+    ensure_silence_pcap();
+    let (dob_pcap, dob_s) = utterance(&dir, "dob", dob);
+    let (yes_pcap, yes_s) = utterance(&dir, "yes", "Yes.");
+    // "Yes" once the date is read back ("I heard" / "Did you say" and the date): recognition and
+    // the chart search take up to 3 s on two busy cores.
+    let turns = [(repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s()), (dob_pcap, dob_s + 3.0 + prompt_s(&["dob-did-you-say"]) + 2.0), (yes_pcap, yes_s)];
+    let path = scenario(&dir, &turns, End::CallerAfter(5.0));
+    run_scenario(server, &path);
+    let calls = server.wait_for_calls(1, Duration::from_secs(30));
+    server.cli_json(&["calls", "show", calls[0]["call_id"].as_str().unwrap(), "--json"])
+}
+
+/// The call says `dob` for the demo patient born 1952-12-06 (nobody is born on June 12, 1952,
+/// the near miss of day and month swapped): the patient is identified by speech. Returns the
+/// call's timeline.
+fn identifies_december_sixth_1952(dob: &str) -> Vec<String> {
+    let _one = serial();
+    let server = start();
+    let patient = only_patient_born(&server, "1952-12-06", "1952-06-12");
+    let call = date_of_birth_call(&server, dob);
+    let kinds = event_kinds(&call);
+    eprintln!("{dob:?}: {}", kinds.join(" "));
+    assert_eq!(call["patient"]["status"], "identified", "{call:#}");
+    assert_eq!(call["patient"]["id"], patient.as_str());
+    assert_eq!(call["patient"]["birth_date"], "1952-12-06");
+    assert_eq!(call["patient"]["matched_by"], "speech");
+    kinds
+}
+
+#[test]
+fn a_date_of_birth_said_digit_by_digit_identifies_the_patient() {
+    let kinds = identifies_december_sixth_1952("one two, zero six, one nine five two.");
+    assert!(!kinds.iter().any(|k| k == "dob_near_miss"), "read back as heard: {kinds:?}");
+}
+
+#[test]
+fn a_near_miss_is_offered_and_confirmed() {
+    let kinds = identifies_december_sixth_1952("June twelfth, nineteen fifty two.");
+    assert!(kinds.iter().any(|k| k == "dob_near_miss"), "offered: {kinds:?}");
+}

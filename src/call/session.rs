@@ -148,7 +148,7 @@ impl Call {
             speech: services.asr.is_some(),
             today: now.with_timezone(&services.hours.time_zone()).date_naive(),
         };
-        let dialog = Dialog::new(services.config.ivr.clone(), setup, services.triage.clone(), |text, today| crate::speech::dates::parse_date(text, today).ok())
+        let dialog = Dialog::new(services.config.ivr.clone(), setup, services.triage.clone(), |text, today| crate::speech::dates::parse_dates(text, today).unwrap_or_default())
             .with_scheduling(super::appointments::scheduling(&services, &call_id));
         let recording_path = services.config.recordings_dir().join(format!("{call_id}.clrec"));
         let listener = Listener::new(&services.config.speech.vad);

@@ -27,7 +27,7 @@ fn scheduling(config: SchedulingConfig) -> Scheduling {
 
 fn run_with(speech: bool, config: SchedulingConfig) -> Run {
     let dialog = Dialog::new(IvrConfig::default(), setup(speech), triage(), test_dates).with_scheduling(scheduling(config));
-    let mut run = Run { dialog, now: Instant::now(), log: Vec::new() };
+    let mut run = Run { dialog, now: Instant::now(), log: Vec::new(), answered: 0 };
     run.dialog.start(run.now);
     run.drain();
     run

@@ -22,8 +22,8 @@ fn recording(config: IvrConfig) -> Run {
     let mut r = Run::with(config, setup(true));
     r.finish_prompt();
     r.say("March fifth nineteen eighty two");
-    r.say("yes");
     r.charts(vec![chart("p1", "Ann", "Lee", None)]);
+    r.say("yes");
     r.keys("3");
     r.say("it's itchy and red since Monday");
     assert_eq!(r.clip_names(), ["record-after-tone", "tone"]);

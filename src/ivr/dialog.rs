@@ -28,15 +28,18 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::IvrConfig;
+use super::dob_search::ChartSearch;
 use crate::media::PromptItem;
 use crate::store::record::{InputMethod, MatchStatus};
 use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::triage::{Classification, RequestType, Triage};
 
 pub use appointment::{ClipCheck, Scheduling};
+use identify::DobChart;
 
-/// Parses a spoken date of birth (`speech::dates::parse_date(text, today).ok()` in the server).
-pub type DateParser = fn(&str, NaiveDate) -> Option<NaiveDate>;
+/// Every reading of a spoken date of birth, none when it holds no date
+/// (`speech::dates::parse_dates(text, today).unwrap_or_default()` in the server).
+pub type DateParser = fn(&str, NaiveDate) -> Vec<NaiveDate>;
 
 /// What the driver knows when the call is answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +156,9 @@ enum FollowUp {
 enum State {
     Greeting,
     Dob { attempt: u32, digits: String },
-    Confirm { attempt: u32, date: NaiveDate, method: InputMethod, misses: u32 },
+    /// The readings of a spoken date of birth are looked up before anything is read back.
+    Search { attempt: u32, search: ChartSearch },
+    Confirm { attempt: u32, date: NaiveDate, method: InputMethod, misses: u32, chart: DobChart },
     Lookup { date: NaiveDate, method: InputMethod },
     Name { date: NaiveDate, method: InputMethod, candidates: Vec<Candidate>, misses: u32 },
     AskRequest { misses: u32 },
@@ -406,7 +411,7 @@ impl Dialog {
             State::Greeting => "greeting",
             State::Dob { .. } => "dob",
             State::Confirm { .. } => "dob_confirm",
-            State::Lookup { .. } => "lookup",
+            State::Search { .. } | State::Lookup { .. } => "lookup",
             State::Name { .. } => "name",
             State::AskRequest { .. } => "request",
             State::ConfirmRequest { .. } => "request_confirm",
@@ -438,7 +443,7 @@ impl Dialog {
                 self.actions.push_back(Action::Hangup);
                 self.state = State::Done;
             }
-            State::Lookup { .. } | State::Done => {}
+            State::Search { .. } | State::Lookup { .. } | State::Done => {}
             State::Appointment { step, .. } if step.waiting() => {}
             _ => {
                 // A turn: wait for the answer (unless a key or the caller's voice cut the prompt).
@@ -459,9 +464,9 @@ impl Dialog {
                 self.digit(digit, now);
             }
             State::Dob { attempt, digits } => self.dob_digit(attempt, digits, digit, now),
-            State::Confirm { attempt, date, method, misses } => {
+            State::Confirm { attempt, date, method, misses, chart } => {
                 let answer = Self::key_answer(digit);
-                self.confirm_answer(attempt, date, method, misses, answer)
+                self.confirm_answer(attempt, date, method, misses, chart, answer)
             }
             State::Name { date, method, candidates, .. } => {
                 self.log("name_skipped", json!({ "method": "dtmf" }));
@@ -478,7 +483,7 @@ impl Dialog {
                 self.log("message_key", json!({ "key": digit.to_string() }));
                 self.stop_message();
             }
-            State::Lookup { .. } | State::Beep | State::Transferring { .. } | State::Closing | State::Done => {}
+            State::Search { .. } | State::Lookup { .. } | State::Beep | State::Transferring { .. } | State::Closing | State::Done => {}
         }
     }
 
@@ -503,7 +508,8 @@ impl Dialog {
                     self.dob_entered(attempt, &digits);
                 }
             }
-            State::Confirm { attempt, date, method, misses } => self.confirm_answer(attempt, date, method, misses, Answer::Unclear(miss)),
+            State::Confirm { attempt, date, method, misses, chart } => self.confirm_answer(attempt, date, method, misses, chart, Answer::Unclear(miss)),
+            State::Search { attempt, search } => self.search_timeout(attempt, search),
             State::Lookup { .. } => {
                 self.log("lookup_timeout", json!({}));
                 self.candidates(Vec::new())

@@ -10,6 +10,8 @@ pub(super) struct Run {
     pub dialog: Dialog,
     pub now: Instant,
     pub log: Vec<Action>,
+    /// Chart lookups answered so far.
+    pub answered: usize,
 }
 
 /// The embedded triage rules, compiled once for all tests.
@@ -18,11 +20,9 @@ pub(super) fn triage() -> Arc<Triage> {
     TRIAGE.get_or_init(|| Arc::new(Triage::embedded().expect("embedded rules"))).clone()
 }
 
-/// A stand-in for the speech engine's date parser: a few fixed phrases.
-pub(super) fn test_dates(text: &str, _today: NaiveDate) -> Option<NaiveDate> {
-    let text = text.to_lowercase();
-    let known = [("march fifth nineteen eighty two", (1982, 3, 5)), ("march 5th 1982", (1982, 3, 5)), ("july fourth nineteen ninety", (1990, 7, 4)), ("december first twenty thirty", (2030, 12, 1))];
-    known.iter().find(|(phrase, _)| text.contains(phrase)).and_then(|(_, (y, m, d))| NaiveDate::from_ymd_opt(*y, *m, *d))
+/// The speech engine's date parser, as the server passes it.
+pub(super) fn test_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
+    crate::speech::dates::parse_dates(text, today).unwrap_or_default()
 }
 
 pub(super) fn setup(speech: bool) -> CallSetup {
@@ -35,7 +35,7 @@ impl Run {
     }
 
     pub(super) fn with(config: IvrConfig, setup: CallSetup) -> Self {
-        let mut run = Self { dialog: Dialog::new(config, setup, triage(), test_dates), now: Instant::now(), log: Vec::new() };
+        let mut run = Self { dialog: Dialog::new(config, setup, triage(), test_dates), now: Instant::now(), log: Vec::new(), answered: 0 };
         run.dialog.start(run.now);
         run.drain();
         run
@@ -43,8 +43,25 @@ impl Run {
 
     /// The chart lookup answers with these charts.
     pub(super) fn charts(&mut self, candidates: Vec<Candidate>) -> Vec<Action> {
+        self.answered += 1;
         self.dialog.handle(Event::Candidates(candidates), self.now);
         self.drain()
+    }
+
+    /// The date of the lookup the dialog waits for, if any.
+    pub(super) fn pending_lookup(&self) -> Option<NaiveDate> {
+        let asked: Vec<NaiveDate> = self.log.iter().filter_map(|a| if let Action::Lookup { birth_date } = a { Some(*birth_date) } else { None }).collect();
+        asked.get(self.answered).copied()
+    }
+
+    /// Answers the lookups of a chart search one after another from `chart` (birth date →
+    /// charts) until the dialog asks no more; returns what it did meanwhile.
+    pub(super) fn search(&mut self, chart: impl Fn(NaiveDate) -> Vec<Candidate>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        while let Some(date) = self.pending_lookup() {
+            actions.extend(self.charts(chart(date)));
+        }
+        actions
     }
 
     pub(super) fn say(&mut self, text: &str) -> Vec<Action> {

@@ -1,10 +1,12 @@
 //! Dialogs as pure state machines (`dialog`), driven by the per-call task; their timing, retries
 //! and keypad menu are configuration (`[ivr]` in config/chartline.toml). `matching` holds the pure
-//! helpers the patient line uses to pick a chart (caller ID, spoken name) and a read-back clip.
+//! helpers the patient line uses to pick a chart (caller ID, spoken name) and a read-back clip;
+//! `dob_search` looks the readings of a spoken date of birth up in the chart, one at a time.
 //!
 //! Its layer, and what it may import: docs/architecture.md.
 
 pub mod dialog;
+pub mod dob_search;
 pub mod keypad_date;
 pub mod matching;
 

@@ -11,13 +11,18 @@ pub(super) fn speech_run() -> Run {
     Run::with(IvrConfig::default(), setup(true))
 }
 
-/// Greeting → spoken date → yes → lookup answered with `charts`.
+/// A chart where `charts` are born on 1982-03-05 and nobody else.
+pub(super) fn march_fifth(charts: Vec<Candidate>) -> impl Fn(NaiveDate) -> Vec<Candidate> {
+    move |d| if d == date(1982, 3, 5) { charts.clone() } else { Vec::new() }
+}
+
+/// Greeting → spoken date → chart search answered with `charts` → read back → yes.
 pub(super) fn identified_by_voice(charts: Vec<Candidate>) -> Run {
     let mut r = speech_run();
     r.finish_prompt();
     r.say("March fifth nineteen eighty two");
+    r.search(march_fifth(charts));
     r.say("yes");
-    r.charts(charts);
     r
 }
 
@@ -45,12 +50,14 @@ fn typical_speech_call_refill_with_medication_read_back() {
     let actions = r.finish_prompt();
     assert!(listens(&actions), "the date-of-birth turn listens");
     assert_eq!(r.clip_names(), ["dob-ask-speech"]);
-    r.say("It's March fifth nineteen eighty two");
+    let actions = r.say("It's March fifth nineteen eighty two");
+    assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }), "the chart is searched first");
+    assert!(actions.contains(&Action::StopListening), "no listening while the chart is searched");
+    assert!(plays(&actions).is_empty());
+    r.charts(vec![chart("p1", "Ann", "Lee", None)]);
     assert_eq!(r.last_prompts(), vec![PromptItem::Clip("i-heard".into()), PromptItem::Date(date(1982, 3, 5)), PromptItem::Clip("dob-confirm-speech".into())]);
     let actions = r.say("yes that's right");
-    assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }));
-    assert!(actions.contains(&Action::StopListening), "no listening while the chart is searched");
-    let actions = r.charts(vec![chart("p1", "Ann", "Lee", None)]);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Lookup { .. })), "no second lookup");
     assert!(actions.contains(&Action::Patient { birth_date: Some(date(1982, 3, 5)), status: MatchStatus::Identified, patient_id: Some("p1".into()), matched_by: Some(InputMethod::Speech) }));
     assert!(actions.contains(&Action::ChartSummary { patient_id: "p1".into() }));
     assert_eq!(r.clip_names(), ["ask-request"]);
@@ -97,8 +104,9 @@ fn dob_by_keys_and_voice_in_any_order() {
     r.say("no");
     assert_eq!(r.clip_names(), ["dob-ask-speech"]);
     r.say("march 5th 1982");
+    r.search(march_fifth(vec![chart("p1", "Ann", "Lee", None)]));
     let actions = r.keys("1");
-    assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }));
+    assert!(actions.contains(&Action::ChartSummary { patient_id: "p1".into() }));
     let confirmed = logged(&r, "dob_confirmed");
     assert_eq!(confirmed[0]["method"], "dtmf");
     assert_eq!(logged(&r, "dob_retry")[0]["method"], "speech");
@@ -327,11 +335,13 @@ fn the_greeting_listens_for_a_date_or_an_emergency_without_being_cut() {
     assert!(r.dialog.voice_barge_in());
 
     let mut r = speech_run();
-    r.say("March fifth nineteen eighty two");
+    let actions = r.say("March fifth nineteen eighty two");
+    assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }));
+    r.search(march_fifth(vec![chart("p1", "Ann", "Lee", None)]));
     assert_eq!(r.last_prompts(), vec![PromptItem::Clip("i-heard".into()), PromptItem::Date(date(1982, 3, 5)), PromptItem::Clip("dob-confirm-speech".into())]);
     assert_eq!(logged(&r, "dob_entered")[0]["during"], "greeting");
     let actions = r.say("yes");
-    assert!(actions.contains(&Action::Lookup { birth_date: date(1982, 3, 5) }));
+    assert!(actions.contains(&Action::ChartSummary { patient_id: "p1".into() }));
 
     let mut r = speech_run();
     let actions = r.say("my husband collapsed and he is not breathing");
@@ -416,8 +426,8 @@ fn hangup_at_each_speech_step() {
     let steps: [&dyn Fn(&mut Run); 6] = [
         &|r| { r.finish_prompt(); },
         &|r| { r.say("march fifth nineteen eighty two"); },
-        &|r| { r.say("yes"); },
         &|r| { r.charts(vec![chart("p1", "Ann", "Lee", None), chart("p2", "Bo", "Lee", None)]); },
+        &|r| { r.say("yes"); },
         &|r| { r.say("Ann"); },
         &|r| { r.say("I need a refill"); },
     ];
@@ -434,4 +444,81 @@ fn hangup_at_each_speech_step() {
         r.dialog.handle(Event::SpeechUnavailable, r.now);
         assert!(r.drain().is_empty(), "nothing after hang-up (step {n})");
     }
+}
+
+/// A chart of (birth date, patient) pairs.
+fn chart_of(patients: Vec<(NaiveDate, Candidate)>) -> impl Fn(NaiveDate) -> Vec<Candidate> {
+    move |d| patients.iter().filter(|(born, _)| *born == d).map(|(_, c)| c.clone()).collect()
+}
+
+#[test]
+fn the_chart_picks_the_one_reading_of_a_digit_string_with_a_patient() {
+    let mut r = speech_run();
+    r.finish_prompt();
+    let actions = r.say("11970");
+    assert!(actions.contains(&Action::Lookup { birth_date: date(1970, 1, 19) }), "{actions:?}");
+    r.search(chart_of(vec![(date(1970, 11, 9), chart("p1", "Ann", "Lee", None))]));
+    assert_eq!(r.last_prompts(), vec![PromptItem::Clip("i-heard".into()), PromptItem::Date(date(1970, 11, 9)), PromptItem::Clip("dob-confirm-speech".into())]);
+    assert_eq!(logged(&r, "dob_entered")[0]["readings"], 2);
+    let actions = r.say("yes");
+    assert!(actions.contains(&Action::Patient { birth_date: Some(date(1970, 11, 9)), status: MatchStatus::Identified, patient_id: Some("p1".into()), matched_by: Some(InputMethod::Speech) }));
+}
+
+#[test]
+fn readings_of_two_patients_are_asked_again_then_left_to_staff() {
+    let two = || chart_of(vec![(date(1970, 1, 19), chart("p1", "Ann", "Lee", None)), (date(1970, 11, 9), chart("p2", "Bo", "Ray", None))]);
+    let mut r = speech_run();
+    r.finish_prompt();
+    for attempt in 1..=3 {
+        r.say("11970");
+        r.search(two());
+        assert_eq!(logged(&r, "dob_ambiguous").len(), attempt);
+        assert!(!r.log.iter().any(|a| matches!(a, Action::Patient { patient_id: Some(_), .. })), "never a guess");
+    }
+    assert_eq!(r.clip_names(), ["dob-giveup", "ask-request"]);
+    assert!(r.log.contains(&Action::Patient { birth_date: None, status: MatchStatus::NotGiven, patient_id: None, matched_by: None }));
+    let asked: Vec<_> = r.log.iter().filter_map(|a| if let Action::Play { prompts, .. } = a { Some(prompts.clone()) } else { None }).collect();
+    assert!(asked.contains(&vec![PromptItem::Clip("dob-unclear".into()), PromptItem::Clip("dob-ask-speech".into())]), "{asked:?}");
+}
+
+#[test]
+fn a_near_miss_of_one_patient_is_offered_and_confirmed_by_voice_or_key() {
+    let ann = || chart_of(vec![(date(1982, 3, 5), chart("p1", "Ann", "Lee", None))]);
+    let offer = vec![PromptItem::Clip("dob-did-you-say".into()), PromptItem::Date(date(1982, 3, 5)), PromptItem::Clip("yes-no-keys".into())];
+    for answer in ["yes", "1"] {
+        let mut r = speech_run();
+        r.finish_prompt();
+        r.say("May third nineteen eighty two");
+        let lookups = r.search(ann());
+        assert!(plays(&lookups).len() == 1, "one prompt once the search is over");
+        assert_eq!(r.last_prompts(), offer);
+        assert_eq!(logged(&r, "dob_near_miss").len(), 1);
+        let actions = if answer == "1" { r.keys(answer) } else { r.say(answer) };
+        assert!(actions.contains(&Action::Patient { birth_date: Some(date(1982, 3, 5)), status: MatchStatus::Identified, patient_id: Some("p1".into()), matched_by: Some(InputMethod::Speech) }), "{answer}");
+        assert_eq!(logged(&r, "dob_confirmed")[0]["near_miss"], true);
+    }
+    // "No": the date is asked again; an unclear answer hears the offer again.
+    let mut r = speech_run();
+    r.finish_prompt();
+    r.say("May third nineteen eighty two");
+    r.search(ann());
+    r.say("what");
+    assert_eq!(r.last_prompts()[0], PromptItem::Clip("not-understood".into()));
+    assert_eq!(r.last_prompts()[1..], offer[..]);
+    r.say("no");
+    assert_eq!(r.clip_names(), ["dob-ask-speech"]);
+    assert!(!r.log.iter().any(|a| matches!(a, Action::Patient { .. })));
+}
+
+#[test]
+fn a_slow_chart_search_decides_on_what_it_found() {
+    let mut r = speech_run();
+    r.finish_prompt();
+    r.say("11970");
+    r.charts(vec![chart("p1", "Ann", "Lee", None)]); // 1970-01-19; 1970-11-09 never answers
+    assert_eq!(r.pending_lookup(), Some(date(1970, 11, 9)));
+    let actions = r.wait(Duration::from_millis(IvrConfig::default().lookup_timeout_ms));
+    assert_eq!(logged(&r, "lookup_timeout").len(), 1);
+    assert_eq!(plays(&actions), [["i-heard", "dob-confirm-speech"]], "read back, the caller confirms");
+    assert_eq!(r.last_prompts()[1], PromptItem::Date(date(1970, 1, 19)));
 }

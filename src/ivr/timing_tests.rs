@@ -131,9 +131,15 @@ impl Sim {
         self.event(Event::Speech { text: text.into() });
     }
 
+    /// The chart answers the lookup of 1982-03-05.
     fn lookup(&mut self) {
         self.run.now += Duration::from_millis(LOOKUP_MS);
         self.event(Event::Candidates(vec![chart("p1", "Ann", "Lee", None)]));
+    }
+
+    /// The chart summary of the identified patient arrives.
+    fn summary(&mut self) {
+        self.run.now += Duration::from_millis(LOOKUP_MS);
         self.event(Event::Medications(vec!["lisinopril 10 MG Oral Tablet".into()]));
     }
 
@@ -154,6 +160,7 @@ fn typical_keypad_and_speech_calls_time_to_request() {
     keypad.listen(); // read-back
     keypad.keys("1");
     keypad.lookup();
+    keypad.summary();
     keypad.key_after("menu-refill", '1');
     keypad.listen(); // record-after-tone, tone
     let (k_request, k_recording) = keypad.report("keypad call (refill)");
@@ -166,6 +173,7 @@ fn typical_keypad_and_speech_calls_time_to_request() {
     far.listen();
     far.keys("1");
     far.lookup();
+    far.summary();
     far.key_after("menu-more", '0');
     far.key_after("menu-provider", '2');
     far.listen();
@@ -176,9 +184,10 @@ fn typical_keypad_and_speech_calls_time_to_request() {
     speech.listen(); // greeting
     speech.listen(); // dob-ask-speech
     speech.say("March fifth nineteen eighty two", 2200);
+    speech.lookup(); // the chart is searched before the read-back
     speech.listen(); // read-back
     speech.say("yes", 500);
-    speech.lookup();
+    speech.summary();
     speech.listen(); // ask-request
     speech.say("I need a refill on my blood pressure medicine", 2800);
     speech.listen(); // label + is-that-right
@@ -195,8 +204,9 @@ fn typical_keypad_and_speech_calls_time_to_request() {
     quick.listen();
     quick.listen();
     quick.say("March fifth nineteen eighty two", 2200);
-    quick.say_over("dob-confirm-speech", "yes", 500);
     quick.lookup();
+    quick.say_over("dob-confirm-speech", "yes", 500);
+    quick.summary();
     quick.listen();
     quick.say("I need a refill on my blood pressure medicine", 2800);
     quick.say_over("is-that-right", "yes", 500);

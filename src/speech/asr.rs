@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use super::SpeechConfig;
+use super::dates;
 use super::model::{self, ModelError};
 use crate::media::resample;
 
@@ -227,7 +228,7 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
     if duration_ms < 100 || 10.0 * (power + 1e-12).log10() < MIN_SPEECH_DBFS {
         return Ok((String::new(), duration_ms, false));
     }
-    let prompt = if hints.is_empty() { shared.prompt.clone() } else { format!("{}, {}", shared.prompt, hints.join(", ")) };
+    let prompt = initial_prompt(&shared.prompt, hints);
     // Context fallback: a short encoder window is fast but can leave the decoder unable to find the
     // end of speech, and it loops ("yes, yes, yes, …"). A loop is retried with a wider window, the
     // last try with the full 30 s window and temperature fallback.
@@ -241,12 +242,35 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
         for segment in state.as_iter() {
             text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
         }
+        if state.as_iter().all(|segment| segment.no_speech_probability() > NO_SPEECH) {
+            text.clear(); // line noise the power gate let through
+            break;
+        }
         if !looped(&text) {
             break;
         }
         tracing::debug!(attempt = i + 1, "recognizer looped; widening the audio context");
     }
-    Ok((clean(&collapse_loop(&text)), duration_ms, true))
+    Ok((clean(&cut_loop(&text, duration_ms)), duration_ms, true))
+}
+
+/// Above this probability of "no speech" (whisper's own estimate, for every segment) the text is
+/// dropped: what the model writes for noise ("Thank you.") is no answer.
+const NO_SPEECH: f32 = 0.8;
+
+/// The practice vocabulary and the turn's hints; a date-of-birth turn ([`dates::DOB_HINTS`]) gets
+/// [`dates::DOB_PROMPT`] alone.
+fn initial_prompt(vocabulary: &str, hints: &[String]) -> String {
+    if hints.iter().map(String::as_str).eq(dates::DOB_HINTS.iter().copied()) {
+        return dates::DOB_PROMPT.to_string();
+    }
+    if hints.is_empty() { vocabulary.to_string() } else { format!("{vocabulary}, {}", hints.join(", ")) }
+}
+
+/// Tokens a decode may write for `duration_ms` of audio: people say at most ~4 tokens a second,
+/// so a loop stops here instead of filling 224 tokens.
+fn max_tokens(duration_ms: u64) -> i32 {
+    (12 + duration_ms * 8 / 1000).min(224) as i32
 }
 
 /// Decoder parameters. `margin`: encoder positions beyond the audio (None = full 30 s window).
@@ -269,11 +293,11 @@ fn params(threads: usize, duration_ms: u64, margin: Option<u64>, fallback: bool,
     p.set_temperature_inc(if fallback { 0.2 } else { 0.0 });
     p.set_entropy_thold(2.4);
     p.set_logprob_thold(-1.0);
+    p.set_no_speech_thold(NO_SPEECH);
+    p.set_max_tokens(max_tokens(duration_ms));
     if let Some(margin) = margin {
         p.set_single_segment(true);
         p.set_audio_ctx(audio_ctx(duration_ms, margin));
-        // People say at most ~4 tokens a second; a loop stops here instead of filling 224 tokens.
-        p.set_max_tokens((12 + duration_ms * 8 / 1000) as i32);
     }
     if !prompt.is_empty() {
         p.set_initial_prompt(prompt);
@@ -304,11 +328,43 @@ fn loop_period(words: &[String]) -> Option<usize> {
     })
 }
 
+/// Where a block of 3+ words follows itself at once anywhere in the text ("it's December 24,
+/// 1991, it's December 24, 1991, 1994"): the start of the second copy.
+fn first_repeat(words: &[String]) -> Option<usize> {
+    (3..words.len()).find(|&j| (3..=j.min(words.len() - j)).any(|p| words[j - p..j] == words[j..j + p]))
+}
+
 /// A loop cut by the token limit ends in a partial word ("amlodiim, amlodiim, amlo"), so the
 /// last word is also tried without.
 fn looped(text: &str) -> bool {
     let w = words(text);
-    loop_period(&w).is_some() || (w.len() > 1 && loop_period(&w[..w.len() - 1]).is_some())
+    loop_period(&w).is_some() || (w.len() > 1 && loop_period(&w[..w.len() - 1]).is_some()) || first_repeat(&w).is_some()
+}
+
+/// Audio up to this long is an answer to a turn; longer audio is a message, whose words are never
+/// cut for their number.
+const SHORT_ANSWER_MS: u64 = 10_000;
+
+/// The most words a caller says in `duration_ms`: three a second, and two more.
+fn max_words(duration_ms: u64) -> usize {
+    (2 + duration_ms * 3 / 1000) as usize
+}
+
+/// The text without a decoder loop: a trailing loop is cut to one copy of its block; a text too
+/// long for its audio is cut where a block first repeats, or else after the words the audio can
+/// hold ("So, so, 10 to 5, 9, 6, so 10, 2, 5, 9, 6, so 10, 10, …" for "oh seven two five …").
+fn cut_loop(text: &str, duration_ms: u64) -> String {
+    let collapsed = collapse_loop(text);
+    let all = words(&collapsed);
+    if duration_ms > SHORT_ANSWER_MS || all.len() <= max_words(duration_ms) {
+        return collapsed;
+    }
+    keep_words(&collapsed, first_repeat(&all).unwrap_or(max_words(duration_ms)))
+}
+
+/// The first `keep` words of `text` as written (punctuation attached).
+fn keep_words(text: &str, keep: usize) -> String {
+    text.split_whitespace().filter(|w| w.chars().any(|c| c.is_alphanumeric())).take(keep).collect::<Vec<_>>().join(" ")
 }
 
 /// Keeps the text up to the first repetition of a trailing loop.
@@ -323,8 +379,7 @@ pub(super) fn collapse_loop(text: &str) -> String {
     while start >= p && all[start - p..start] == all[start..start + p] {
         start -= p;
     }
-    let keep = start + p;
-    text.split_whitespace().filter(|w| w.chars().any(|c| c.is_alphanumeric())).take(keep).collect::<Vec<_>>().join(" ")
+    keep_words(text, start + p)
 }
 
 /// Trims, and drops what whisper.cpp prints for non-speech ("[BLANK_AUDIO]", "(silence)").
@@ -359,6 +414,31 @@ mod tests {
         assert_eq!(collapse_loop("nothing repeated here"), "nothing repeated here");
         assert!(looped("can you refill my metformin, amlodiim, amlodiim, amlodiim, amlodiim, amlo"));
         assert_eq!(collapse_loop("can you refill my metformin, amlodiim, amlodiim, amlodiim, amlodiim, amlo"), "can you refill my metformin, amlodiim,");
+    }
+
+    #[test]
+    fn a_block_repeated_inside_the_text_is_a_loop() {
+        let loop_text = "it's December 24, 1991, it's December 24, 1991, it's December 24, 1991, 1994, 1991,";
+        assert!(looped(loop_text));
+        assert_eq!(cut_loop(loop_text, 3600), "it's December 24, 1991,");
+        assert_eq!(cut_loop("I was born in 1962 on May 5th, 1962, I was born in 1962 on May 5th, 1962, on May 5th, 1962, I was born in 1962, on", 3000), "I was born in 1962 on May 5th, 1962,");
+        let said_twice = "I need a refill I need a refill of my lisinopril please";
+        assert!(looped(said_twice), "decoded again in case");
+        assert_eq!(cut_loop(said_twice, 4000), said_twice, "as long as the audio allows: kept");
+        assert!(!looped("March 5th 1982"));
+        let wandering = "So, so, 10 to 5, 9, 6, so 10, 2, 5, 9, 6, so 10, 10, so 10, 2, 5, 9";
+        assert_eq!(cut_loop(wandering, 2953), "So, so, 10 to 5, 9, 6, so 10, 2,", "cut after the words 3 s can hold");
+        assert_eq!(cut_loop(wandering, 12_000), wandering, "a message keeps its words");
+    }
+
+    #[test]
+    fn a_date_of_birth_turn_prompts_with_its_question_alone() {
+        let hints: Vec<String> = dates::DOB_HINTS.iter().map(|h| h.to_string()).collect();
+        assert_eq!(initial_prompt("refill, metformin", &hints), dates::DOB_PROMPT);
+        assert_eq!(initial_prompt("refill, metformin", &["yes".into(), "no".into()]), "refill, metformin, yes, no");
+        assert_eq!(initial_prompt("refill, metformin", &[]), "refill, metformin");
+        assert_eq!(max_tokens(3000), 36);
+        assert_eq!(max_tokens(60_000), 224);
     }
 
     #[test]

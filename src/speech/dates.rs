@@ -29,8 +29,14 @@ pub enum DateError {
     Ambiguous(Vec<NaiveDate>),
 }
 
-/// The recognizer's hints on a date-of-birth turn (they join the initial prompt).
+/// The recognizer's hints on a date-of-birth turn: with these hints the recognizer decodes for a
+/// date (`asr`: [`DOB_PROMPT`] alone as the initial prompt).
 pub const DOB_HINTS: &[&str] = &["date of birth", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "nineteen", "two thousand"];
+
+/// The initial prompt of a date-of-birth turn: the question the caller just heard. Neither the
+/// practice vocabulary (medications) nor a list of month names, which a small model repeats
+/// ("my May, October, in January").
+pub const DOB_PROMPT: &str = "Please say your date of birth.";
 
 /// Parses one spoken or written date of birth relative to `today`: the single plausible reading,
 /// or [`DateError::Ambiguous`] with all of them.
@@ -46,6 +52,9 @@ pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> 
 /// A recognizer loop ("12 25 1975 12 25 1975 12 25") is read as the block it repeats, and a second
 /// year written after a whole date ("May 31, 1989, 1889") is dropped when the whole reads as none.
 pub fn parse_dates(text: &str, today: NaiveDate) -> Result<Vec<NaiveDate>, DateError> {
+    if cut_year(text) {
+        return Err(DateError::NotUnderstood);
+    }
     let atoms = atoms(text);
     if atoms.is_empty() {
         return Err(DateError::NotUnderstood);
@@ -103,9 +112,15 @@ fn read_atoms(atoms: &[Atom], today: NaiveDate, rejection: &mut Option<DateError
 
 /// Most written numbers that may be a digit string are: each as written and each as its digits
 /// ("0305 82" is 03 05 82; "305" may be "three oh five"). Both ways, for at most four of them.
+/// With a month name said, a written year stays a year: "December 2012" (the day lost) is no
+/// date, not December 20, 2012.
 fn written_alternatives(atoms: &[Atom]) -> Vec<Vec<Atom>> {
-    let splittable: Vec<usize> =
-        (0..atoms.len()).filter(|&i| matches!(atoms[i], Atom::Written { width: 3.., ordinal: false, .. })).take(4).collect();
+    let month = atoms.iter().any(|a| matches!(a, Atom::Month(_)));
+    let year = |a: &Atom| matches!(a, Atom::Written { width: 4, value: 1900..=2099, .. });
+    let splittable: Vec<usize> = (0..atoms.len())
+        .filter(|&i| matches!(atoms[i], Atom::Written { width: 3.., ordinal: false, .. }) && !(month && year(&atoms[i])))
+        .take(4)
+        .collect();
     (0..1u32 << splittable.len())
         .map(|mask| {
             let mut out = Vec::new();
@@ -206,8 +221,18 @@ fn word_atom(word: &str) -> Option<Atom> {
 /// Lower-cases, splits on spaces and punctuation, and keeps only atoms.
 fn atoms(text: &str) -> Vec<Atom> {
     let cleaned: String = text.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
     let mut out = Vec::new();
-    for word in cleaned.split_whitespace() {
+    for (i, &word) in words.iter().enumerate() {
+        // "11 for 1961", "oh to oh seven": a digit the recognizer wrote as a word that sounds
+        // the same, between two numbers.
+        let between_numbers = || i > 0 && words.get(i + 1).is_some_and(|next| is_number(next)) && is_number(words[i - 1]);
+        if let Some(digit) = homophone(word) {
+            if between_numbers() {
+                out.push(Atom::Digit(digit));
+            }
+            continue;
+        }
         let digits_end = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
         if digits_end > 0 {
             let (digits, suffix) = word.split_at(digits_end);
@@ -232,6 +257,34 @@ fn atoms(text: &str) -> Vec<Atom> {
     // written four-digit number repeated at once is one year, not two numbers.
     out.dedup_by(|next, prev| matches!(prev, Atom::Written { width: 4, .. }) && next == prev);
     out
+}
+
+/// Words around a date of birth that hide no number.
+const FILLERS: &[&str] = &["my", "date", "of", "birth", "birthday", "is", "it", "its", "s", "it's", "born", "on", "in", "the", "i", "was", "and", "uh", "um", "er", "that", "be", "would", "year", "so", "well"];
+
+/// "Two thousand nineteen" heard as "2000, I'm the": a year ending in 00 followed by a word that is
+/// neither a number, a month nor a filler lost its last part; the text gives no date.
+fn cut_year(text: &str) -> bool {
+    let cleaned: String = text.chars().map(|c| if c.is_alphanumeric() || c == '\'' { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, w)| {
+        matches!(*w, "1900" | "2000")
+            && words[i + 1..].iter().find(|next| !FILLERS.contains(next)).is_some_and(|next| !is_number(next) && word_atom(next).is_none())
+    })
+}
+
+/// A word that sounds like a digit ("for", "to"): a digit only between two numbers.
+fn homophone(word: &str) -> Option<u32> {
+    match word {
+        "to" | "too" => Some(2),
+        "for" => Some(4),
+        _ => None,
+    }
+}
+
+/// A number written or said (not a month name).
+fn is_number(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit()) || word_atom(word).is_some_and(|a| !matches!(a, Atom::Month(_)))
 }
 
 /// A cardinal below 100 said in words starting at `i`: (value, atoms used).

@@ -108,6 +108,23 @@ fn recognizer_digit_strings() {
 }
 
 #[test]
+fn a_year_or_a_day_lost_by_the_recognizer_gives_no_date() {
+    assert_eq!(parse("I was born in 2000, I'm the August 3rd."), Err(DateError::NotUnderstood), "two thousand nineteen");
+    assert_eq!(parse("I was born in 2000 and I'm Dean on August 3rd."), Err(DateError::NotUnderstood));
+    assert_eq!(parse("I was born in 2000, on August 3rd."), Ok(ymd(2000, 8, 3)));
+    assert_eq!(parse("August 3rd, 2000."), Ok(ymd(2000, 8, 3)));
+    assert!(parse("This is on December 2012.").is_err(), "the fifth lost: not December 20, 2012");
+    assert_eq!(parse("0305 82,"), Ok(ymd(1982, 3, 5)), "without a month name digit strings still split");
+}
+
+#[test]
+fn digits_written_as_words_that_sound_alike() {
+    assert_eq!(parse("11 for 1961"), Ok(ymd(1961, 11, 4)), "eleven four nineteen sixty one");
+    assert_eq!(parse("oh to oh seven ninety two"), Ok(ymd(1992, 2, 7)));
+    assert_eq!(parse("calling for my mother, March 5th 1950"), Ok(ymd(1950, 3, 5)), "only between two numbers");
+}
+
+#[test]
 fn recognizer_loops_read_as_the_block() {
     assert_eq!(parse("0 6 1 5 1 9 5 5 0 6 1 5 1 9 5 5 0 6 1 5 1 9"), Ok(ymd(1955, 6, 15)));
     assert_eq!(parse("12 25 1975 12 25 1975 12 25 1975 12 25 1975"), Ok(ymd(1975, 12, 25)));

@@ -1,5 +1,9 @@
 //! Who is calling: the date of birth (keypad or speech, read back, confirmed, three tries) and the
 //! chart it points to (one candidate; several narrowed by caller ID, then by a spoken name).
+//! A typed date is read back, then looked up. A spoken one is looked up first, every reading of
+//! it (`dob_search`): the one reading with charts is read back, a near miss that is one patient's
+//! is offered ("did you say …?"), and readings of several patients (or several and no chart) are
+//! asked again, never guessed.
 
 use std::time::{Duration, Instant};
 
@@ -7,10 +11,22 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
 use super::{Answer, Candidate, Dialog, Miss, State};
+use crate::ivr::dob_search::{ChartSearch, Step};
 use crate::ivr::keypad_date::parse_keypad_date;
-use crate::ivr::matching::{match_name, same_phone};
+use crate::ivr::matching::{BirthDateChoice, match_name, same_phone};
 use crate::media::PromptItem;
 use crate::store::record::{InputMethod, MatchStatus};
+
+/// What the chart said of the date of birth being confirmed.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum DobChart {
+    /// Typed: looked up once the caller confirms it.
+    Later,
+    /// Spoken: the reading with charts (or the only reading, none having a chart), read back.
+    Found(Vec<Candidate>),
+    /// Spoken: a near miss of what was heard, one patient's, offered ("did you say …?").
+    Offered(Vec<Candidate>),
+}
 
 impl Dialog {
     pub(super) fn dob_prompt(&self) -> &'static str {
@@ -63,31 +79,81 @@ impl Dialog {
         }
     }
 
-    pub(super) fn dob_spoken(&mut self, attempt: u32, text: &str) {
+    /// The readings of a spoken date of birth that can be one (1900 to today).
+    fn readings(&self, text: &str) -> Vec<NaiveDate> {
         let today = self.setup.today;
-        match (self.parse_date)(text, today).filter(|d| *d <= today && d.year() >= 1900) {
-            Some(date) => {
-                self.log("dob_entered", json!({ "method": "speech", "attempt": attempt }));
-                self.confirm_dob(attempt, date, InputMethod::Speech);
-            }
-            None => {
-                self.log("dob_not_understood", json!({ "method": "speech", "attempt": attempt, "empty": text.is_empty() }));
-                self.retry_dob(attempt, if text.is_empty() { "no-input" } else { "not-understood" });
-            }
+        (self.parse_date)(text, today).into_iter().filter(|d| *d <= today && d.year() >= 1900).collect()
+    }
+
+    pub(super) fn dob_spoken(&mut self, attempt: u32, text: &str) {
+        let readings = self.readings(text);
+        if readings.is_empty() {
+            self.log("dob_not_understood", json!({ "method": "speech", "attempt": attempt, "empty": text.is_empty() }));
+            return self.retry_dob(attempt, if text.is_empty() { "no-input" } else { "not-understood" });
         }
+        self.log("dob_entered", json!({ "method": "speech", "attempt": attempt, "readings": readings.len() }));
+        self.search_chart(attempt, readings);
     }
 
     /// Words heard over the greeting: a date of birth is taken at once (its read-back replaces
     /// the rest of the greeting); anything else waits for the question.
     pub(super) fn dob_over_greeting(&mut self, text: &str) {
-        let today = self.setup.today;
-        match (self.parse_date)(text, today).filter(|d| *d <= today && d.year() >= 1900) {
-            Some(date) => {
-                self.tag += 1; // the greeting's end no longer matters
-                self.log("dob_entered", json!({ "method": "speech", "attempt": 1, "during": "greeting" }));
-                self.confirm_dob(1, date, InputMethod::Speech);
+        let readings = self.readings(text);
+        if readings.is_empty() {
+            return self.log("greeting_speech_ignored", json!({ "empty": text.is_empty() }));
+        }
+        self.tag += 1; // the greeting's end no longer matters
+        self.log("dob_entered", json!({ "method": "speech", "attempt": 1, "during": "greeting", "readings": readings.len() }));
+        self.search_chart(1, readings);
+    }
+
+    /// Looks the readings up before anything is read back; each phase (the readings, then their
+    /// near misses) has `lookup_timeout_ms`.
+    fn search_chart(&mut self, attempt: u32, readings: Vec<NaiveDate>) {
+        self.stop_listening();
+        let (search, step) = ChartSearch::start(readings, self.setup.today);
+        self.state = State::Search { attempt, search };
+        self.deadline = self.after(self.lookup_timeout());
+        self.search_step(attempt, step);
+    }
+
+    fn search_answer(&mut self, attempt: u32, mut search: ChartSearch, charts: Vec<Candidate>) {
+        let was_near = search.near();
+        let step = search.answer(charts);
+        if search.near() != was_near {
+            self.deadline = self.after(self.lookup_timeout());
+        }
+        self.state = State::Search { attempt, search };
+        self.search_step(attempt, step);
+    }
+
+    pub(super) fn search_timeout(&mut self, attempt: u32, mut search: ChartSearch) {
+        self.log("lookup_timeout", json!({ "near_misses": search.near() }));
+        let step = search.give_up();
+        self.search_step(attempt, step);
+    }
+
+    fn search_step(&mut self, attempt: u32, step: Step) {
+        let (choice, charts) = match step {
+            Step::Lookup(date) => return self.actions.push_back(crate::ivr::Action::Lookup { birth_date: date }),
+            Step::Done(choice, charts) => (choice, charts),
+        };
+        let method = InputMethod::Speech;
+        match choice {
+            BirthDateChoice::ReadBack(date) => {
+                let prompts = Self::dob_readback(date, self.speech);
+                self.ask(State::Confirm { attempt, date, method, misses: 0, chart: DobChart::Found(charts) }, prompts);
             }
-            None => self.log("greeting_speech_ignored", json!({ "empty": text.is_empty() })),
+            BirthDateChoice::Offer(date) => {
+                self.log("dob_near_miss", json!({ "attempt": attempt }));
+                let chart = DobChart::Offered(charts);
+                let prompts = Self::dob_question(date, &chart, self.speech);
+                self.ask(State::Confirm { attempt, date, method, misses: 0, chart }, prompts);
+            }
+            BirthDateChoice::AskAgain => {
+                self.log("dob_ambiguous", json!({ "attempt": attempt }));
+                self.retry_dob(attempt, "dob-unclear");
+            }
         }
     }
 
@@ -98,19 +164,35 @@ impl Dialog {
         prompts
     }
 
-    fn confirm_dob(&mut self, attempt: u32, date: NaiveDate, method: InputMethod) {
-        let prompts = Self::dob_readback(date, self.speech);
-        self.ask(State::Confirm { attempt, date, method, misses: 0 }, prompts);
+    /// The read-back, or "did you say …" for a near miss.
+    pub(super) fn dob_question(date: NaiveDate, chart: &DobChart, speech: bool) -> Vec<PromptItem> {
+        if !matches!(chart, DobChart::Offered(_)) {
+            return Self::dob_readback(date, speech);
+        }
+        let mut prompts = Self::clips(&["dob-did-you-say"]);
+        prompts.push(PromptItem::Date(date));
+        prompts.push(PromptItem::Clip(if speech { "yes-no-keys" } else { "dob-confirm" }.into()));
+        prompts
     }
 
-    pub(super) fn confirm_answer(&mut self, attempt: u32, date: NaiveDate, method: InputMethod, misses: u32, answer: Answer) {
+    fn confirm_dob(&mut self, attempt: u32, date: NaiveDate, method: InputMethod) {
+        let prompts = Self::dob_readback(date, self.speech);
+        self.ask(State::Confirm { attempt, date, method, misses: 0, chart: DobChart::Later }, prompts);
+    }
+
+    pub(super) fn confirm_answer(&mut self, attempt: u32, date: NaiveDate, method: InputMethod, misses: u32, chart: DobChart, answer: Answer) {
         match answer {
             Answer::Yes(by) => {
-                self.log("dob_confirmed", json!({ "method": by }));
+                self.log("dob_confirmed", json!({ "method": by, "near_miss": matches!(chart, DobChart::Offered(_)) }));
                 self.stop_listening();
                 self.state = State::Lookup { date, method };
-                self.actions.push_back(crate::ivr::Action::Lookup { birth_date: date });
-                self.deadline = self.after(self.lookup_timeout());
+                match chart {
+                    DobChart::Later => {
+                        self.actions.push_back(crate::ivr::Action::Lookup { birth_date: date });
+                        self.deadline = self.after(self.lookup_timeout());
+                    }
+                    DobChart::Found(charts) | DobChart::Offered(charts) => self.candidates(charts),
+                }
             }
             Answer::No(by) => {
                 self.log("dob_retry", json!({ "attempt": attempt, "method": by }));
@@ -122,16 +204,26 @@ impl Dialog {
                     return self.ask_dob(attempt + 1);
                 }
                 let mut prompts = Self::clips(&[miss.clip()]);
-                prompts.extend(Self::dob_readback(date, self.speech));
-                prompts.extend(self.yes_no_help());
-                self.ask(State::Confirm { attempt, date, method, misses: misses + 1 }, prompts);
+                prompts.extend(Self::dob_question(date, &chart, self.speech));
+                if !matches!(chart, DobChart::Offered(_)) {
+                    prompts.extend(self.yes_no_help());
+                }
+                self.ask(State::Confirm { attempt, date, method, misses: misses + 1, chart }, prompts);
             }
         }
     }
 
-    /// The chart lookup answered (or timed out: no candidates).
+    /// Charts from the chart: the answer to one lookup of a search, or of the confirmed date.
     pub(super) fn candidates(&mut self, candidates: Vec<Candidate>) {
-        let State::Lookup { date, method } = self.state.clone() else { return };
+        match self.state.clone() {
+            State::Search { attempt, search } => self.search_answer(attempt, search, candidates),
+            State::Lookup { date, method } => self.charts_found(date, method, candidates),
+            _ => {}
+        }
+    }
+
+    /// The charts with the confirmed date (none when the lookup timed out).
+    fn charts_found(&mut self, date: NaiveDate, method: InputMethod, candidates: Vec<Candidate>) {
         let total = candidates.len();
         match total {
             0 => return self.settle_patient(date, method, MatchStatus::NotFound, None, 0),

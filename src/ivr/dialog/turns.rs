@@ -56,7 +56,7 @@ impl Dialog {
         match self.state.clone() {
             State::Greeting => self.dob_over_greeting(text),
             State::Dob { attempt, digits } if digits.is_empty() => self.dob_spoken(attempt, text),
-            State::Confirm { attempt, date, method, misses } => self.confirm_answer(attempt, date, method, misses, Self::spoken_answer(text)),
+            State::Confirm { attempt, date, method, misses, chart } => self.confirm_answer(attempt, date, method, misses, chart, Self::spoken_answer(text)),
             State::Name { date, method, candidates, misses } => self.name_spoken(date, method, candidates, misses, text),
             State::AskRequest { misses } => self.request_spoken(misses, text, &classification),
             State::ConfirmRequest { kind, rules, misses } => self.request_answer(kind, rules, misses, Self::spoken_answer(text)),
@@ -81,9 +81,9 @@ impl Dialog {
         self.stop_listening();
         match self.state.clone() {
             State::Dob { attempt, digits } if digits.is_empty() => self.ask(State::Dob { attempt, digits }, Self::clips(&["enter-dob"])),
-            State::Confirm { attempt, date, method, misses } => {
-                let prompts = Self::dob_readback(date, false);
-                self.ask(State::Confirm { attempt, date, method, misses }, prompts)
+            State::Confirm { attempt, date, method, misses, chart } => {
+                let prompts = Self::dob_question(date, &chart, false);
+                self.ask(State::Confirm { attempt, date, method, misses, chart }, prompts)
             }
             State::Name { date, method, candidates, .. } => self.settle_patient(date, method, MatchStatus::Ambiguous, None, candidates.len()),
             State::AskRequest { .. } => self.open_menu(1, 0, vec![]),
