@@ -15,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 
-const KEYPAD_ONLY: &str = "[speech]\nmodel_path = \"models/not-imported.bin\"\n";
+/// Keypad calls with no speech at all: neither live turns nor the chart transcript of a message.
+const KEYPAD_ONLY: &str = "[speech]\nmodel_path = \"models/not-imported.bin\"\n[speech.chart]\nmodel_path = \"\"\n";
 const CALLS: u32 = 30;
 
 /// A cluster started by `scripts/cluster` in a temp dir, on free ports; stopped on drop.

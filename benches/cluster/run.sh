@@ -33,7 +33,7 @@ trap '"$root/scripts/cluster" stop --dir "$out/cluster"' EXIT
 sipp_dir="$root/tests/sipp"
 "$sipp_dir/make_full_call_pcaps"
 
-printf '[speech]\nmodel_path = "models/not-imported.bin"\n[calls]\nmax_concurrent = %d\n' "$((concurrent + 50))" > "$out/node.toml"
+printf '[speech]\nmodel_path = "models/not-imported.bin"\n[speech.chart]\nmodel_path = ""\n[calls]\nmax_concurrent = %d\n' "$((concurrent + 50))" > "$out/node.toml"
 "$root/scripts/cluster" start "${cluster[@]}" --node-toml "$out/node.toml" --maxload "$concurrent" >/dev/null
 
 echo "cluster bench: $calls calls at $rate/s, up to $concurrent at once, $nodes nodes; node $nodes killed at the plateau" >&2

@@ -41,6 +41,8 @@ invite_per_s = 1000
 invite_burst = 1000
 [speech]
 model_path = "models/not-imported.bin"
+[speech.chart]
+model_path = ""
 [media]
 rtp_port_min = 31000
 rtp_port_max = 33999

@@ -242,6 +242,7 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
         for segment in state.as_iter() {
             text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
         }
+        text = spaced_digits(&text);
         if state.as_iter().all(|segment| segment.no_speech_probability() > NO_SPEECH) {
             text.clear(); // line noise the power gate let through
             break;
@@ -251,7 +252,22 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
         }
         tracing::debug!(attempt = i + 1, "recognizer looped; widening the audio context");
     }
-    Ok((clean(&cut_loop(&text, duration_ms)), duration_ms, true))
+    // A date of birth is said in a few words: a longer transcript of one is a loop. Any other
+    // answer keeps every word up to a fast talker's rate ("... and now I can't breathe" is never cut).
+    let words_per_s = if is_dob_turn(hints) { 3 } else { 5 };
+    Ok((clean(&cut_loop(&text, duration_ms, words_per_s)), duration_ms, true))
+}
+
+/// Digits the model joined with hyphens ("1-0-1-7-2-0") as separate words, so a loop of them is
+/// seen and the date reader gets the digit string it reads.
+fn spaced_digits(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let between_digits = |i: usize| i > 0 && i + 1 < chars.len() && chars[i - 1].is_ascii_digit() && chars[i + 1].is_ascii_digit();
+    chars.iter().enumerate().map(|(i, &c)| if c == '-' && between_digits(i) { ' ' } else { c }).collect()
+}
+
+fn is_dob_turn(hints: &[String]) -> bool {
+    hints.iter().map(String::as_str).eq(dates::DOB_HINTS.iter().copied())
 }
 
 /// Above this probability of "no speech" (whisper's own estimate, for every segment) the text is
@@ -261,7 +277,7 @@ const NO_SPEECH: f32 = 0.8;
 /// The practice vocabulary and the turn's hints; a date-of-birth turn ([`dates::DOB_HINTS`]) gets
 /// [`dates::DOB_PROMPT`] alone.
 fn initial_prompt(vocabulary: &str, hints: &[String]) -> String {
-    if hints.iter().map(String::as_str).eq(dates::DOB_HINTS.iter().copied()) {
+    if is_dob_turn(hints) {
         return dates::DOB_PROMPT.to_string();
     }
     if hints.is_empty() { vocabulary.to_string() } else { format!("{vocabulary}, {}", hints.join(", ")) }
@@ -345,21 +361,22 @@ fn looped(text: &str) -> bool {
 /// cut for their number.
 const SHORT_ANSWER_MS: u64 = 10_000;
 
-/// The most words a caller says in `duration_ms`: three a second, and two more.
-fn max_words(duration_ms: u64) -> usize {
-    (2 + duration_ms * 3 / 1000) as usize
+/// The most words a caller says in `duration_ms` at `words_per_s`, and two more.
+fn max_words(duration_ms: u64, words_per_s: u64) -> usize {
+    (2 + duration_ms * words_per_s / 1000) as usize
 }
 
 /// The text without a decoder loop: a trailing loop is cut to one copy of its block; a text too
 /// long for its audio is cut where a block first repeats, or else after the words the audio can
 /// hold ("So, so, 10 to 5, 9, 6, so 10, 2, 5, 9, 6, so 10, 10, …" for "oh seven two five …").
-fn cut_loop(text: &str, duration_ms: u64) -> String {
+fn cut_loop(text: &str, duration_ms: u64, words_per_s: u64) -> String {
     let collapsed = collapse_loop(text);
     let all = words(&collapsed);
-    if duration_ms > SHORT_ANSWER_MS || all.len() <= max_words(duration_ms) {
+    let most = max_words(duration_ms, words_per_s);
+    if duration_ms > SHORT_ANSWER_MS || all.len() <= most {
         return collapsed;
     }
-    keep_words(&collapsed, first_repeat(&all).unwrap_or(max_words(duration_ms)))
+    keep_words(&collapsed, first_repeat(&all).unwrap_or(most))
 }
 
 /// The first `keep` words of `text` as written (punctuation attached).
@@ -420,15 +437,28 @@ mod tests {
     fn a_block_repeated_inside_the_text_is_a_loop() {
         let loop_text = "it's December 24, 1991, it's December 24, 1991, it's December 24, 1991, 1994, 1991,";
         assert!(looped(loop_text));
-        assert_eq!(cut_loop(loop_text, 3600), "it's December 24, 1991,");
-        assert_eq!(cut_loop("I was born in 1962 on May 5th, 1962, I was born in 1962 on May 5th, 1962, on May 5th, 1962, I was born in 1962, on", 3000), "I was born in 1962 on May 5th, 1962,");
+        assert_eq!(cut_loop(loop_text, 3600, 3), "it's December 24, 1991,");
+        assert_eq!(cut_loop("I was born in 1962 on May 5th, 1962, I was born in 1962 on May 5th, 1962, on May 5th, 1962, I was born in 1962, on", 3000, 3), "I was born in 1962 on May 5th, 1962,");
         let said_twice = "I need a refill I need a refill of my lisinopril please";
         assert!(looped(said_twice), "decoded again in case");
-        assert_eq!(cut_loop(said_twice, 4000), said_twice, "as long as the audio allows: kept");
+        assert_eq!(cut_loop(said_twice, 4000, 3), said_twice, "as long as the audio allows: kept");
         assert!(!looped("March 5th 1982"));
         let wandering = "So, so, 10 to 5, 9, 6, so 10, 2, 5, 9, 6, so 10, 10, so 10, 2, 5, 9";
-        assert_eq!(cut_loop(wandering, 2953), "So, so, 10 to 5, 9, 6, so 10, 2,", "cut after the words 3 s can hold");
-        assert_eq!(cut_loop(wandering, 12_000), wandering, "a message keeps its words");
+        assert_eq!(cut_loop(wandering, 2953, 3), "So, so, 10 to 5, 9, 6, so 10, 2,", "cut after the words 3 s of a date can hold");
+        assert_eq!(cut_loop(wandering, 12_000, 3), wandering, "a message keeps its words");
+        // Any other answer said fast keeps its last words (piper says ~4 words a second).
+        let fast = "I've been a bit short of breath when I run since my cold";
+        assert_eq!(cut_loop(fast, 3000, 5), fast);
+        assert_eq!(cut_loop(fast, 3000, 3), "I've been a bit short of breath when I run since", "the tight cut of a date turn");
+    }
+
+    #[test]
+    fn digits_joined_by_hyphens_are_words() {
+        assert_eq!(spaced_digits("1-0-1-7-2-0"), "1 0 1 7 2 0");
+        assert_eq!(spaced_digits("a follow-up on 3-4 things"), "a follow-up on 3 4 things");
+        let looping = spaced_digits("1-0-1-7-2-0-1-0-0-1-0-0-1-0-1-0-1-0-1-0-1-");
+        assert!(looped(&looping));
+        assert!(words(&cut_loop(&looping, 3000, 3)).len() <= max_words(3000, 3));
     }
 
     #[test]
