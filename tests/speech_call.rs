@@ -270,7 +270,7 @@ fn date_of_birth_call(server: &Server, dob: &str) -> serde_json::Value {
     let (yes_pcap, yes_s) = utterance(&dir, "yes", "Yes.");
     // "Yes" once the date is read back ("I heard" / "Did you say" and the date): recognition and
     // the chart search take up to 3 s on two busy cores.
-    let turns = [(repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s()), (dob_pcap, dob_s + 3.0 + prompt_s(&["dob-did-you-say"]) + 2.0), (yes_pcap, yes_s)];
+    let turns = [(repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s()), (dob_pcap, dob_s + 3.0 + prompt_seconds(&["dob-did-you-say"]) + 2.0), (yes_pcap, yes_s)];
     let path = scenario(&dir, &turns, End::CallerAfter(5.0));
     run_scenario(server, &path);
     let calls = server.wait_for_calls(1, Duration::from_secs(30));
