@@ -186,13 +186,7 @@ impl Config {
 
     /// The sections the dashboard reads.
     pub fn dashboard(&self) -> crate::web::DashboardConfig {
-        crate::web::DashboardConfig {
-            data_dir: self.data_dir.clone(),
-            practice: self.practice.clone(),
-            routing: self.routing.clone(),
-            web: self.web.clone(),
-            alerts: self.alerts.clone(),
-        }
+        crate::web::DashboardConfig { data_dir: self.data_dir.clone(), practice: self.practice.clone(), routing: self.routing.clone(), web: self.web.clone(), alerts: self.alerts.clone() }
     }
 }
 

@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
 use axum::{Router, extract::State, routing::get};
 use serde::Deserialize;
@@ -49,8 +49,7 @@ pub enum CallOutcome {
 }
 
 impl CallOutcome {
-    const ALL: [CallOutcome; 5] =
-        [Self::Completed, Self::CallerHungUp, Self::Cancelled, Self::Rejected, Self::Failed];
+    const ALL: [CallOutcome; 5] = [Self::Completed, Self::CallerHungUp, Self::Cancelled, Self::Rejected, Self::Failed];
 
     fn label(self) -> &'static str {
         match self {
@@ -113,7 +112,12 @@ impl Metrics {
         let media = self.media.get().cloned().unwrap_or_default();
         counter(&mut out, "chartline_rtp_packets_in_total", "RTP packets received.", media.packets_in.load(Relaxed));
         counter(&mut out, "chartline_rtp_packets_out_total", "RTP packets sent.", media.packets_out.load(Relaxed));
-        counter(&mut out, "chartline_rtp_packets_lost_total", "RTP packets of callers' streams never received (RFC 3550 loss; RFC 4733 packets are part of the sequence).", media.packets_lost.load(Relaxed));
+        counter(
+            &mut out,
+            "chartline_rtp_packets_lost_total",
+            "RTP packets of callers' streams never received (RFC 3550 loss; RFC 4733 packets are part of the sequence).",
+            media.packets_lost.load(Relaxed),
+        );
         counter(&mut out, "chartline_rtp_packets_late_total", "RTP packets dropped as too late.", media.packets_late.load(Relaxed));
         if let Some(trunk) = self.trunk.get() {
             // -1: no trunk to watch (ip mode without a keepalive target); the gauges are left out.
@@ -136,9 +140,7 @@ impl Metrics {
 
 /// Serves `/metrics` on `addr` until the task is dropped.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(|State(m): State<Arc<Metrics>>| async move { m.render() }))
-        .with_state(metrics);
+    let app = Router::new().route("/metrics", get(|State(m): State<Arc<Metrics>>| async move { m.render() })).with_state(metrics);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }

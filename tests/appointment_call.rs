@@ -105,10 +105,14 @@ fn two_callers_racing_for_one_slot() {
     // fresh offers (the winner's extra keys fall after its confirmation number and are ignored).
     let steps = [("2", 2.0), ("1", 2.0), ("1", 2.5), ("1", 2.5), ("1", 4.0), ("1", 2.5), ("1", 2.0)];
     let dirs = [dir.join("a"), dir.join("b")];
-    let runs: Vec<Child> = [&a, &b].iter().zip(&dirs).map(|(p, d)| {
-        std::fs::create_dir_all(d).unwrap();
-        spawn_sipp(&server, &scenario(d, "race", &caller(d, p, &steps)))
-    }).collect();
+    let runs: Vec<Child> = [&a, &b]
+        .iter()
+        .zip(&dirs)
+        .map(|(p, d)| {
+            std::fs::create_dir_all(d).unwrap();
+            spawn_sipp(&server, &scenario(d, "race", &caller(d, p, &steps)))
+        })
+        .collect();
     for child in runs {
         finish_sipp(&server, child);
     }
@@ -130,6 +134,9 @@ fn two_callers_racing_for_one_slot() {
     assert!(told_ms < 1000, "{told_ms} ms");
     let listed_a = appointments(&server, &a.id);
     let listed_b = appointments(&server, &b.id);
-    let holders = [listed_a, listed_b].iter().filter(|l| l.iter().any(|x| x["start"] == event(winner, "appointment_booked").unwrap()["slot_start"] && x["practitioner_id"].as_str() == Some(a.pcp.as_str()))).count();
+    let holders = [listed_a, listed_b]
+        .iter()
+        .filter(|l| l.iter().any(|x| x["start"] == event(winner, "appointment_booked").unwrap()["slot_start"] && x["practitioner_id"].as_str() == Some(a.pcp.as_str())))
+        .count();
     assert_eq!(holders, 1, "one chart holds the contested time");
 }

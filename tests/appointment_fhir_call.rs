@@ -7,7 +7,6 @@ mod common;
 
 mod appointment_support;
 
-
 use appointment_support::*;
 use chartline::ehr::embedded::EmbeddedChart;
 use common::*;

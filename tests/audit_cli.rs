@@ -15,7 +15,15 @@ fn setup(entries: usize) -> (tempfile::TempDir, std::path::PathBuf, std::path::P
     let db = data.join("chartline.db");
     let store = Store::open(&db).unwrap();
     for i in 0..entries {
-        let event = AuditEvent { who: "drsmith".into(), role: "provider".into(), action: "view_task".into(), patient: "pat-1".into(), source: "127.0.0.1".into(), object: format!("call-{i}"), ..Default::default() };
+        let event = AuditEvent {
+            who: "drsmith".into(),
+            role: "provider".into(),
+            action: "view_task".into(),
+            patient: "pat-1".into(),
+            source: "127.0.0.1".into(),
+            object: format!("call-{i}"),
+            ..Default::default()
+        };
         store.audit(&event, chrono::Utc::now()).unwrap();
     }
     (dir, config, db)

@@ -178,7 +178,8 @@ fn killing_a_node_mid_storm_loses_no_finished_call_and_new_calls_go_to_the_other
     }
     let (finished_1, finished_2) = (finished(&node_1), finished(&node_2));
     let cut_on_2 = node_2.len() - finished_2;
-    let after_kill_on_1: Vec<_> = node_1.iter().filter(|c| c["started_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| SystemTime::from(t) > killed_at.1)).collect();
+    let after_kill_on_1: Vec<_> =
+        node_1.iter().filter(|c| c["started_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| SystemTime::from(t) > killed_at.1)).collect();
     let slowest_answer = answer_ms.iter().cloned().fold(0.0, f64::max);
     eprintln!(
         "cluster failover: node 2 marked down {:.2} s after kill -9; SIPp {succeeded} successful, {failed} failed; \

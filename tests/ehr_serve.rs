@@ -45,14 +45,7 @@ fn serve_loads_the_demo_and_delivers_finished_calls_to_the_chart() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(common::BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(common::BIN).args(["serve", "--config"]).arg(&config).env("RUST_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let log = Arc::new(Mutex::new(String::new()));
     let stderr = child.stderr.take().unwrap();
     let sink = log.clone();

@@ -93,7 +93,12 @@ fn assert_heard_911_prompt(peer: &RtpPeer, call: &serde_json::Value, case: &str)
     let (heard_active, prompt_active) = (active(&envelope[start..start + prompt.len()]), active(&prompt));
     assert!(heard_active.abs_diff(prompt_active) * 10 <= prompt_active, "{case}: {heard_active} voiced packets heard, the prompt has {prompt_active}");
     let delay = first - failed_at;
-    eprintln!("{case}: 911 prompt heard {delay} ms after the transfer failed ({}); {} packets over {} ms, envelope correlation {correlation:.3}, {heard_active}/{prompt_active} voiced", failed["reason"], prompt.len(), last - first);
+    eprintln!(
+        "{case}: 911 prompt heard {delay} ms after the transfer failed ({}); {} packets over {} ms, envelope correlation {correlation:.3}, {heard_active}/{prompt_active} voiced",
+        failed["reason"],
+        prompt.len(),
+        last - first
+    );
     assert!(delay < 1000, "{case}: the 911 prompt began {delay} ms after the failure");
     delay
 }
@@ -123,7 +128,11 @@ fn refused_transfers_play_the_911_prompt_and_the_call_goes_on() {
     let server = start(TARGET, timeout_ms);
     // On the line long enough for the 911 prompt, "stay on the line", the tone and a little more.
     let hold_s = prompt_seconds(&["connecting", "emergency", "emergency-stay", "tone"]) + timeout_ms as f64 / 1000.0 + 2.0;
-    for (n, (scenario, reason)) in [("transfer_decline.xml", "REFER rejected with 603"), ("transfer_call_fails.xml", "the new call failed with 486"), ("transfer_no_final_notify.xml", "no final NOTIFY within 4000 ms")].into_iter().enumerate() {
+    for (n, (scenario, reason)) in
+        [("transfer_decline.xml", "REFER rejected with 603"), ("transfer_call_fails.xml", "the new call failed with 486"), ("transfer_no_final_notify.xml", "no final NOTIFY within 4000 ms")]
+            .into_iter()
+            .enumerate()
+    {
         let (peer, path) = caller(&server, scenario, hold_s);
         let (ok, out) = sipp(&server, path.to_str().unwrap(), &[]);
         assert!(ok, "{scenario}: the caller's phone:\n{out}\n---- chartline ----\n{}", server.log_text());

@@ -62,7 +62,11 @@ async fn identify_summarise_write_and_find_by_search() {
 
     // The summary read over FHIR matches the one read from the same bundles locally.
     let remote = ehr.chart_summary(&patient_id).await.unwrap();
-    let names = |s: &ehr::ChartSummary| { let mut v: Vec<String> = s.medications.iter().map(|m| m.name.clone()).collect(); v.sort(); v };
+    let names = |s: &ehr::ChartSummary| {
+        let mut v: Vec<String> = s.medications.iter().map(|m| m.name.clone()).collect();
+        v.sort();
+        v
+    };
     assert_eq!(names(&remote), names(&local));
     assert_eq!(remote.allergies.len(), local.allergies.len());
     assert_eq!(remote.problems.len(), local.problems.len());

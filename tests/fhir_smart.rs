@@ -76,7 +76,8 @@ async fn patients(State(s): State<Arc<AuthServer>>, headers: HeaderMap) -> axum:
     let valid = s.issued.lock().get(bearer).is_some_and(|expiry| *expiry > Instant::now());
     if !valid {
         s.unauthorized.fetch_add(1, Ordering::SeqCst);
-        return (StatusCode::UNAUTHORIZED, Json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login", "diagnostics": "token expired or unknown"}]}))).into_response();
+        return (StatusCode::UNAUTHORIZED, Json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login", "diagnostics": "token expired or unknown"}]})))
+            .into_response();
     }
     Json(json!({"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})).into_response()
 }
@@ -194,9 +195,7 @@ async fn static_bearer_token_is_sent_and_a_refusal_is_reported() {
     let (_key, public) = keypair(dir.path(), "unused", Algorithm::RS384);
     let (server, base) = start(Algorithm::RS384, &public, 60).await;
     server.issued.lock().insert("static-secret".into(), Instant::now() + Duration::from_secs(600));
-    let bearer = |token: &str| {
-        Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}/fhir\"\n[ehr.fhir.auth]\nmode = \"bearer\"\ntoken = \"{token}\"\n"), "test").unwrap()
-    };
+    let bearer = |token: &str| Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}/fhir\"\n[ehr.fhir.auth]\nmode = \"bearer\"\ntoken = \"{token}\"\n"), "test").unwrap();
     bearer("static-secret").open_ehr().unwrap().find_patients(&query()).await.unwrap();
     let err = bearer("wrong").open_ehr().unwrap().find_patients(&query()).await.unwrap_err();
     let text = err.to_string();

@@ -68,12 +68,7 @@ fn count(rows: &[serde_json::Value], status: &str) -> usize {
 }
 
 fn deliver(config: &Path, timeout_s: u64) -> serde_json::Value {
-    let out = Command::new(common::BIN)
-        .args(["outbox", "deliver", "--timeout-s", &timeout_s.to_string(), "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = Command::new(common::BIN).args(["outbox", "deliver", "--timeout-s", &timeout_s.to_string(), "--config"]).arg(config).env("RUST_LOG", "warn").output().unwrap();
     assert!(out.status.success(), "outbox deliver failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -146,14 +141,8 @@ async fn sigkill_mid_delivery_loses_nothing_and_duplicates_nothing() {
     let mut left_delivering = 0;
     let mut kills = 0;
     for stop_at in [3, 8, 13] {
-        let mut child = Command::new(common::BIN)
-            .args(["outbox", "deliver", "--timeout-s", "120", "--config"])
-            .arg(&s.config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            Command::new(common::BIN).args(["outbox", "deliver", "--timeout-s", "120", "--config"]).arg(&s.config).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let delivered = count(&outbox_rows(&s.data), "delivered");

@@ -32,7 +32,9 @@ fn a_whole_call_leaves_no_patient_data_in_the_info_log() {
     ensure_pcaps();
     speech_model();
     let (_, _, _, said, wav) = speech_utterances().into_iter().find(|u| u.0 == "piper-refill").expect("the piper refill utterance");
-    let server = Server::start("[practice]\nholidays = []\n[practice.hours]\nmon = [\"00:00-23:59\"]\ntue = [\"00:00-23:59\"]\nwed = [\"00:00-23:59\"]\nthu = [\"00:00-23:59\"]\nfri = [\"00:00-23:59\"]\nsat = [\"00:00-23:59\"]\nsun = [\"00:00-23:59\"]\n");
+    let server = Server::start(
+        "[practice]\nholidays = []\n[practice.hours]\nmon = [\"00:00-23:59\"]\ntue = [\"00:00-23:59\"]\nwed = [\"00:00-23:59\"]\nthu = [\"00:00-23:59\"]\nfri = [\"00:00-23:59\"]\nsat = [\"00:00-23:59\"]\nsun = [\"00:00-23:59\"]\n",
+    );
     server.wait_for_log("speech recognition ready", Duration::from_secs(30));
     let before_call = server.log_text();
 
@@ -58,7 +60,8 @@ fn a_whole_call_leaves_no_patient_data_in_the_info_log() {
     std::fs::write(&path, scenario).unwrap();
     let out = Command::new("sipp")
         .arg(format!("127.0.0.1:{}", server.sip_port))
-        .arg("-sf").arg(&path)
+        .arg("-sf")
+        .arg(&path)
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
         .args(["-mp", &free_rtp_range(8).0.to_string()])
         .current_dir(repo_root().join("tests/sipp"))
@@ -80,8 +83,23 @@ fn a_whole_call_leaves_no_patient_data_in_the_info_log() {
     let call_log = log[before_call.len()..].to_lowercase();
     assert!(call_log.contains("call answered") && call_log.contains("call stored"), "the call was logged at info:\n{log}");
     let mut forbidden: Vec<String> = [
-        "2016-10-15", "10/15/2016", "10-15-2016", "15/10/2016", "10152016", "2016/10/15", "20161015", "october 15", "oct 15", "15 october", "october fifteenth",
-        GIVEN, FAMILY, PHONE, "555-398-1039", "(555) 398-1039", "398-1039",
+        "2016-10-15",
+        "10/15/2016",
+        "10-15-2016",
+        "15/10/2016",
+        "10152016",
+        "2016/10/15",
+        "20161015",
+        "october 15",
+        "oct 15",
+        "15 october",
+        "october fifteenth",
+        GIVEN,
+        FAMILY,
+        PHONE,
+        "555-398-1039",
+        "(555) 398-1039",
+        "398-1039",
     ]
     .iter()
     .map(|s| s.to_lowercase())
@@ -96,10 +114,7 @@ fn a_whole_call_leaves_no_patient_data_in_the_info_log() {
     }
     forbidden.sort();
     forbidden.dedup();
-    let leaks: Vec<String> = forbidden
-        .iter()
-        .filter_map(|needle| call_log.lines().find(|line| line.contains(needle.as_str())).map(|line| format!("{needle:?} in: {line}")))
-        .collect();
+    let leaks: Vec<String> = forbidden.iter().filter_map(|needle| call_log.lines().find(|line| line.contains(needle.as_str())).map(|line| format!("{needle:?} in: {line}"))).collect();
     assert!(leaks.is_empty(), "patient data in the info log:\n{}", leaks.join("\n"));
     eprintln!("checked {} lines of the call's log against {} patient strings: {forbidden:?}", call_log.lines().count(), forbidden.len());
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 
 /// Bottom to top. A module may `use crate::X` only for an X earlier in this list. `config` sits on
 /// top because it assembles every module's configuration type.
-const LAYERS: &[&str] =
-    &["toml_file", "phone", "crypto", "store", "sip", "media", "metrics", "speech", "triage", "schedule", "ehr", "ivr", "oncall", "web", "call", "config", "server", "cli"];
+const LAYERS: &[&str] = &["toml_file", "phone", "crypto", "store", "sip", "media", "metrics", "speech", "triage", "schedule", "ehr", "ivr", "oncall", "web", "call", "config", "server", "cli"];
 
 /// Imports that run up a layer or form a circle today, as "from -> to". Remove a line when the
 /// import is gone; never add one.
@@ -76,8 +75,7 @@ fn every_top_level_module_has_a_layer() {
 
 #[test]
 fn imports_only_run_down_the_layers() {
-    let upward: BTreeSet<String> =
-        module_edges().into_iter().filter(|(from, to)| rank(to) > rank(from)).map(|(from, to)| format!("{from} -> {to}")).collect();
+    let upward: BTreeSet<String> = module_edges().into_iter().filter(|(from, to)| rank(to) > rank(from)).map(|(from, to)| format!("{from} -> {to}")).collect();
     let known: BTreeSet<String> = KNOWN.iter().map(|s| s.to_string()).collect();
     let new: Vec<_> = upward.difference(&known).collect();
     let gone: Vec<_> = known.difference(&upward).collect();

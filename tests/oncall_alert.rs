@@ -49,7 +49,8 @@ fn wait_for_event(server: &Server, kind: &str, timeout: Duration) -> serde_json:
 }
 
 fn oncall_kinds(call: &serde_json::Value) -> Vec<String> {
-    const ONCALL: &[&str] = &["alert_resumed", "alert_placed", "alert_answered", "alert_unanswered", "acknowledged", "message_played", "bridged", "bridge_ended", "escalated", "alert_failed", "patient_unreachable"];
+    const ONCALL: &[&str] =
+        &["alert_resumed", "alert_placed", "alert_answered", "alert_unanswered", "acknowledged", "message_played", "bridged", "bridge_ended", "escalated", "alert_failed", "patient_unreachable"];
     call["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).filter(|k| ONCALL.contains(k)).map(String::from).collect()
 }
 

@@ -39,7 +39,8 @@ fn busy_tls_phone(cert: (rustls_pki_types::CertificateDer<'static>, rustls_pki_t
         let mut received = Vec::new();
         let Some(invite) = read_message(&mut tls) else { return received };
         let header = |name: &str| invite.lines().find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase()))).unwrap_or_default().to_string();
-        let busy = format!("SIP/2.0 486 Busy Here\r\n{}\r\n{}\r\n{};tag=busyphone\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n", header("Via"), header("From"), header("To"), header("Call-ID"), header("CSeq"));
+        let busy =
+            format!("SIP/2.0 486 Busy Here\r\n{}\r\n{}\r\n{};tag=busyphone\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n", header("Via"), header("From"), header("To"), header("Call-ID"), header("CSeq"));
         tls.write_all(busy.as_bytes()).unwrap();
         tls.flush().unwrap();
         received.push(invite);

@@ -32,7 +32,8 @@ fn provider_logs_in_calls_the_patient_back_and_marks_the_task_done() {
     }
     let patient_port = free_port();
     let mut patient = Command::new("sipp")
-        .arg("-sf").arg(dir.join("oncall_patient_hangs_up.xml"))
+        .arg("-sf")
+        .arg(dir.join("oncall_patient_hangs_up.xml"))
         .args(["-i", "127.0.0.1", "-p", &patient_port.to_string(), "-m", "1", "-nostdin", "-timeout", "150s", "-timeout_error"])
         .args(["-mp", &free_rtp_range(8).0.to_string()])
         .current_dir(&dir)

@@ -83,10 +83,11 @@ fn a_message_longer_than_max_message_s_is_cut() {
     // full_call.xml with the 6.2 s message started 4.5 s after the menu key instead of 9 s, so it
     // covers the whole 2 s the recording may last (from 12.7 s after the ACK), and without the
     // pause after it: the cut brings the goodbye and our BYE while the message still plays.
-    let xml = std::fs::read_to_string(repo_root().join("tests/sipp/full_call.xml"))
-        .unwrap()
-        .replacen("  <pause milliseconds=\"9000\"/>\n", "  <pause milliseconds=\"4500\"/>\n", 1)
-        .replacen("  <pause milliseconds=\"8000\"/>\n", "", 1);
+    let xml = std::fs::read_to_string(repo_root().join("tests/sipp/full_call.xml")).unwrap().replacen("  <pause milliseconds=\"9000\"/>\n", "  <pause milliseconds=\"4500\"/>\n", 1).replacen(
+        "  <pause milliseconds=\"8000\"/>\n",
+        "",
+        1,
+    );
     assert!(xml.contains("\"4500\"") && !xml.contains("\"8000\""), "the scenario was adapted");
     let path = server.dir.path().join("cut_message.xml");
     std::fs::write(&path, xml).unwrap();

@@ -7,9 +7,9 @@ mod common;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 
-use chartline::ehr::embedded::EmbeddedChart;
-use chartline::ehr::Ehr;
 use chartline::ehr::BookError;
+use chartline::ehr::Ehr;
+use chartline::ehr::embedded::EmbeddedChart;
 use chartline::schedule::{BookingRequest, SlotQuery, TimeConstraint, VisitType, slot_ids};
 use chrono::{Datelike, Duration, Timelike, Utc};
 use common::{BIN, repo_root};
@@ -35,16 +35,7 @@ async fn patient_and_pcp(chart: &EmbeddedChart) -> (String, String) {
 
 fn query(practitioner: &str, minutes: u32, limit: usize) -> SlotQuery {
     let from = Utc::now() + Duration::hours(1);
-    SlotQuery {
-        practitioner_id: Some(practitioner.into()),
-        location_id: None,
-        from,
-        until: from + Duration::days(60),
-        minutes,
-        constraint: TimeConstraint::default(),
-        exclude: vec![],
-        limit,
-    }
+    SlotQuery { practitioner_id: Some(practitioner.into()), location_id: None, from, until: from + Duration::days(60), minutes, constraint: TimeConstraint::default(), exclude: vec![], limit }
 }
 
 fn request(patient: &str, slot: &str, visit: VisitType, replaces: Option<&str>) -> BookingRequest {

@@ -8,9 +8,9 @@ mod common;
 use std::sync::Arc;
 
 use chartline::config::Config;
-use chartline::ehr::embedded::EmbeddedChart;
-use chartline::ehr::Ehr;
 use chartline::ehr::BookError;
+use chartline::ehr::Ehr;
+use chartline::ehr::embedded::EmbeddedChart;
 use chartline::schedule::{BookingRequest, SlotQuery, TimeConstraint, VisitType, slot_ids};
 use chrono::{Duration, Utc};
 use common::FhirServer;
@@ -56,16 +56,7 @@ async fn setup() -> Setup {
 
 fn query(practitioner: &str, minutes: u32, limit: usize) -> SlotQuery {
     let from = Utc::now() + Duration::hours(1);
-    SlotQuery {
-        practitioner_id: Some(practitioner.into()),
-        location_id: None,
-        from,
-        until: from + Duration::days(12),
-        minutes,
-        constraint: TimeConstraint::default(),
-        exclude: vec![],
-        limit,
-    }
+    SlotQuery { practitioner_id: Some(practitioner.into()), location_id: None, from, until: from + Duration::days(12), minutes, constraint: TimeConstraint::default(), exclude: vec![], limit }
 }
 
 fn request(patient: &str, slot: &str, visit: VisitType, replaces: Option<&str>) -> BookingRequest {
@@ -167,7 +158,7 @@ async fn fhir_book_rebook_cancel() {
 /// Both callers read the slot as free before either writes: the version check alone decides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fhir_stale_read_cannot_double_book() {
-    use chartline::ehr::fhir::{client::FhirClient, auth::Auth, schedule};
+    use chartline::ehr::fhir::{auth::Auth, client::FhirClient, schedule};
     let s = setup().await;
     let client = FhirClient::new(&s.server.base(), std::time::Duration::from_secs(10), Auth::None).unwrap();
     let offer = s.fhir.free_slots(&query(&s.practitioner, 30, 1)).await.unwrap().remove(0);

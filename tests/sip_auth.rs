@@ -31,7 +31,8 @@ fn start() -> (Server, tempfile::TempDir) {
 fn pbx(server: &Server, scenario: &std::path::Path, source: &str, password: &str, calls: u32, timeout: &str) -> (bool, String) {
     let out = Command::new("sipp")
         .arg(format!("127.0.0.1:{}", server.sip_port))
-        .arg("-sf").arg(scenario)
+        .arg("-sf")
+        .arg(scenario)
         .args(["-i", source, "-p", &free_port().to_string(), "-mp", &free_rtp_range(8).0.to_string()])
         .args(["-au", USER, "-ap", password, "-m", &calls.to_string(), "-r", "2", "-nostdin", "-timeout", timeout, "-timeout_error"])
         .output()

@@ -20,7 +20,8 @@ fn invite_flood_is_dropped_while_a_live_call_proceeds() {
         let started = Instant::now();
         let out = Command::new("sipp")
             .arg(format!("127.0.0.1:{}", server.sip_port))
-            .arg("-sf").arg(repo_root().join("tests/sipp/flood_invite.xml"))
+            .arg("-sf")
+            .arg(repo_root().join("tests/sipp/flood_invite.xml"))
             .args(["-i", "127.0.0.3", "-p", &free_port().to_string(), "-r", &flood_rate.to_string(), "-m", &flood_calls.to_string()])
             .args(["-nostdin", "-timeout", "60s"])
             .output()
@@ -43,7 +44,11 @@ fn invite_flood_is_dropped_while_a_live_call_proceeds() {
     let send_window_s = flood_calls as f64 / flood_rate as f64;
     let allowed_at_most = 40 + ((send_window_s + 1.0) * 20.0).ceil() as u64;
     assert!(limited >= flood_calls - allowed_at_most, "dropped {limited} of {flood_calls}:\n{metrics}");
-    eprintln!("flood: {flood_calls} INVITEs at {flood_rate}/s ({send_window_s:.1} s; SIPp done after {:.1} s), {limited} dropped = {:.0}/s, live call completed", flood_elapsed.as_secs_f64(), limited as f64 / send_window_s);
+    eprintln!(
+        "flood: {flood_calls} INVITEs at {flood_rate}/s ({send_window_s:.1} s; SIPp done after {:.1} s), {limited} dropped = {:.0}/s, live call completed",
+        flood_elapsed.as_secs_f64(),
+        limited as f64 / send_window_s
+    );
 }
 
 #[test]
@@ -55,7 +60,8 @@ fn scanners_get_no_answer() {
     std::fs::write(&path, scenario).unwrap();
     let out = Command::new("sipp")
         .arg(format!("127.0.0.1:{}", server.sip_port))
-        .arg("-sf").arg(&path)
+        .arg("-sf")
+        .arg(&path)
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-m", "1", "-nostdin", "-timeout", "3s", "-timeout_error"])
         .output()
         .unwrap();

@@ -70,7 +70,9 @@ fn cancel_crossing_the_200_and_out_of_dialog_requests() {
     assert!(kinds.iter().any(|k| k.contains("hangup")), "the call went on until the caller's BYE: {kinds:?}");
     assert!(!kinds.iter().any(|k| k.contains("cancel")), "a CANCEL after the 200 cancels nothing: {kinds:?}");
     normal_call_succeeds(&server, "a CANCEL crossing the 200");
-    for (scenario, what) in [("fault_unknown_method.xml", "501 to an unknown method"), ("fault_method_not_allowed.xml", "405 to SUBSCRIBE"), ("fault_bye_no_dialog.xml", "481 to a BYE outside any dialog")] {
+    for (scenario, what) in
+        [("fault_unknown_method.xml", "501 to an unknown method"), ("fault_method_not_allowed.xml", "405 to SUBSCRIBE"), ("fault_bye_no_dialog.xml", "481 to a BYE outside any dialog")]
+    {
         run(&server, scenario, &[]);
         run(&server, scenario, &["-t", "t1"]);
         normal_call_succeeds(&server, what);
@@ -81,7 +83,8 @@ fn cancel_crossing_the_200_and_out_of_dialog_requests() {
 #[test]
 fn malformed_headers_and_bodies_over_udp() {
     let server = start();
-    let drop_header = |name: &'static str| move |text: String| text.lines().filter(|l| !l.starts_with(name)).map(|l| format!("{l}\r\n")).collect::<String>().trim_end_matches("\r\n").to_string() + "\r\n\r\n";
+    let drop_header =
+        |name: &'static str| move |text: String| text.lines().filter(|l| !l.starts_with(name)).map(|l| format!("{l}\r\n")).collect::<String>().trim_end_matches("\r\n").to_string() + "\r\n\r\n";
     type Case = (&'static str, Box<dyn Fn(String) -> Vec<u8>>, Option<&'static str>);
     let cases: Vec<Case> = vec![
         ("missing Via", Box::new(move |t| drop_header("Via:")(without_body(t)).into_bytes()), None),
@@ -92,7 +95,11 @@ fn malformed_headers_and_bodies_over_udp() {
         ("malformed CSeq", Box::new(|t: String| t.replace("CSeq: 1 INVITE", "CSeq: one INVITE").into_bytes()), Some("400 Bad Request (malformed CSeq")),
         ("CSeq of another method", Box::new(|t: String| t.replace("CSeq: 1 INVITE", "CSeq: 1 BYE").into_bytes()), Some("400 Bad Request (CSeq method BYE does not match INVITE)")),
         ("malformed Call-ID", Box::new(|t: String| t.replacen("Call-ID: ", "Call-ID: two words ", 1).into_bytes()), Some("400 Bad Request (malformed Call-ID")),
-        ("invalid UTF-8 in a header", Box::new(|t: String| t.replace("\"Fault\"", "\"F\u{1}ult\"").bytes().map(|b| if b == 1 { 0xc3 } else { b }).collect()), Some("400 Bad Request (headers are not valid UTF-8)")),
+        (
+            "invalid UTF-8 in a header",
+            Box::new(|t: String| t.replace("\"Fault\"", "\"F\u{1}ult\"").bytes().map(|b| if b == 1 { 0xc3 } else { b }).collect()),
+            Some("400 Bad Request (headers are not valid UTF-8)"),
+        ),
         ("invalid UTF-8 in the SDP body", Box::new(|t: String| t.replace("s=-", "s=\u{1}").bytes().map(|b| if b == 1 { 0xff } else { b }).collect()), Some("400 Bad Request (SDP is not UTF-8)")),
         ("a 10 MB Content-Length", Box::new(|t: String| set_content_length(&t, "10000000").into_bytes()), Some("400 Bad Request (Content-Length 10000000 too large)")),
         ("a negative Content-Length", Box::new(|t: String| set_content_length(&t, "-5").into_bytes()), Some("400 Bad Request (bad Content-Length")),

@@ -3,15 +3,15 @@
 //! calls on one TLS connection, and baresip, a real softphone, calls over `transport=tls`. A call
 //! whose connection the PBX closed is hung up over a new TLS connection to its Contact.
 
-mod common;
 mod baresip_support;
+mod common;
 mod sip_tls_support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
 use baresip_support::Baresip;
+use common::*;
 use sip_tls_support::*;
 
 fn tls_server() -> (Server, u16) {

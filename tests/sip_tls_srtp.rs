@@ -4,17 +4,17 @@
 //! with `srtp-mand`, types its date of birth as RFC 4733 inside SRTP and speaks a message; the
 //! record and the recording must hold them.
 
-mod common;
 mod baresip_support;
+mod common;
 mod sip_tls_support;
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
+use baresip_support::{Baresip, billing_message_call, microphone_wav};
 use chartline::media::srtp::SrtpSession;
 use chartline::sip::sdes::{Crypto, CryptoSuite, SrtpKeys, crypto_lines};
 use common::*;
-use baresip_support::{Baresip, billing_message_call, microphone_wav};
 use sip_tls_support::*;
 
 fn tls_extra(tls_port: u16, media: &str) -> String {

@@ -25,7 +25,8 @@ impl Sipp {
         if let Some(remote) = remote {
             cmd.arg(remote);
         }
-        cmd.arg("-sf").arg(scenarios.join(scenario))
+        cmd.arg("-sf")
+            .arg(scenarios.join(scenario))
             .args(["-i", ip, "-p", &port.to_string(), "-mp", &free_rtp_range(8).0.to_string()])
             .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
             .args(extra)

@@ -49,7 +49,8 @@ fn a_reinvite_to_pcma_with_another_event_type_keeps_the_call_working() {
     std::fs::create_dir_all(dir.join("pcap/pcma")).unwrap();
     let message = format!("wav:{}", repo_root().join("tests/fixtures/audio/message.wav").display());
     for (name, items) in [("dob", vec!["digits:03051982"]), ("confirm", vec!["digits:1"]), ("menu", vec!["digits:1"]), ("message", vec![message.as_str(), "silence:300", "digits:#"])] {
-        let status = std::process::Command::new("python3").arg("make_pcaps.py").arg(format!("pcap/pcma/{name}.pcap")).args(["codec:pcma", "event_pt:96"]).args(&items).current_dir(&dir).status().unwrap();
+        let status =
+            std::process::Command::new("python3").arg("make_pcaps.py").arg(format!("pcap/pcma/{name}.pcap")).args(["codec:pcma", "event_pt:96"]).args(&items).current_dir(&dir).status().unwrap();
         assert!(status.success(), "make_pcaps.py pcma/{name} failed");
     }
     run(&server, "reinvite_codec.xml");

@@ -63,7 +63,8 @@ fn scenario(dir: &Path, turns: &[(PathBuf, f64)], end: End) -> PathBuf {
 fn run_scenario(server: &Server, path: &Path) {
     let out = Command::new("sipp")
         .arg(format!("127.0.0.1:{}", server.sip_port))
-        .arg("-sf").arg(path)
+        .arg("-sf")
+        .arg(path)
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-m", "1", "-nostdin", "-timeout", "120s", "-timeout_error"])
         .args(["-mp", &free_rtp_range(8).0.to_string()])
         .output()
@@ -161,12 +162,7 @@ fn crushing_chest_pain_gets_the_911_instruction_at_once() {
     let (yes, yes_s) = utterance(&dir, "yes", "Yes.");
     let (pain, pain_s) = utterance(&dir, "pain", "I have crushing chest pain and my left arm feels numb.");
     ensure_silence_pcap();
-    let turns = vec![
-        (repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s()),
-        (dob, dob_s + 3.0),
-        (yes, yes_s + 6.0),
-        (pain, pain_s + 6.0),
-    ];
+    let turns = vec![(repo_root().join("tests/sipp/pcap/silence.pcap"), first_turn_s()), (dob, dob_s + 3.0), (yes, yes_s + 6.0), (pain, pain_s + 6.0)];
     run_scenario(&server, &scenario(&dir, &turns, End::CallerAfter(2.0)));
 
     let calls = server.wait_for_calls(1, Duration::from_secs(30));

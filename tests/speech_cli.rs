@@ -10,7 +10,13 @@ fn chartline(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn dob_prints_the_date_or_fails_with_a_message() {
-    for (text, want) in [("March fifth nineteen eighty two", "1982-03-05"), ("the fifth of March 82", "1982-03-05"), ("oh three oh five eighty two", "1982-03-05"), ("3/5/1982", "1982-03-05"), ("seven four two thousand one", "2001-07-04")] {
+    for (text, want) in [
+        ("March fifth nineteen eighty two", "1982-03-05"),
+        ("the fifth of March 82", "1982-03-05"),
+        ("oh three oh five eighty two", "1982-03-05"),
+        ("3/5/1982", "1982-03-05"),
+        ("seven four two thousand one", "2001-07-04"),
+    ] {
         let out = chartline(&["dob", text]);
         assert!(out.status.success(), "{text}: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{text}");

@@ -85,10 +85,7 @@ fn measure(sets: &[PathBuf]) -> Measured {
     let config = SpeechConfig { model_path: speech_model(), workers: 2, queue: utterances.len(), ..SpeechConfig::default() };
     let pool = AsrPool::load(&config).expect("load the model");
     let hints: Vec<String> = DOB_HINTS.iter().map(|s| s.to_string()).collect();
-    let replies: Vec<_> = utterances
-        .iter()
-        .map(|u| pool.submit(chartline::media::prompts::load_8k(Path::new(u[3])).unwrap().to_vec(), Priority::Interactive, &hints).unwrap())
-        .collect();
+    let replies: Vec<_> = utterances.iter().map(|u| pool.submit(chartline::media::prompts::load_8k(Path::new(u[3])).unwrap().to_vec(), Priority::Interactive, &hints).unwrap()).collect();
     let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     let mut measured = Measured { tallies: BTreeMap::new(), loops: Vec::new() };
     for (u, reply) in utterances.iter().zip(replies) {

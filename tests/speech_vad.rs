@@ -121,7 +121,13 @@ fn frame_accuracy_on_labelled_speech_silence_and_noise() {
         let speech_frames: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == Some(true)).collect();
         let covered = speech_frames.iter().filter(|&&i| inside(i)).count() as f64 / speech_frames.len() as f64;
         println!("{name:<28} {:>28} {:>28} {:>28}   endpointer: {} utterances, {:.3} of speech frames delivered", cell(&fixed), cell(&adaptive), cell(&ours), spans.len(), covered);
-        let floor = if name == &"clean" { 0.95 } else if name.starts_with("loud") { 0.70 } else { 0.80 };
+        let floor = if name == &"clean" {
+            0.95
+        } else if name.starts_with("loud") {
+            0.70
+        } else {
+            0.80
+        };
         assert!(ours.accuracy >= floor, "{name}: accuracy {:.3}", ours.accuracy);
         // What matters most: silence and noise must not be taken for speech.
         assert!(ours.false_alarms <= 0.005, "{name}: false alarms {:.3}", ours.false_alarms);

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use chartline::config::Config;
+use chartline::speech::{AsrPool, Priority, SpeechConfig};
 use chartline::triage::evaluate::Evaluation;
 use chartline::triage::model::data::{self, Labelled};
 use chartline::triage::{Triage, TriageConfig};
-use chartline::speech::{AsrPool, Priority, SpeechConfig};
 use common::*;
 use sha2::{Digest, Sha256};
 
@@ -30,8 +30,7 @@ const VOICES: [&str; 4] = ["piper", "piper-slow", "espeak", "espeak-fast"];
 /// because tiny.en mishears them badly ("my husband can't move his left side all of a sudden" is
 /// heard as "my husband can move his left high non-living surgeon"): what triage cannot read
 /// there is the recogniser's loss, and those floors only hold today's figures.
-const FLOORS: [(&str, f64, f64, f64); 4] =
-    [("piper", 0.92, 1.0, 0.04), ("piper-slow", 0.96, 1.0, 0.01), ("espeak", 0.62, 0.63, 0.19), ("espeak-fast", 0.60, 0.54, 0.13)];
+const FLOORS: [(&str, f64, f64, f64); 4] = [("piper", 0.92, 1.0, 0.04), ("piper-slow", 0.96, 1.0, 0.01), ("espeak", 0.62, 0.63, 0.19), ("espeak-fast", 0.60, 0.54, 0.13)];
 
 fn id_of(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..6])

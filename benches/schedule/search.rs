@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chartline::config::Config;
-use chartline::ehr::embedded::EmbeddedChart;
 use chartline::ehr::Ehr;
-use chartline::schedule::{BookingRequest, SlotQuery, TimeConstraint, VisitType, parse_choice, SpokenChoice};
+use chartline::ehr::embedded::EmbeddedChart;
+use chartline::schedule::{BookingRequest, SlotQuery, SpokenChoice, TimeConstraint, VisitType, parse_choice};
 use chrono::Utc;
 
 const TZ: chrono_tz::Tz = chrono_tz::America::Chicago;
@@ -123,13 +123,11 @@ async fn main() {
     assert!(r.status().is_success());
     println!("FHIR load of {} Schedule/Slot entries: {:.2} s", bundle["entry"].as_array().unwrap().len(), t.elapsed().as_secs_f64());
     let fhir = Config::parse(&format!("[ehr]\nadapter = \"fhir\"\n[ehr.fhir]\nbase_url = \"{base}\"\n"), "bench").unwrap().open_ehr().unwrap();
-    let fhir_patient = chartline::ehr::embedded::import::resources_of(serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap())
-        .into_iter()
-        .find(|r| r["resourceType"] == "Patient")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fhir_patient =
+        chartline::ehr::embedded::import::resources_of(serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap()).into_iter().find(|r| r["resourceType"] == "Patient").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let mut samples = Vec::new();
     for i in 0..30 {
         let mut q = query(Some(&chosen[i % chosen.len()]), SPOKEN[i % 2], [15, 30][i % 2]);

@@ -26,10 +26,9 @@ fn main() {
     config.chart.model_path = root.join("models/ggml-base.bin");
     let transcriber = match tier.as_str() {
         "chart" => ChartTranscriber::Chart(ChartModel::load(&config.chart, &config).expect("load models/ggml-base.bin (chartline model import models/ct2-base)")),
-        "live" => ChartTranscriber::Live {
-            pool: AsrPool::load(&config).expect("load models/ggml-tiny.en.bin (chartline model import models/ct2-tiny.en)"),
-            model: model_name(&config.model_path).unwrap(),
-        },
+        "live" => {
+            ChartTranscriber::Live { pool: AsrPool::load(&config).expect("load models/ggml-tiny.en.bin (chartline model import models/ct2-tiny.en)"), model: model_name(&config.model_path).unwrap() }
+        }
         other => panic!("--tier {other}: chart or live"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

@@ -30,13 +30,26 @@ fn recordings(dir: &std::path::Path) {
     let open = started.elapsed();
     assert_eq!(pcm.samples.len(), audio.len());
     let size = std::fs::metadata(&path).unwrap().len();
-    println!("recording, {seconds} s of 8 kHz audio: seal {:.1} ms ({:.0}x real time, {:.1} us per second of audio), read {:.1} ms ({:.0}x), file {} bytes ({:.2}% over raw PCM)",
-        seal.as_secs_f64() * 1e3, seconds as f64 / seal.as_secs_f64(), seal.as_secs_f64() * 1e6 / seconds as f64,
-        open.as_secs_f64() * 1e3, seconds as f64 / open.as_secs_f64(), size, (size as f64 / (audio.len() * 2) as f64 - 1.0) * 100.0);
+    println!(
+        "recording, {seconds} s of 8 kHz audio: seal {:.1} ms ({:.0}x real time, {:.1} us per second of audio), read {:.1} ms ({:.0}x), file {} bytes ({:.2}% over raw PCM)",
+        seal.as_secs_f64() * 1e3,
+        seconds as f64 / seal.as_secs_f64(),
+        seal.as_secs_f64() * 1e6 / seconds as f64,
+        open.as_secs_f64() * 1e3,
+        seconds as f64 / open.as_secs_f64(),
+        size,
+        (size as f64 / (audio.len() * 2) as f64 - 1.0) * 100.0
+    );
 }
 
 fn record(i: usize) -> CallRecord {
-    let mut r = CallRecord { call_id: format!("bench-{i}"), from: "sip:+15551234567@pbx".into(), to: "sip:ivr@clinic".into(), transcript: Some("I need a refill of my lisinopril, I am almost out ".repeat(8)), ..Default::default() };
+    let mut r = CallRecord {
+        call_id: format!("bench-{i}"),
+        from: "sip:+15551234567@pbx".into(),
+        to: "sip:ivr@clinic".into(),
+        transcript: Some("I need a refill of my lisinopril, I am almost out ".repeat(8)),
+        ..Default::default()
+    };
     r.ended_at = Some(r.started_at);
     r
 }
@@ -60,8 +73,11 @@ fn store(dir: &std::path::Path, calls: usize) {
     let raw = |conn: rusqlite::Connection| {
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
-        conn.execute_batch("CREATE TABLE calls (call_id TEXT PRIMARY KEY, reference TEXT UNIQUE, started_at TEXT NOT NULL, ended_at TEXT, record TEXT NOT NULL);
-            CREATE TABLE outbox (call_id TEXT PRIMARY KEY, payload TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending');").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE calls (call_id TEXT PRIMARY KEY, reference TEXT UNIQUE, started_at TEXT NOT NULL, ended_at TEXT, record TEXT NOT NULL);
+            CREATE TABLE outbox (call_id TEXT PRIMARY KEY, payload TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending');",
+        )
+        .unwrap();
         let mut conn = conn;
         let started = Instant::now();
         for i in 0..calls {
@@ -87,8 +103,14 @@ fn store(dir: &std::path::Path, calls: usize) {
     let (write_plain, read_plain) = raw(rusqlite::Connection::open(dir.join("plain.db")).unwrap());
     let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / calls as f64;
     println!("store, {calls} calls: Store::begin_call + finish_call {:.0} us/call, list all {:.1} ms", per(write_enc), read_enc.as_secs_f64() * 1e3);
-    println!("same statements raw: SQLCipher {:.0} us/call vs plain SQLite {:.0} us/call ({:+.0}%); read all {:.1} ms vs {:.1} ms",
-        per(write_keyed), per(write_plain), (per(write_keyed) / per(write_plain) - 1.0) * 100.0, read_keyed.as_secs_f64() * 1e3, read_plain.as_secs_f64() * 1e3);
+    println!(
+        "same statements raw: SQLCipher {:.0} us/call vs plain SQLite {:.0} us/call ({:+.0}%); read all {:.1} ms vs {:.1} ms",
+        per(write_keyed),
+        per(write_plain),
+        (per(write_keyed) / per(write_plain) - 1.0) * 100.0,
+        read_keyed.as_secs_f64() * 1e3,
+        read_plain.as_secs_f64() * 1e3
+    );
 }
 
 fn main() {

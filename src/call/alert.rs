@@ -29,11 +29,7 @@ use crate::web::live::LiveAlert;
 const RAISED: &str = "alerts_raised";
 
 fn severity(record: &CallRecord) -> Option<Severity> {
-    if record.events.iter().any(|e| e.kind == "emergency") {
-        Some(Severity::Emergency)
-    } else {
-        record.urgent.then_some(Severity::Urgent)
-    }
+    if record.events.iter().any(|e| e.kind == "emergency") { Some(Severity::Emergency) } else { record.urgent.then_some(Severity::Urgent) }
 }
 
 /// Who the call alerts, on what is known of it now.
@@ -497,12 +493,10 @@ impl Driver {
                 items.push(PromptItem::Clip("oncall-menu".into()));
                 library.expand(&items)
             }
-            Prompt::Message => {
-                match caller_message(&self.services, &self.record) {
-                    Some(clip) => vec![clip],
-                    None => names(&["oncall-no-message"]),
-                }
-            }
+            Prompt::Message => match caller_message(&self.services, &self.record) {
+                Some(clip) => vec![clip],
+                None => names(&["oncall-no-message"]),
+            },
             Prompt::Connecting => names(&["oncall-connecting"]),
             Prompt::PatientUnreachable => names(&["oncall-patient-unreachable"]),
             Prompt::Acknowledged => names(&["oncall-acknowledged"]),

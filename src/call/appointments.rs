@@ -10,9 +10,9 @@ use serde_json::json;
 use tracing::warn;
 
 use super::CallServices;
+use crate::ehr::BookError;
 use crate::ehr::Ehr;
 use crate::ivr::{Action, Event, Scheduling};
-use crate::ehr::BookError;
 
 /// A chart answer: the event for the dialog and the record's timeline entry.
 pub(super) struct Outcome {

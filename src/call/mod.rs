@@ -19,16 +19,16 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-pub use config::{CallConfig, CallsConfig};
-use crate::media::{MediaCounters, PortPool, PromptLibrary};
-use crate::sip::{CallId, UaCommand, UaEvent};
 use crate::ehr::Ehr;
+use crate::media::{MediaCounters, PortPool, PromptLibrary};
+use crate::metrics::{CallOutcome, Metrics};
+use crate::sip::{CallId, UaCommand, UaEvent};
 use crate::speech::{AsrPool, ChartTranscriber};
 use crate::store::Store;
 use crate::triage::Triage;
 use crate::triage::hours::PracticeHours;
 use crate::triage::routing::Router;
-use crate::metrics::{CallOutcome, Metrics};
+pub use config::{CallConfig, CallsConfig};
 
 /// What every call shares.
 pub struct CallServices {

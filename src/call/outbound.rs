@@ -164,7 +164,8 @@ pub async fn dial_until(services: &Arc<CallServices>, dial: &str, ring_timeout: 
         .then(|| trunk.secret().ok())
         .flatten()
         .map(|password| crate::sip::auth::Credentials { username: if trunk.auth_username.is_empty() { trunk.username.clone() } else { trunk.auth_username.clone() }, password });
-    let request = DialRequest { call: call.clone(), target, from_uri: format!("sip:{user}@{domain}"), from_name: oncall.caller_name.clone(), dest, offer: offer.clone(), credentials, transport, tls_name: host };
+    let request =
+        DialRequest { call: call.clone(), target, from_uri: format!("sip:{user}@{domain}"), from_name: oncall.caller_name.clone(), dest, offer: offer.clone(), credentials, transport, tls_name: host };
     let mut sip_events = services.outbound.register(call.clone());
     let _ = services.sip.send(UaCommand::Dial(Box::new(request)));
     let ringing = tokio::time::timeout(ring_timeout, async {

@@ -14,17 +14,17 @@ use super::CallServices;
 use super::listener::{Heard, Listener};
 use crate::ehr::{ChartSummary, PatientQuery};
 use crate::ivr::{Action, CallSetup, Candidate, Dialog, Event};
+use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
+use crate::metrics::CallOutcome;
+use crate::sip::refer::TransferUpdate;
+use crate::sip::sdp::{self, MediaCaps, SdpError};
+use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
 use crate::speech::Priority;
 use crate::speech::chart::ChartError;
-use crate::triage::RequestType;
-use crate::triage::routing::RouteInput;
-use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
-use crate::sip::sdp::{self, MediaCaps, SdpError};
-use crate::sip::refer::TransferUpdate;
-use crate::sip::{CallId, Sdp, UaCommand, UaEvent};
 use crate::store::audit::{AuditEvent, Outcome};
 use crate::store::record::{self, CallEvent, CallRecord, MatchStatus, PatientMatch, RequestChoice};
-use crate::metrics::CallOutcome;
+use crate::triage::RequestType;
+use crate::triage::routing::RouteInput;
 
 /// What the dispatcher knows of a new call.
 pub struct Incoming {
@@ -152,7 +152,21 @@ impl Call {
             .with_scheduling(super::appointments::scheduling(&services, &call_id));
         let recording_path = services.config.recordings_dir().join(format!("{call_id}.clrec"));
         let listener = Listener::new(&services.config.speech.vad);
-        let call = Call { services, sip_call: incoming.call, record, media, dialog, sip_events, replies: mpsc::unbounded_channel(), listener, hints: Vec::new(), barge_in_playing: false, pcp: None, recording_path, transfer: None };
+        let call = Call {
+            services,
+            sip_call: incoming.call,
+            record,
+            media,
+            dialog,
+            sip_events,
+            replies: mpsc::unbounded_channel(),
+            listener,
+            hints: Vec::new(),
+            barge_in_playing: false,
+            pcp: None,
+            recording_path,
+            transfer: None,
+        };
         call.run(media_events).await
     }
 
@@ -306,9 +320,7 @@ impl Call {
             }
         }
         self.media.listen(self.listener.wants_audio());
-        if changed
-            && let Err(e) = self.services.store.save_progress(&self.record)
-        {
+        if changed && let Err(e) = self.services.store.save_progress(&self.record) {
             warn!(error = %e, "cannot save call progress");
         }
     }
@@ -442,11 +454,15 @@ impl Call {
             self.record.patient.status = MatchStatus::NotFound;
         }
         let tenths = |ms: f64| (ms * 10.0).round() / 10.0;
-        push_event(&mut self.record, "ended", serde_json::json!({
-            "rtp_in": stats.packets_in, "rtp_out": stats.packets_out, "lost": stats.lost, "send_jitter_p99_us": stats.send_jitter_p99_us,
-            "jitter_ms": tenths(stats.jitter_ms), "rtcp_in": stats.rtcp_in, "far_end_reports": stats.far_end_reports,
-            "far_end_lost": stats.far_end_lost, "far_end_jitter_ms": tenths(stats.far_end_jitter_ms), "rtt_ms": stats.rtt_ms.map(tenths),
-        }));
+        push_event(
+            &mut self.record,
+            "ended",
+            serde_json::json!({
+                "rtp_in": stats.packets_in, "rtp_out": stats.packets_out, "lost": stats.lost, "send_jitter_p99_us": stats.send_jitter_p99_us,
+                "jitter_ms": tenths(stats.jitter_ms), "rtcp_in": stats.rtcp_in, "far_end_reports": stats.far_end_reports,
+                "far_end_lost": stats.far_end_lost, "far_end_jitter_ms": tenths(stats.far_end_jitter_ms), "rtt_ms": stats.rtt_ms.map(tenths),
+            }),
+        );
         // An alert the call already owes goes out now: transcribing the message can take a while
         // (longer when other calls' messages wait for the recogniser).
         self.route();

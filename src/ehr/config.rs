@@ -28,13 +28,7 @@ pub struct EhrConfig {
 
 impl Default for EhrConfig {
     fn default() -> Self {
-        Self {
-            adapter: AdapterKind::Embedded,
-            chart_path: PathBuf::new(),
-            demo_dir: PathBuf::from("demo/practice"),
-            fhir: FhirConfig::default(),
-            retry: RetryConfig::default(),
-        }
+        Self { adapter: AdapterKind::Embedded, chart_path: PathBuf::new(), demo_dir: PathBuf::from("demo/practice"), fhir: FhirConfig::default(), retry: RetryConfig::default() }
     }
 }
 
@@ -151,15 +145,7 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self {
-            base_delay_ms: 1000,
-            max_delay_s: 600,
-            jitter: 0.2,
-            dead_letter_after_h: 72,
-            concurrency: 4,
-            poll_ms: 250,
-            lease_s: 60,
-        }
+        Self { base_delay_ms: 1000, max_delay_s: 600, jitter: 0.2, dead_letter_after_h: 72, concurrency: 4, poll_ms: 250, lease_s: 60 }
     }
 }
 
@@ -239,7 +225,8 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().0, "fhir.base_url");
         let c = parse("adapter = \"fhir\"\n[fhir]\nbase_url = \"http://x/fhir\"\n[fhir.auth]\nmode = \"smart\"\ntoken_url = \"http://x/token\"\nclient_id = \"c\"\n");
         assert_eq!(c.validate().unwrap_err().0, "fhir.auth.private_key_path");
-        let c = parse("adapter = \"fhir\"\n[fhir]\nbase_url = \"http://x/fhir\"\n[fhir.auth]\nmode = \"smart\"\ntoken_url = \"t\"\nclient_id = \"c\"\nprivate_key_path = \"k\"\nalgorithm = \"HS256\"\n");
+        let c =
+            parse("adapter = \"fhir\"\n[fhir]\nbase_url = \"http://x/fhir\"\n[fhir.auth]\nmode = \"smart\"\ntoken_url = \"t\"\nclient_id = \"c\"\nprivate_key_path = \"k\"\nalgorithm = \"HS256\"\n");
         assert_eq!(c.validate().unwrap_err().0, "fhir.auth.algorithm");
     }
 

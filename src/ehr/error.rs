@@ -65,11 +65,7 @@ pub fn operation_outcome_text(body: &serde_json::Value) -> Option<String> {
         .map(|issue| {
             let severity = issue.get("severity").and_then(|v| v.as_str()).unwrap_or("error");
             let code = issue.get("code").and_then(|v| v.as_str()).unwrap_or("");
-            let text = issue
-                .get("diagnostics")
-                .and_then(|v| v.as_str())
-                .or_else(|| issue.pointer("/details/text").and_then(|v| v.as_str()))
-                .unwrap_or("");
+            let text = issue.get("diagnostics").and_then(|v| v.as_str()).or_else(|| issue.pointer("/details/text").and_then(|v| v.as_str())).unwrap_or("");
             format!("{severity} {code}: {text}").trim().to_string()
         })
         .collect();
@@ -85,10 +81,7 @@ mod tests {
         let body = serde_json::json!({"resourceType": "OperationOutcome", "issue": [
             {"severity": "error", "code": "invalid", "diagnostics": "Task.status is required"},
             {"severity": "warning", "code": "processing", "details": {"text": "odd"}}]});
-        assert_eq!(
-            operation_outcome_text(&body).unwrap(),
-            "error invalid: Task.status is required; warning processing: odd"
-        );
+        assert_eq!(operation_outcome_text(&body).unwrap(), "error invalid: Task.status is required; warning processing: odd");
         assert_eq!(operation_outcome_text(&serde_json::json!({"resourceType": "Task"})), None);
     }
 

@@ -100,11 +100,7 @@ mod tests {
     use crate::store::record::{InputMethod, RequestChoice};
 
     fn call(code: &str) -> CallRecord {
-        CallRecord {
-            call_id: "c1".into(),
-            request: Some(RequestChoice { kind: String::new(), code: code.into(), chosen_by: InputMethod::Dtmf }),
-            ..Default::default()
-        }
+        CallRecord { call_id: "c1".into(), request: Some(RequestChoice { kind: String::new(), code: code.into(), chosen_by: InputMethod::Dtmf }), ..Default::default() }
     }
 
     #[test]

@@ -113,9 +113,5 @@ fn keys(site: &Site) -> Result<crate::store::Keys, EhrError> {
 
 /// Where the embedded chart lives: `ehr.chart_path`, else `<data_dir>/chart.db`.
 pub fn chart_path(config: &EhrConfig, data_dir: &Path) -> PathBuf {
-    if config.chart_path.as_os_str().is_empty() {
-        data_dir.join("chart.db")
-    } else {
-        config.chart_path.clone()
-    }
+    if config.chart_path.as_os_str().is_empty() { data_dir.join("chart.db") } else { config.chart_path.clone() }
 }

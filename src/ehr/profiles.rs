@@ -124,9 +124,7 @@ fn communication(input: &MappingInput<'_>, recipient_required: bool) -> PlannedR
     // practice pool (no recipient) is not possible there, so the call's routing must name someone.
     if let Some(owner) = mapping::owner_reference(call) {
         body["recipient"] = json!([{"reference": owner}]);
-    } else if recipient_required
-        && let Some(notes) = body["note"].as_array_mut()
-    {
+    } else if recipient_required && let Some(notes) = body["note"].as_array_mut() {
         notes.push(json!({"text": "No provider was routed; assign in the pool."}));
     }
     json_request("Communication", call, body)

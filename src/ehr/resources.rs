@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use crate::phone;
 use super::types::*;
+use crate::phone;
 
 /// The id part of a reference: `Practitioner/abc`, `urn:uuid:abc`, `http://x/fhir/Practitioner/abc` → `abc`.
 pub fn ref_id(reference: &str) -> &str {
@@ -38,11 +38,7 @@ pub fn human_name(resource: &Value) -> (String, String) {
     let names = resource.get("name").and_then(Value::as_array);
     let name = names.and_then(|n| n.iter().find(|n| n.get("use").and_then(Value::as_str) == Some("official")).or(n.first()));
     let Some(name) = name else { return (String::new(), String::new()) };
-    let given = name
-        .get("given")
-        .and_then(Value::as_array)
-        .map(|g| g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+    let given = name.get("given").and_then(Value::as_array).map(|g| g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")).unwrap_or_default();
     let family = name.get("family").and_then(Value::as_str).unwrap_or_default().to_string();
     (given, family)
 }
@@ -157,18 +153,15 @@ pub fn upcoming_appointment(appointment: &Value, now: DateTime<Utc>) -> Option<A
         return None;
     }
     let actor = |prefix: &str| {
-        appointment.get("participant").and_then(Value::as_array).and_then(|ps| {
-            ps.iter().filter_map(|p| p.pointer("/actor/reference").and_then(Value::as_str)).find(|r| r.starts_with(prefix)).map(|r| ref_id(r).to_string())
-        })
+        appointment
+            .get("participant")
+            .and_then(Value::as_array)
+            .and_then(|ps| ps.iter().filter_map(|p| p.pointer("/actor/reference").and_then(Value::as_str)).find(|r| r.starts_with(prefix)).map(|r| ref_id(r).to_string()))
     };
     Some(Appointment {
         id: appointment.get("id")?.as_str()?.to_string(),
         start,
-        description: appointment
-            .get("description")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| appointment.pointer("/appointmentType").and_then(concept_text)),
+        description: appointment.get("description").and_then(Value::as_str).map(str::to_string).or_else(|| appointment.pointer("/appointmentType").and_then(concept_text)),
         practitioner: actor("Practitioner/"),
         location: actor("Location/"),
     })
@@ -186,10 +179,7 @@ pub fn practitioner(resource: &Value, roles: &[Value]) -> Option<Practitioner> {
         .and_then(|ids| ids.iter().find(|i| text(i, "/system").is_some_and(|s| s.ends_with("us-npi"))))
         .and_then(|i| text(i, "/value"))
         .map(str::to_string);
-    let specialty = roles
-        .iter()
-        .find(|r| text(r, "/practitioner/reference").map(ref_id) == Some(id.as_str()))
-        .and_then(|r| r.pointer("/specialty/0").and_then(concept_text));
+    let specialty = roles.iter().find(|r| text(r, "/practitioner/reference").map(ref_id) == Some(id.as_str())).and_then(|r| r.pointer("/specialty/0").and_then(concept_text));
     Some(Practitioner { id, name, npi, specialty })
 }
 
@@ -294,8 +284,11 @@ mod tests {
                    "participant": [{"member": {"reference": "Patient/x"}}, {"member": {"reference": "urn:uuid:p1"}}]}),
         ];
         let mut practitioners = HashMap::new();
-        practitioners.insert("p1".to_string(), json!({"resourceType": "Practitioner", "id": "p1", "name": [{"family": "Rossi", "given": ["Ahmed"], "prefix": ["Dr."]}],
-            "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "999"}]}));
+        practitioners.insert(
+            "p1".to_string(),
+            json!({"resourceType": "Practitioner", "id": "p1", "name": [{"family": "Rossi", "given": ["Ahmed"], "prefix": ["Dr."]}],
+            "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "999"}]}),
+        );
         let roles = vec![json!({"practitioner": {"reference": "urn:uuid:p1"}, "specialty": [{"text": "Internal Medicine"}]})];
         let s = chart_summary(&ChartParts { patient: None, resources: &resources, practitioners: &practitioners, roles: &roles, now });
         // Newest first, the older lisinopril prescription hidden by the newer one.

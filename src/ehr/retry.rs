@@ -24,14 +24,7 @@ pub struct Failure {
 
 /// `attempts` counts the failed attempt just made (1 after the first failure); `jitter_sample`
 /// is uniform in [0, 1) and spreads the retries of many rows that failed together.
-pub fn next_attempt(
-    policy: &RetryConfig,
-    failure: Failure,
-    attempts: u32,
-    enqueued_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    jitter_sample: f64,
-) -> Decision {
+pub fn next_attempt(policy: &RetryConfig, failure: Failure, attempts: u32, enqueued_at: DateTime<Utc>, now: DateTime<Utc>, jitter_sample: f64) -> Decision {
     if !failure.transient || now - enqueued_at >= Duration::hours(policy.dead_letter_after_h as i64) {
         return Decision::DeadLetter;
     }

@@ -113,20 +113,17 @@ pub fn appointment_resource(id: Option<&str>, request: &BookingRequest, offer: &
 
 /// The slot ids an Appointment holds.
 pub fn appointment_slots(appointment: &Value) -> Vec<String> {
-    appointment
-        .get("slot")
-        .and_then(Value::as_array)
-        .map(|s| s.iter().filter_map(|r| r.get("reference").and_then(Value::as_str)).map(|r| ref_id(r).to_string()).collect())
-        .unwrap_or_default()
+    appointment.get("slot").and_then(Value::as_array).map(|s| s.iter().filter_map(|r| r.get("reference").and_then(Value::as_str)).map(|r| ref_id(r).to_string()).collect()).unwrap_or_default()
 }
 
 /// Whether the Appointment is booked, for this patient, by this call (a retried booking).
 pub fn booked_by(appointment: &Value, patient_id: &str, call_id: &str) -> bool {
     appointment.get("status").and_then(Value::as_str) == Some("booked")
         && appointment_patient(appointment).as_deref() == Some(patient_id)
-        && appointment.get("identifier").and_then(Value::as_array).is_some_and(|ids| {
-            ids.iter().any(|i| i.get("system").and_then(Value::as_str) == Some(CALL_ID_SYSTEM) && i.get("value").and_then(Value::as_str) == Some(call_id))
-        })
+        && appointment
+            .get("identifier")
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|i| i.get("system").and_then(Value::as_str) == Some(CALL_ID_SYSTEM) && i.get("value").and_then(Value::as_str) == Some(call_id)))
 }
 
 /// The patient an Appointment names as a participant.
@@ -167,7 +164,8 @@ pub fn upcoming(appointment: &Value, from: DateTime<Utc>, names: &dyn Fn(&str) -
 /// The Appointment as cancelled (by the patient, on the phone).
 pub fn cancelled(mut appointment: Value, call_id: &str) -> Value {
     appointment["status"] = json!("cancelled");
-    appointment["cancelationReason"] = json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat"}], "text": format!("cancelled by the patient by phone (call {call_id})")});
+    appointment["cancelationReason"] =
+        json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat"}], "text": format!("cancelled by the patient by phone (call {call_id})")});
     appointment
 }
 

@@ -36,11 +36,26 @@ fn run_with(speech: bool, config: SchedulingConfig) -> Run {
 /// A slot `hours` after the call started.
 fn slot(id: &str, hours: i64, practitioner: &str) -> Slot {
     let start = started() + chrono::Duration::hours(hours);
-    Slot { id: id.into(), start, end: start + chrono::Duration::minutes(15), practitioner_id: practitioner.into(), practitioner_name: "Dr. Own".into(), location_id: "main".into(), location_name: "Main".into() }
+    Slot {
+        id: id.into(),
+        start,
+        end: start + chrono::Duration::minutes(15),
+        practitioner_id: practitioner.into(),
+        practitioner_name: "Dr. Own".into(),
+        location_id: "main".into(),
+        location_name: "Main".into(),
+    }
 }
 
 fn upcoming(id: &str, hours: i64) -> Upcoming {
-    Upcoming { appointment_id: id.into(), start: started() + chrono::Duration::hours(hours), practitioner_id: Some("dr-other".into()), practitioner_name: None, location_id: Some("north".into()), location_name: None }
+    Upcoming {
+        appointment_id: id.into(),
+        start: started() + chrono::Duration::hours(hours),
+        practitioner_id: Some("dr-other".into()),
+        practitioner_name: None,
+        location_id: Some("north".into()),
+        location_name: None,
+    }
 }
 
 impl Run {
@@ -67,7 +82,14 @@ impl Run {
     }
 
     fn log_detail(&self, kind: &str) -> serde_json::Value {
-        self.log.iter().rev().find_map(|a| match a { Action::Log { kind: k, detail } if *k == kind => Some(detail.clone()), _ => None }).unwrap_or_else(|| panic!("no {kind} in {:?}", self.kinds()))
+        self.log
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                Action::Log { kind: k, detail } if *k == kind => Some(detail.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {kind} in {:?}", self.kinds()))
     }
 }
 
@@ -338,7 +360,13 @@ fn urgent_symptoms_are_offered_only_the_next_day_else_the_triage_path() {
 fn change_lists_picks_rebooks_with_replaces() {
     let mut r = run_with(false, SchedulingConfig::default());
     let actions = r.appointment_by_keys(ann(), "2");
-    let from = actions.iter().find_map(|a| match a { Action::ListAppointments { patient_id, from } if patient_id == "p1" => Some(*from), _ => None }).expect("ListAppointments");
+    let from = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::ListAppointments { patient_id, from } if patient_id == "p1" => Some(*from),
+            _ => None,
+        })
+        .expect("ListAppointments");
     assert!(from >= started() && from - started() < chrono::Duration::seconds(10), "from now on the simulated clock: {from}");
     r.event(Event::Appointments(vec![upcoming("a1", 100), upcoming("a2", 200)]));
     let names = r.clip_names();

@@ -30,8 +30,8 @@ use serde_json::json;
 use super::IvrConfig;
 use super::dob_search::ChartSearch;
 use crate::media::PromptItem;
-use crate::store::record::{InputMethod, MatchStatus};
 use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
+use crate::store::record::{InputMethod, MatchStatus};
 use crate::triage::{Classification, RequestType, Triage};
 
 pub use appointment::{ClipCheck, Scheduling};
@@ -68,11 +68,16 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Digit(char),
-    PromptFinished { tag: u64, interrupted: bool },
+    PromptFinished {
+        tag: u64,
+        interrupted: bool,
+    },
     /// The caller started talking (barge-in: the driver already stopped a barge-in prompt).
     SpeechStarted,
     /// Final transcript of one utterance heard while listening.
-    Speech { text: String },
+    Speech {
+        text: String,
+    },
     /// The caller stopped talking (an utterance ended; its transcript follows as `Speech`).
     SpeechEnded,
     /// No model, or the recogniser pool is saturated: keypad for the rest of the call.
@@ -81,7 +86,10 @@ pub enum Event {
     Candidates(Vec<Candidate>),
     /// The answer to `Action::ChartSummary`: the patient's active medications (display texts).
     Medications(Vec<String>),
-    RecordingStopped { duration_ms: u64, rms: f32 },
+    RecordingStopped {
+        duration_ms: u64,
+        rms: f32,
+    },
     /// The identified patient's own provider (Practitioner id), from the chart summary.
     OwnProvider(Option<String>),
     /// The answer to `Action::FindSlots`: free slots, earliest first.
@@ -89,7 +97,9 @@ pub enum Event {
     /// The answer to `Action::Book`.
     Booked(Booked),
     /// `Action::Book` failed: `taken` when another caller got the slot first.
-    BookFailed { taken: bool },
+    BookFailed {
+        taken: bool,
+    },
     /// The answer to `Action::ListAppointments`.
     Appointments(Vec<Upcoming>),
     /// `Action::Cancel` went through: the slot is free again.
@@ -101,46 +111,84 @@ pub enum Event {
     /// The `Action::Transfer` went through: the caller is connected elsewhere.
     TransferSucceeded,
     /// The `Action::Transfer` did not happen (refused, the new call failed, timed out).
-    TransferFailed { reason: String },
+    TransferFailed {
+        reason: String,
+    },
     Hangup,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Play { prompts: Vec<PromptItem>, barge_in: bool, tag: u64 },
+    Play {
+        prompts: Vec<PromptItem>,
+        barge_in: bool,
+        tag: u64,
+    },
     /// Turn speech recognition on for this turn (hints = words for the recogniser's prompt); it
     /// stays on until `StopListening` or the next `Listen`.
-    Listen { hints: Vec<String> },
+    Listen {
+        hints: Vec<String>,
+    },
     StopListening,
     StartRecording,
     StopRecording,
     /// Find the charts with this birth date; answer with `Event::Candidates`.
-    Lookup { birth_date: NaiveDate },
+    Lookup {
+        birth_date: NaiveDate,
+    },
     /// Fetch the identified patient's active medications; answer with `Event::Medications`.
-    ChartSummary { patient_id: String },
+    ChartSummary {
+        patient_id: String,
+    },
     /// The call is urgent (red flags by id).
-    Urgent { red_flags: Vec<String> },
+    Urgent {
+        red_flags: Vec<String>,
+    },
     /// Page the provider on call now.
     AlertOnCall,
     /// Transfer the call (emergency, when `ivr.emergency_transfer` is set); answer with
     /// `Event::TransferSucceeded` or `Event::TransferFailed` within `timeout`.
-    Transfer { target: String, timeout: std::time::Duration },
+    Transfer {
+        target: String,
+        timeout: std::time::Duration,
+    },
     Hangup,
     /// A step for the call record's timeline.
-    Log { kind: &'static str, detail: serde_json::Value },
-    Patient { birth_date: Option<NaiveDate>, status: MatchStatus, patient_id: Option<String>, matched_by: Option<InputMethod> },
-    Request { kind: RequestType, chosen_by: InputMethod },
+    Log {
+        kind: &'static str,
+        detail: serde_json::Value,
+    },
+    Patient {
+        birth_date: Option<NaiveDate>,
+        status: MatchStatus,
+        patient_id: Option<String>,
+        matched_by: Option<InputMethod>,
+    },
+    Request {
+        kind: RequestType,
+        chosen_by: InputMethod,
+    },
     /// A follow-up answer for the record (`medication`, `medication_spoken`, `appointment`,
     /// `test`, `symptom`).
-    Note { key: &'static str, value: String },
+    Note {
+        key: &'static str,
+        value: String,
+    },
     /// Look for free slots; answer with `Event::Slots` (or `ScheduleUnavailable`).
     FindSlots(SlotQuery),
     /// Book a slot; answer with `Event::Booked` or `Event::BookFailed`.
     Book(BookingRequest),
     /// The patient's upcoming appointments from `from` on; answer with `Event::Appointments`.
-    ListAppointments { patient_id: String, from: chrono::DateTime<chrono::Utc> },
+    ListAppointments {
+        patient_id: String,
+        from: chrono::DateTime<chrono::Utc>,
+    },
     /// Cancel an appointment; answer with `Event::Cancelled` or `Event::CancelFailed`.
-    Cancel { patient_id: String, appointment_id: String, call_id: String },
+    Cancel {
+        patient_id: String,
+        appointment_id: String,
+        call_id: String,
+    },
 }
 
 /// The follow-up question after the request type is known.
@@ -155,22 +203,65 @@ enum FollowUp {
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Greeting,
-    Dob { attempt: u32, digits: String },
+    Dob {
+        attempt: u32,
+        digits: String,
+    },
     /// The readings of a spoken date of birth are looked up before anything is read back.
-    Search { attempt: u32, search: ChartSearch },
-    Confirm { attempt: u32, date: NaiveDate, method: InputMethod, misses: u32, chart: DobChart },
-    Lookup { date: NaiveDate, method: InputMethod },
-    Name { date: NaiveDate, method: InputMethod, candidates: Vec<Candidate>, misses: u32 },
-    AskRequest { misses: u32 },
-    ConfirmRequest { kind: RequestType, rules: Vec<String>, misses: u32 },
-    Menu { page: u8, misses: u32 },
-    FollowUp { step: FollowUp, misses: u32 },
-    ConfirmMedication { name: String, clip: String, spoken: String, misses: u32 },
-    Appointment { step: Box<appointment::Step>, misses: u32 },
+    Search {
+        attempt: u32,
+        search: ChartSearch,
+    },
+    Confirm {
+        attempt: u32,
+        date: NaiveDate,
+        method: InputMethod,
+        misses: u32,
+        chart: DobChart,
+    },
+    Lookup {
+        date: NaiveDate,
+        method: InputMethod,
+    },
+    Name {
+        date: NaiveDate,
+        method: InputMethod,
+        candidates: Vec<Candidate>,
+        misses: u32,
+    },
+    AskRequest {
+        misses: u32,
+    },
+    ConfirmRequest {
+        kind: RequestType,
+        rules: Vec<String>,
+        misses: u32,
+    },
+    Menu {
+        page: u8,
+        misses: u32,
+    },
+    FollowUp {
+        step: FollowUp,
+        misses: u32,
+    },
+    ConfirmMedication {
+        name: String,
+        clip: String,
+        spoken: String,
+        misses: u32,
+    },
+    Appointment {
+        step: Box<appointment::Step>,
+        misses: u32,
+    },
     Beep,
     Recording,
     /// An emergency transfer runs; `recording` when the message was being recorded (it goes on).
-    Transferring { target: String, recording: bool },
+    Transferring {
+        target: String,
+        recording: bool,
+    },
     Closing,
     Done,
 }

@@ -266,11 +266,22 @@ fn hangup_at_each_stage_stops_cleanly() {
     for steps in 0..6 {
         let mut r = Run::new();
         let script: [&dyn Fn(&mut Run); 5] = [
-            &|r| { r.finish_prompt(); },
-            &|r| { r.keys("03051982"); },
-            &|r| { r.keys("1"); },
-            &|r| { r.charts(vec![chart("p1", "Ann", "Lee", None)]); },
-            &|r| { r.keys("1"); r.finish_prompt(); },
+            &|r| {
+                r.finish_prompt();
+            },
+            &|r| {
+                r.keys("03051982");
+            },
+            &|r| {
+                r.keys("1");
+            },
+            &|r| {
+                r.charts(vec![chart("p1", "Ann", "Lee", None)]);
+            },
+            &|r| {
+                r.keys("1");
+                r.finish_prompt();
+            },
         ];
         for step in script.iter().take(steps) {
             step(&mut r);

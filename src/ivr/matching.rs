@@ -65,37 +65,27 @@ pub fn near_misses(readings: &[NaiveDate], today: NaiveDate) -> Vec<NaiveDate> {
 }
 
 /// Words callers put around their name.
-const NAME_FILLERS: &[&str] =
-    &["my", "name", "is", "it", "its", "it's", "this", "the", "first", "last", "i", "am", "im", "i'm", "uh", "um", "er", "and", "s", "yes", "hi", "hello", "so"];
+const NAME_FILLERS: &[&str] = &["my", "name", "is", "it", "its", "it's", "this", "the", "first", "last", "i", "am", "im", "i'm", "uh", "um", "er", "and", "s", "yes", "hi", "hello", "so"];
 
 /// Minimum similarity of a spoken word to a name part.
 pub const NAME_THRESHOLD: f64 = 0.84;
 
 /// Letters of a chart name part, lowercased (synthetic charts append digits: `Maria123`).
 fn name_parts(name: &str) -> Vec<String> {
-    name.split(|c: char| c.is_whitespace() || c == '-')
-        .map(|p| p.chars().filter(|c| c.is_alphabetic()).flat_map(char::to_lowercase).collect::<String>())
-        .filter(|p| p.len() >= 2)
-        .collect()
+    name.split(|c: char| c.is_whitespace() || c == '-').map(|p| p.chars().filter(|c| c.is_alphabetic()).flat_map(char::to_lowercase).collect::<String>()).filter(|p| p.len() >= 2).collect()
 }
 
 /// Which of `candidates` (given, family) the caller named: each name part the caller said counts
 /// once (so "John Smith" beats "Jane Smith"), and only a single best candidate wins; a tie or no
 /// word near any name gives `None`.
 pub fn match_name(spoken: &str, candidates: &[(&str, &str)]) -> Option<usize> {
-    let words: Vec<String> =
-        tokens(spoken).into_iter().map(|t| t.text).filter(|w| w.len() >= 2 && !NAME_FILLERS.contains(&w.as_str())).collect();
+    let words: Vec<String> = tokens(spoken).into_iter().map(|t| t.text).filter(|w| w.len() >= 2 && !NAME_FILLERS.contains(&w.as_str())).collect();
     let mut forms = words.clone();
     forms.extend(words.windows(2).map(|w| w.concat())); // "mc donald", "van der"
     let scores: Vec<f64> = candidates
         .iter()
         .map(|(given, family)| {
-            name_parts(given)
-                .iter()
-                .chain(name_parts(family).iter())
-                .map(|part| forms.iter().map(|f| sounds_like(f, part)).fold(0.0, f64::max))
-                .filter(|s| *s >= NAME_THRESHOLD)
-                .sum()
+            name_parts(given).iter().chain(name_parts(family).iter()).map(|part| forms.iter().map(|f| sounds_like(f, part)).fold(0.0, f64::max)).filter(|s| *s >= NAME_THRESHOLD).sum()
         })
         .collect();
     let best = scores.iter().copied().fold(0.0, f64::max);

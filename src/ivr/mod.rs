@@ -125,7 +125,14 @@ impl IvrConfig {
         if self.speech_attempts == 0 {
             return Err(("speech_attempts".into(), "must be at least 1".into()));
         }
-        for (key, value) in [("speech_timeout_ms", self.speech_timeout_ms), ("utterance_timeout_ms", self.utterance_timeout_ms), ("first_digit_timeout_ms", self.first_digit_timeout_ms), ("message_end_silence_ms", self.message_end_silence_ms), ("transfer_timeout_ms", self.transfer_timeout_ms), ("max_message_s", self.max_message_s)] {
+        for (key, value) in [
+            ("speech_timeout_ms", self.speech_timeout_ms),
+            ("utterance_timeout_ms", self.utterance_timeout_ms),
+            ("first_digit_timeout_ms", self.first_digit_timeout_ms),
+            ("message_end_silence_ms", self.message_end_silence_ms),
+            ("transfer_timeout_ms", self.transfer_timeout_ms),
+            ("max_message_s", self.max_message_s),
+        ] {
             if value == 0 {
                 return Err((key.into(), "must be more than 0".into()));
             }

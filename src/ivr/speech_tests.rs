@@ -37,7 +37,13 @@ pub(super) fn plays(actions: &[Action]) -> Vec<Vec<String>> {
 }
 
 pub(super) fn logged<'a>(r: &'a Run, kind: &str) -> Vec<&'a serde_json::Value> {
-    r.log.iter().filter_map(|a| match a { Action::Log { kind: k, detail } if *k == kind => Some(detail), _ => None }).collect()
+    r.log
+        .iter()
+        .filter_map(|a| match a {
+            Action::Log { kind: k, detail } if *k == kind => Some(detail),
+            _ => None,
+        })
+        .collect()
 }
 
 fn listens(actions: &[Action]) -> bool {
@@ -89,7 +95,22 @@ fn typical_speech_call_refill_with_medication_read_back() {
     assert!(r.finish_prompt().contains(&Action::Hangup));
     assert_eq!(
         r.kinds(),
-        ["greeting", "dob_entered", "dob_confirmed", "patient_lookup", "request_heard", "request_confirmed", "request_chosen", "medication_heard", "medication_confirmed", "recording_started", "message_silence", "recording_stopped", "reference_given", "goodbye"]
+        [
+            "greeting",
+            "dob_entered",
+            "dob_confirmed",
+            "patient_lookup",
+            "request_heard",
+            "request_confirmed",
+            "request_chosen",
+            "medication_heard",
+            "medication_confirmed",
+            "recording_started",
+            "message_silence",
+            "recording_stopped",
+            "reference_given",
+            "goodbye"
+        ]
     );
     assert_eq!(logged(&r, "dob_entered")[0]["method"], "speech");
     assert_eq!(logged(&r, "medication_confirmed")[0]["method"], "dtmf");
@@ -424,12 +445,24 @@ fn after_hours_greeting_and_closing() {
 #[test]
 fn hangup_at_each_speech_step() {
     let steps: [&dyn Fn(&mut Run); 6] = [
-        &|r| { r.finish_prompt(); },
-        &|r| { r.say("march fifth nineteen eighty two"); },
-        &|r| { r.charts(vec![chart("p1", "Ann", "Lee", None), chart("p2", "Bo", "Lee", None)]); },
-        &|r| { r.say("yes"); },
-        &|r| { r.say("Ann"); },
-        &|r| { r.say("I need a refill"); },
+        &|r| {
+            r.finish_prompt();
+        },
+        &|r| {
+            r.say("march fifth nineteen eighty two");
+        },
+        &|r| {
+            r.charts(vec![chart("p1", "Ann", "Lee", None), chart("p2", "Bo", "Lee", None)]);
+        },
+        &|r| {
+            r.say("yes");
+        },
+        &|r| {
+            r.say("Ann");
+        },
+        &|r| {
+            r.say("I need a refill");
+        },
     ];
     for n in 0..=steps.len() {
         let mut r = speech_run();
@@ -494,7 +527,10 @@ fn a_near_miss_of_one_patient_is_offered_and_confirmed_by_voice_or_key() {
         assert_eq!(r.last_prompts(), offer);
         assert_eq!(logged(&r, "dob_near_miss").len(), 1);
         let actions = if answer == "1" { r.keys(answer) } else { r.say(answer) };
-        assert!(actions.contains(&Action::Patient { birth_date: Some(date(1982, 3, 5)), status: MatchStatus::Identified, patient_id: Some("p1".into()), matched_by: Some(InputMethod::Speech) }), "{answer}");
+        assert!(
+            actions.contains(&Action::Patient { birth_date: Some(date(1982, 3, 5)), status: MatchStatus::Identified, patient_id: Some("p1".into()), matched_by: Some(InputMethod::Speech) }),
+            "{answer}"
+        );
         assert_eq!(logged(&r, "dob_confirmed")[0]["near_miss"], true);
     }
     // "No": the date is asked again; an unclear answer hears the offer again.

@@ -142,7 +142,9 @@ impl Default for DtmfMerger {
 impl DtmfMerger {
     pub fn push(&mut self, digit: char, method: DtmfMethod, now: Instant) -> Option<char> {
         if let Some((d, m, at)) = self.last
-            && d == digit && m != method && now.duration_since(at) < self.window
+            && d == digit
+            && m != method
+            && now.duration_since(at) < self.window
         {
             return None;
         }

@@ -43,14 +43,10 @@ pub fn decode_file(path: &Path) -> Result<(Vec<f32>, u32), PromptError> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let mut format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
-        .map_err(|e| fail(e.to_string()))?;
+    let mut format = symphonia::default::get_probe().probe(&hint, mss, FormatOptions::default(), MetadataOptions::default()).map_err(|e| fail(e.to_string()))?;
     let track = format.default_track(TrackType::Audio).ok_or_else(|| fail("no audio track".into()))?;
     let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| fail("no audio parameters".into()))?;
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(params, &AudioDecoderOptions::default())
-        .map_err(|e| fail(e.to_string()))?;
+    let mut decoder = symphonia::default::get_codecs().make_audio_decoder(params, &AudioDecoderOptions::default()).map_err(|e| fail(e.to_string()))?;
     let track_id = track.id;
     let mut rate = params.sample_rate.unwrap_or(8000);
     let mut mono = Vec::new();

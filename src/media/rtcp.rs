@@ -50,11 +50,25 @@ pub struct ReportBlock {
 /// One packet of a received compound RTCP packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
-    SenderReport { ssrc: u32, ntp: u64, rtp_timestamp: u32, packets: u32, octets: u32, reports: Vec<ReportBlock> },
-    ReceiverReport { ssrc: u32, reports: Vec<ReportBlock> },
-    Bye { ssrcs: Vec<u32> },
+    SenderReport {
+        ssrc: u32,
+        ntp: u64,
+        rtp_timestamp: u32,
+        packets: u32,
+        octets: u32,
+        reports: Vec<ReportBlock>,
+    },
+    ReceiverReport {
+        ssrc: u32,
+        reports: Vec<ReportBlock>,
+    },
+    Bye {
+        ssrcs: Vec<u32>,
+    },
     /// SDES, APP, feedback and anything newer: valid, not read.
-    Other { packet_type: u8 },
+    Other {
+        packet_type: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

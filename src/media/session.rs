@@ -16,11 +16,11 @@ use webrtc_util::marshal::{Marshal, Unmarshal};
 
 use super::dtmf::{DtmfMerger, DtmfMethod, GoertzelDetector, Rfc4733Detector};
 use super::jitter::{JitterBuffer, Packet};
-use super::prompts::Clip;
 use super::preroll::PreRoll;
+use super::prompts::Clip;
 use super::recorder::{Recorder, RecordingInfo};
 use super::srtp::SrtpSession;
-use super::{MediaConfig, MediaCounters, PortPool, PortLease, g711, rtcp};
+use super::{MediaConfig, MediaCounters, PortLease, PortPool, g711, rtcp};
 use crate::sip::sdes::SrtpKeys;
 use crate::sip::sdp::Codec;
 
@@ -34,15 +34,25 @@ pub struct MediaParams {
 
 #[derive(Debug)]
 pub enum MediaEvent {
-    Digit { digit: char, method: DtmfMethod },
-    PlaybackFinished { tag: u64, interrupted: bool },
+    Digit {
+        digit: char,
+        method: DtmfMethod,
+    },
+    PlaybackFinished {
+        tag: u64,
+        interrupted: bool,
+    },
     /// A 20 ms frame of the caller's audio, while listening.
     Audio(Arc<[i16]>),
     InactivityTimeout,
 }
 
 enum Command {
-    Play { clips: Vec<Clip>, tag: u64, barge_in: bool },
+    Play {
+        clips: Vec<Clip>,
+        tag: u64,
+        barge_in: bool,
+    },
     StopPlayback,
     StartRecording(PathBuf, crate::store::keys::DataKey),
     StopRecording(oneshot::Sender<Option<RecordingInfo>>),
@@ -488,7 +498,11 @@ impl Task {
             }
         } else if audio {
             let before = (self.jitter.stats.lost, self.jitter.stats.late);
-            self.jitter.push(packet.header.ssrc, Packet { seq: packet.header.sequence_number, timestamp: packet.header.timestamp, payload_type: pt, marker: packet.header.marker, payload: packet.payload.to_vec() }, Instant::now());
+            self.jitter.push(
+                packet.header.ssrc,
+                Packet { seq: packet.header.sequence_number, timestamp: packet.header.timestamp, payload_type: pt, marker: packet.header.marker, payload: packet.payload.to_vec() },
+                Instant::now(),
+            );
             self.counters.packets_late.fetch_add(self.jitter.stats.late - before.1, Relaxed);
         }
     }
@@ -547,7 +561,15 @@ impl Task {
         };
         self.seq = self.seq.wrapping_add(1);
         let packet = rtp::packet::Packet {
-            header: rtp::header::Header { version: 2, payload_type: self.params.codec.payload_type(), sequence_number: self.seq, timestamp: self.timestamp, ssrc: self.ssrc, marker: self.stats.packets_out == 0, ..Default::default() },
+            header: rtp::header::Header {
+                version: 2,
+                payload_type: self.params.codec.payload_type(),
+                sequence_number: self.seq,
+                timestamp: self.timestamp,
+                ssrc: self.ssrc,
+                marker: self.stats.packets_out == 0,
+                ..Default::default()
+            },
             payload: Bytes::from(payload),
         };
         if let Some(bytes) = packet.marshal().ok().and_then(|b| self.protect(b.to_vec(), false))

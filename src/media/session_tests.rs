@@ -15,10 +15,8 @@ struct Peer {
 impl Peer {
     async fn send(&mut self, to: SocketAddr, pt: u8, timestamp: u32, payload: Vec<u8>) {
         self.seq = self.seq.wrapping_add(1);
-        let packet = rtp::packet::Packet {
-            header: rtp::header::Header { version: 2, payload_type: pt, sequence_number: self.seq, timestamp, ssrc: 42, ..Default::default() },
-            payload: Bytes::from(payload),
-        };
+        let packet =
+            rtp::packet::Packet { header: rtp::header::Header { version: 2, payload_type: pt, sequence_number: self.seq, timestamp, ssrc: 42, ..Default::default() }, payload: Bytes::from(payload) };
         let mut bytes = packet.marshal().unwrap().to_vec();
         if let Some(srtp) = self.srtp.as_mut() {
             bytes = srtp.protect_rtp(&bytes).unwrap();

@@ -35,15 +35,21 @@ pub enum Event {
     /// The provider's phone answered.
     Answered,
     /// The provider's call ended without an answer (SIP status).
-    DialFailed { status: u16 },
+    DialFailed {
+        status: u16,
+    },
     Digit(char),
     PromptFinished,
     ProviderHungUp,
     PatientAnswered,
-    PatientFailed { status: u16 },
+    PatientFailed {
+        status: u16,
+    },
     PatientHungUp,
     /// Someone took the alert elsewhere (the dashboard's Acknowledge): the page stops.
-    AcknowledgedElsewhere { by: String },
+    AcknowledgedElsewhere {
+        by: String,
+    },
 }
 
 /// What the driver says to the provider.
@@ -72,7 +78,10 @@ pub enum Action {
     HangupProvider,
     HangupPatient,
     /// A step for the task's timeline and the audit trail.
-    Outcome { kind: &'static str, detail: Value },
+    Outcome {
+        kind: &'static str,
+        detail: Value,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,9 @@ pub enum Event {
     /// The PIN was checked: the provider's waiting tasks, or `None` for a wrong PIN.
     PinChecked(Option<usize>),
     PatientAnswered,
-    PatientFailed { status: u16 },
+    PatientFailed {
+        status: u16,
+    },
     PatientHungUp,
 }
 
@@ -47,7 +49,10 @@ pub enum Action {
     MarkDone(usize),
     /// End the provider's call.
     Hangup,
-    Outcome { kind: &'static str, detail: Value },
+    Outcome {
+        kind: &'static str,
+        detail: Value,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +60,10 @@ enum State {
     Pin,
     Checking,
     /// A task is presented (or its keys wait) — `waited` once the key timeout passed once.
-    Task { index: usize, waited: bool },
+    Task {
+        index: usize,
+        waited: bool,
+    },
     CallingBack(usize),
     Bridged(usize),
     Closing,

@@ -131,9 +131,7 @@ mod tests {
     const TZ: Tz = chrono_tz::America::Chicago;
 
     fn providers(n: usize) -> Vec<Provider> {
-        (0..n)
-            .map(|i| Provider { practitioner_id: format!("p{i}"), practitioner_name: format!("Dr {i}"), location_id: "l".into(), location_name: "Clinic".into() })
-            .collect()
+        (0..n).map(|i| Provider { practitioner_id: format!("p{i}"), practitioner_name: format!("Dr {i}"), location_id: "l".into(), location_name: "Clinic".into() }).collect()
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::SchedulingConfig;
 pub use search::{find_offers, slot_ids};
-pub use spoken::{parse_choice, SpokenChoice};
+pub use spoken::{SpokenChoice, parse_choice};
 
 /// One bookable slot of a practitioner's schedule at a location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,4 +118,3 @@ pub struct Upcoming {
     pub location_id: Option<String>,
     pub location_name: Option<String>,
 }
-

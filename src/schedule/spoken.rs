@@ -113,9 +113,8 @@ pub fn parse_choice(text: &str, today: NaiveDate) -> Option<SpokenChoice> {
                 found = true;
             }
         } else if let Some(n) = ordinal(word) {
-            let part_of_month_date = next.is_some_and(|x| x == "of" && w.get(i + 2).copied().and_then(month).is_some())
-                || (i > 0 && month(w[i - 1]).is_some())
-                || (i > 1 && w[i - 1] == "the" && month(w[i - 2]).is_some());
+            let part_of_month_date =
+                next.is_some_and(|x| x == "of" && w.get(i + 2).copied().and_then(month).is_some()) || (i > 0 && month(w[i - 1]).is_some()) || (i > 1 && w[i - 1] == "the" && month(w[i - 2]).is_some());
             let dated = (i > 0 && w[i - 1] == "on") || (i > 1 && w[i - 1] == "the" && w[i - 2] == "on");
             if part_of_month_date {
             } else if n <= MAX_PICK && !dated {
@@ -193,10 +192,8 @@ fn month(word: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == word).or_else(|| short.iter().position(|s| !s.is_empty() && *s == word)).map(|i| i as u32 + 1)
 }
 
-const UNITS: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
-    "sixteen", "seventeen", "eighteen", "nineteen",
-];
+const UNITS: [&str; 20] =
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
 
 /// A cardinal: digits or a word up to fifty-nine ("forty five" is two tokens; see `clock`).
 fn number(word: &str) -> Option<u32> {
@@ -225,8 +222,26 @@ fn ordinal(word: &str) -> Option<u32> {
         }
     }
     const WORDS: [&str; 20] = [
-        "", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth",
-        "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+        "",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+        "thirteenth",
+        "fourteenth",
+        "fifteenth",
+        "sixteenth",
+        "seventeenth",
+        "eighteenth",
+        "nineteenth",
     ];
     match word {
         "twentieth" => Some(20),
@@ -299,10 +314,8 @@ fn clock(w: &[&str]) -> Option<(NaiveTime, usize)> {
 
 /// "two", "number two", "option 2", "I'll take two please": a lone number names an offer.
 fn bare_number(w: &[&str]) -> Option<u32> {
-    const FILLER: [&str; 22] = [
-        "the", "one", "number", "option", "please", "uh", "um", "i'll", "ill", "take", "i", "want", "like", "i'd", "id", "would", "let's", "do", "go",
-        "with", "that", "choice",
-    ];
+    const FILLER: [&str; 22] =
+        ["the", "one", "number", "option", "please", "uh", "um", "i'll", "ill", "take", "i", "want", "like", "i'd", "id", "would", "let's", "do", "go", "with", "that", "choice"];
     let rest: Vec<&str> = w.iter().copied().filter(|x| !FILLER.contains(x)).collect();
     match rest.as_slice() {
         [n] => number(n).filter(|n| (1..=MAX_PICK).contains(n)),
@@ -334,16 +347,7 @@ mod tests {
 
     #[test]
     fn picks() {
-        for (text, index) in [
-            ("the second one", 1),
-            ("The first one, please.", 0),
-            ("third", 2),
-            ("I'll take the 2nd one", 1),
-            ("two", 1),
-            ("Number three.", 2),
-            ("option 1", 0),
-            ("number one", 0),
-        ] {
+        for (text, index) in [("the second one", 1), ("The first one, please.", 0), ("third", 2), ("I'll take the 2nd one", 1), ("two", 1), ("Number three.", 2), ("option 1", 0), ("number one", 0)] {
             assert_eq!(parse_choice(text, today()), Some(SpokenChoice::Pick(index)), "{text}");
         }
     }

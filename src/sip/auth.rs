@@ -169,11 +169,7 @@ impl Challenge {
             ha1 = h(&format!("{ha1}:{}:{cnonce}", self.nonce));
         }
         let ha2 = h(&format!("{method}:{uri}"));
-        if self.qop_auth {
-            h(&format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", self.nonce))
-        } else {
-            h(&format!("{ha1}:{}:{ha2}", self.nonce))
-        }
+        if self.qop_auth { h(&format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", self.nonce)) } else { h(&format!("{ha1}:{}:{ha2}", self.nonce)) }
     }
 
     /// The complete `Authorization` (or `Proxy-Authorization`) header value.
@@ -275,10 +271,7 @@ mod tests {
 
     #[test]
     fn rfc2617_section_3_5_example() {
-        let c = Challenge::parse(
-            "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
-        )
-        .unwrap();
+        let c = Challenge::parse("Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"").unwrap();
         assert_eq!(c.algorithm, Algorithm::Md5);
         assert!(c.qop_auth);
         let response = c.response(&creds("Mufasa", "Circle Of Life"), "GET", "/dir/index.html", "0a4f113b", 1);

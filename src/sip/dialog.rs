@@ -90,9 +90,7 @@ impl Dialog {
 
     /// Whether an in-dialog request belongs to this dialog (Call-ID and both tags).
     pub fn matches(&self, request: &Message) -> bool {
-        request.call_id == self.call_id
-            && request.to_tag.as_deref() == Some(self.local_tag.as_str())
-            && request.from_tag == self.remote_tag
+        request.call_id == self.call_id && request.to_tag.as_deref() == Some(self.local_tag.as_str()) && request.from_tag == self.remote_tag
     }
 
     /// Target refresh: a re-INVITE's Contact replaces the remote target (§12.2.2).

@@ -7,11 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::acl::{Acl, Cidr, Verdict};
+use super::dialog::Dialog;
 use super::inbound_auth::{Authenticator, Decision};
+use super::message::{self, Message, Reply};
 use super::rate_limit::{self, Class, RateLimitConfig, RateLimiter};
 use super::refer::{self, Refer};
-use super::dialog::Dialog;
-use super::message::{self, Message, Reply};
 use super::sdp::{self, Sdp};
 use super::transaction::{ClientNonInvite, ClientOutput, InviteOutput, ServerInvite, ServerNonInvite, Timers};
 use super::trunk::{Trunk, TrunkStatus};
@@ -81,7 +81,24 @@ pub struct Endpoint {
 impl Endpoint {
     /// `local` is the address we advertise in Via and Contact.
     pub fn new(timers: Timers, local: SocketAddr) -> Self {
-        Self { timers, local, legs: HashMap::new(), non_invite: HashMap::new(), transmits: VecDeque::new(), events: VecDeque::new(), tag_counter: 0, acl: None, denied: 0, denied_logged: HashSet::new(), trunk: None, limiter: RateLimiter::new(RateLimitConfig::default()), auth: None, rate_limited: 0, tls_local: None, outbound: HashMap::new() }
+        Self {
+            timers,
+            local,
+            legs: HashMap::new(),
+            non_invite: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            tag_counter: 0,
+            acl: None,
+            denied: 0,
+            denied_logged: HashSet::new(),
+            trunk: None,
+            limiter: RateLimiter::new(RateLimitConfig::default()),
+            auth: None,
+            rate_limited: 0,
+            tls_local: None,
+            outbound: HashMap::new(),
+        }
     }
 
     /// Calls over TLS advertise this address in Contact and Via.
@@ -146,7 +163,12 @@ impl Endpoint {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let legs = self.legs.values().flat_map(|leg| {
-            [leg.invite_tx.poll_timeout(), leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout), leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout), leg.refer.as_ref().and_then(Refer::poll_timeout)]
+            [
+                leg.invite_tx.poll_timeout(),
+                leg.reinvite_tx.as_ref().and_then(ServerInvite::poll_timeout),
+                leg.bye_tx.as_ref().and_then(ClientNonInvite::poll_timeout),
+                leg.refer.as_ref().and_then(Refer::poll_timeout),
+            ]
         });
         let trunk = self.trunk.as_ref().and_then(Trunk::poll_timeout);
         let outbound = self.outbound.values().filter_map(Uac::poll_timeout);
@@ -238,7 +260,8 @@ impl Endpoint {
     }
 
     fn handle_request(&mut self, request: Message, method: &str, source: SocketAddr, transport: Transport, now: Instant) {
-        if method != "INVITE" && method != "ACK"
+        if method != "INVITE"
+            && method != "ACK"
             && let Some(done) = self.non_invite.get(&(request.branch.clone(), method.to_string()))
         {
             let bytes = done.response.clone();
@@ -246,7 +269,8 @@ impl Endpoint {
             return;
         }
         let call = CallId(request.call_id.clone());
-        if method != "ACK" && method != "CANCEL"
+        if method != "ACK"
+            && method != "CANCEL"
             && let Some(uac) = self.outbound.get_mut(&call)
         {
             let reply = uac.on_request(&request, now);
@@ -273,7 +297,15 @@ impl Endpoint {
                 }
                 self.events.push_back(UaEvent::RemoteHangup { call });
             }
-            "OPTIONS" => self.respond(&request, source, transport, 200, "OK", &[("Allow", ALLOW.into()), ("Accept", "application/sdp, application/dtmf-relay, application/dtmf".into()), ("Supported", String::new())], now),
+            "OPTIONS" => self.respond(
+                &request,
+                source,
+                transport,
+                200,
+                "OK",
+                &[("Allow", ALLOW.into()), ("Accept", "application/sdp, application/dtmf-relay, application/dtmf".into()), ("Supported", String::new())],
+                now,
+            ),
             "INFO" => self.on_info(call, &request, source, transport, now),
             "NOTIFY" if self.legs.get(&call).is_some_and(|leg| leg.refer.is_some()) => self.on_refer_notify(call, &request, source, transport, now),
             m if KNOWN_NOT_ALLOWED.contains(&m) => self.respond(&request, source, transport, 405, "Method Not Allowed", &[("Allow", ALLOW.into())], now),
@@ -335,7 +367,24 @@ impl Endpoint {
         }
         let from = request.header("From").map(message::angle_uri).unwrap_or_default();
         let to = request.header("To").map(message::angle_uri).unwrap_or_default();
-        self.legs.insert(call.clone(), Leg { source, transport, invite: request, invite_tx, dialog, answered: false, our_offer: None, local_sdp: None, reinvite_tx: None, bye_tx: None, refer: None, ended: false, reconnect_host: None });
+        self.legs.insert(
+            call.clone(),
+            Leg {
+                source,
+                transport,
+                invite: request,
+                invite_tx,
+                dialog,
+                answered: false,
+                our_offer: None,
+                local_sdp: None,
+                reinvite_tx: None,
+                bye_tx: None,
+                refer: None,
+                ended: false,
+                reconnect_host: None,
+            },
+        );
         self.events.push_back(UaEvent::IncomingCall { call, from, to, source, offer });
     }
 
@@ -520,7 +569,12 @@ impl Endpoint {
                 }
                 leg.local_sdp = Some(sdp.clone());
                 let body = sdp.to_string().into_bytes();
-                let bytes = Reply::for_dialog(&leg.invite, leg.dialog.local_tag()).render(200, "OK", &[("Contact", leg.dialog.contact_header()), ("Allow", ALLOW.into()), ("Supported", String::new()), ("Content-Type", "application/sdp".into())], &body);
+                let bytes = Reply::for_dialog(&leg.invite, leg.dialog.local_tag()).render(
+                    200,
+                    "OK",
+                    &[("Contact", leg.dialog.contact_header()), ("Allow", ALLOW.into()), ("Supported", String::new()), ("Content-Type", "application/sdp".into())],
+                    &body,
+                );
                 if let InviteOutput::Send(bytes) = leg.invite_tx.final_response(bytes, true, now) {
                     let (dest, transport) = (leg.source, leg.transport);
                     self.send(dest, transport, bytes);

@@ -295,7 +295,11 @@ fn after_its_connection_closed_a_call_is_reached_at_its_contact() {
     let Some(UaEvent::IncomingCall { call, offer: Some(offer), .. }) = ep.poll_event() else { panic!("no call") };
     let n = negotiate(&offer, &MediaCaps::default(), "127.0.0.1:20000".parse().unwrap(), 1).unwrap();
     ep.handle_command(UaCommand::Answer { call: call.clone(), sdp: n.answer, offerless: false }, now);
-    let to_tag = std::iter::from_fn(|| ep.poll_transmit()).map(|t| String::from_utf8(t.bytes).unwrap()).find(|m| m.starts_with("SIP/2.0 200")).map(|m| message::param(m.lines().find(|l| l.starts_with("To:")).unwrap(), "tag").unwrap()).unwrap();
+    let to_tag = std::iter::from_fn(|| ep.poll_transmit())
+        .map(|t| String::from_utf8(t.bytes).unwrap())
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .map(|m| message::param(m.lines().find(|l| l.starts_with("To:")).unwrap(), "tag").unwrap())
+        .unwrap();
     ep.handle_inbound(&request("ACK", "z9hG4bK-ta", 1, Some(&to_tag), ""), ephemeral, Transport::Tcp, now);
     assert_eq!(ep.outbound_target(ephemeral, Transport::Tcp), None, "an inbound peer is not dialled while its connection is up");
 
@@ -319,7 +323,15 @@ fn uri_addresses() {
 /// A response to one of our requests, built from its headers.
 fn response_to(request: &str, status: &str) -> Vec<u8> {
     let header = |name: &str| request.lines().find(|l| l.starts_with(name)).unwrap().to_string();
-    format!("SIP/2.0 {status}\r\n{}\r\n{}\r\n{};tag=remote\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n", header("Via:"), header("From:"), header("To:").split(";tag").next().unwrap(), header("Call-ID:"), header("CSeq:")).into_bytes()
+    format!(
+        "SIP/2.0 {status}\r\n{}\r\n{}\r\n{};tag=remote\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+        header("Via:"),
+        header("From:"),
+        header("To:").split(";tag").next().unwrap(),
+        header("Call-ID:"),
+        header("CSeq:")
+    )
+    .into_bytes()
 }
 
 fn refer_notify(tag: &str, branch: &str, cseq: u32, state: &str, frag: &str) -> Vec<u8> {
@@ -350,10 +362,14 @@ fn blind_transfer_by_refer_in_the_callers_dialog() {
     assert_eq!(h.status_lines(), ["SIP/2.0 200 OK", "SIP/2.0 200 OK"], "each NOTIFY (and its retransmission) answered");
     h.inbound(refer_notify(&tag, "z9hG4bK-n2", 11, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n"));
     assert_eq!(h.status_lines(), ["SIP/2.0 200 OK"]);
-    let updates: Vec<_> = h.events().into_iter().map(|e| match e {
-        UaEvent::Transfer { update, .. } => update,
-        other => panic!("{other:?}"),
-    }).collect();
+    let updates: Vec<_> = h
+        .events()
+        .into_iter()
+        .map(|e| match e {
+            UaEvent::Transfer { update, .. } => update,
+            other => panic!("{other:?}"),
+        })
+        .collect();
     assert_eq!(updates, [TransferUpdate::Accepted { status: 202 }, TransferUpdate::Progress { status: 100 }, TransferUpdate::Succeeded { status: 200 }]);
     h.ep.handle_command(UaCommand::Hangup { call }, h.now);
     assert!(h.sent()[0].starts_with("BYE "));

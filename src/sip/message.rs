@@ -94,8 +94,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
         return Err(Malformed { reason: format!("method {method} is not implemented"), reply });
     }
     let body = scan.body_checked().map_err(fail)?;
-    let parsed = rsip::SipMessage::try_from(&bytes[..scan.head_len + body.len()])
-        .map_err(|e| fail(format!("malformed message: {}", first_line(&e.to_string()))))?;
+    let parsed = rsip::SipMessage::try_from(&bytes[..scan.head_len + body.len()]).map_err(|e| fail(format!("malformed message: {}", first_line(&e.to_string()))))?;
     for required in ["Via", "From", "To", "Call-ID", "CSeq"] {
         if scan.header(required).is_none() {
             return Err(fail(format!("missing {required} header")));
@@ -114,9 +113,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
             }
             StartLine::Request { method, uri: r.uri.to_string() }
         }
-        rsip::SipMessage::Response(r) => {
-            StartLine::Response { status: r.status_code.code(), reason: r.status_code.to_string() }
-        }
+        rsip::SipMessage::Response(r) => StartLine::Response { status: r.status_code.code(), reason: r.status_code.to_string() },
     };
     // An empty branch (`;branch=`) is no branch: every such request would match every other's
     // transaction (found by fuzzing, fuzz/regressions/sip_message/).
@@ -208,8 +205,7 @@ impl<'a> Scan<'a> {
         if vias.is_empty() {
             return None;
         }
-        let (from, to, call_id, cseq) =
-            (self.header("From")?, self.header("To")?, self.header("Call-ID")?, self.header("CSeq")?);
+        let (from, to, call_id, cseq) = (self.header("From")?, self.header("To")?, self.header("Call-ID")?, self.header("CSeq")?);
         Some(Reply { vias, from, to, to_tag: None, call_id, cseq, record_route: Vec::new() }.render(status, reason, extra, b""))
     }
 }

@@ -15,8 +15,8 @@ pub mod inbound_auth;
 pub mod message;
 pub mod rate_limit;
 pub mod refer;
-pub mod sdp;
 pub mod sdes;
+pub mod sdp;
 pub mod tls;
 pub mod transaction;
 pub mod transport;
@@ -119,17 +119,35 @@ impl UaEvent {
 /// What the application tells the stack.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UaCommand {
-    Ringing { call: CallId },
+    Ringing {
+        call: CallId,
+    },
     /// 200 OK with our SDP; `offerless` when the INVITE had no offer (ours is in the 200).
-    Answer { call: CallId, sdp: Sdp, offerless: bool },
-    Reject { call: CallId, status: u16, reason: String, warning: Option<String>, retry_after: Option<u32> },
+    Answer {
+        call: CallId,
+        sdp: Sdp,
+        offerless: bool,
+    },
+    Reject {
+        call: CallId,
+        status: u16,
+        reason: String,
+        warning: Option<String>,
+        retry_after: Option<u32>,
+    },
     /// Ends a call: BYE once answered; for an outbound leg still ringing, CANCEL.
-    Hangup { call: CallId },
+    Hangup {
+        call: CallId,
+    },
     /// Places an outbound call (answered by `Progress`, `Answered` or `DialFailed`).
     Dial(Box<uac::DialRequest>),
     /// Blind transfer of an answered inbound call by REFER (`target`: a SIP URI or an extension
     /// on the far end's host); answered by `Transfer` events, the last one within `timeout`.
-    Transfer { call: CallId, target: String, timeout: std::time::Duration },
+    Transfer {
+        call: CallId,
+        target: String,
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,7 +173,17 @@ pub struct SipConfig {
 
 impl Default for SipConfig {
     fn default() -> Self {
-        Self { listen: "0.0.0.0:5060".into(), public_ip: String::new(), t1_ms: 500, t2_ms: 4000, t4_ms: 5000, trunk: TrunkConfig::default(), auth: Default::default(), limits: Default::default(), tls: Default::default() }
+        Self {
+            listen: "0.0.0.0:5060".into(),
+            public_ip: String::new(),
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            trunk: TrunkConfig::default(),
+            auth: Default::default(),
+            limits: Default::default(),
+            tls: Default::default(),
+        }
     }
 }
 

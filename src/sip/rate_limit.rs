@@ -35,9 +35,7 @@ impl Default for RateLimitConfig {
             invite_burst: 40,
             request_per_s: 50.0,
             request_burst: 100,
-            scanner_user_agents: ["friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sundayddr", "pplsip", "vaxsipuseragent", "iWar"]
-                .map(String::from)
-                .to_vec(),
+            scanner_user_agents: ["friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sundayddr", "pplsip", "vaxsipuseragent", "iWar"].map(String::from).to_vec(),
             max_sources: 10_000,
         }
     }

@@ -112,15 +112,7 @@ pub struct Sdp {
 
 impl Sdp {
     pub fn parse(text: &str) -> Result<Self, SdpError> {
-        let mut sdp = Sdp {
-            origin_user: "-".into(),
-            session_id: 0,
-            session_version: 0,
-            origin_address: IpAddr::from([0, 0, 0, 0]),
-            connection: None,
-            direction: None,
-            media: Vec::new(),
-        };
+        let mut sdp = Sdp { origin_user: "-".into(), session_id: 0, session_version: 0, origin_address: IpAddr::from([0, 0, 0, 0]), connection: None, direction: None, media: Vec::new() };
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim_end_matches('\r');
             if line.is_empty() {
@@ -317,19 +309,10 @@ fn codec_of(media: &MediaDescription, pt: u8) -> Option<Codec> {
 /// offer's payload type, ptime echoed, direction mirrored.
 pub fn negotiate(offer: &Sdp, caps: &MediaCaps, local: SocketAddr, session_id: u64) -> Result<Negotiated, SdpError> {
     let audio = offer.audio().ok_or(SdpError::NoAudio)?;
-    let codec = audio
-        .formats
-        .iter()
-        .filter_map(|pt| codec_of(audio, *pt))
-        .find(|c| caps.codecs.contains(c))
-        .ok_or(SdpError::NoCommonCodec)?;
+    let codec = audio.formats.iter().filter_map(|pt| codec_of(audio, *pt)).find(|c| caps.codecs.contains(c)).ok_or(SdpError::NoCommonCodec)?;
     let dtmf_pt = caps
         .telephone_event
-        .then(|| {
-            audio.rtpmaps.iter().find(|(pt, name, rate)| {
-                name.eq_ignore_ascii_case("telephone-event") && *rate == 8000 && audio.formats.contains(pt)
-            })
-        })
+        .then(|| audio.rtpmaps.iter().find(|(pt, name, rate)| name.eq_ignore_ascii_case("telephone-event") && *rate == 8000 && audio.formats.contains(pt)))
         .flatten()
         .map(|(pt, _, _)| *pt);
     let remote_rtp = offer.audio_target()?;
@@ -408,17 +391,8 @@ pub fn make_offer(caps: &MediaCaps, local: SocketAddr, session_id: u64) -> Sdp {
 pub fn accept_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, SdpError> {
     let audio = answer.audio().ok_or(SdpError::NoAudio)?;
     let offered = offer.audio().ok_or(SdpError::NoAudio)?;
-    let codec = audio
-        .formats
-        .iter()
-        .filter_map(|pt| codec_of(audio, *pt).or_else(|| codec_of(offered, *pt)))
-        .next()
-        .ok_or(SdpError::NoCommonCodec)?;
-    let dtmf_pt = audio
-        .rtpmaps
-        .iter()
-        .find(|(_, name, _)| name.eq_ignore_ascii_case("telephone-event"))
-        .map(|(pt, _, _)| *pt);
+    let codec = audio.formats.iter().filter_map(|pt| codec_of(audio, *pt).or_else(|| codec_of(offered, *pt))).next().ok_or(SdpError::NoCommonCodec)?;
+    let dtmf_pt = audio.rtpmaps.iter().find(|(_, name, _)| name.eq_ignore_ascii_case("telephone-event")).map(|(pt, _, _)| *pt);
     Ok(Negotiated {
         answer: offer.clone(),
         codec,
@@ -594,7 +568,11 @@ mod tests {
         assert_eq!(first.codec, Codec::Pcma);
         let same = renegotiate(&Sdp::parse(OFFER).unwrap(), &first.answer).unwrap();
         assert_eq!(same.answer, first.answer, "an unchanged answer keeps its version (RFC 3264 §8)");
-        let moved = OFFER.replace("10.0.0.5", "10.0.0.9").replace("m=audio 6000 RTP/AVP 18 8 0 96", "m=audio 7100 RTP/AVP 0 100").replace("96 telephone-event", "100 telephone-event").replace("fmtp:96", "fmtp:100");
+        let moved = OFFER
+            .replace("10.0.0.5", "10.0.0.9")
+            .replace("m=audio 6000 RTP/AVP 18 8 0 96", "m=audio 7100 RTP/AVP 0 100")
+            .replace("96 telephone-event", "100 telephone-event")
+            .replace("fmtp:96", "fmtp:100");
         let n = renegotiate(&Sdp::parse(&moved).unwrap(), &first.answer).unwrap();
         assert_eq!((n.codec, n.dtmf_pt, n.remote_rtp), (Codec::Pcmu, Some(100), "10.0.0.9:7100".parse().unwrap()));
         assert_eq!((n.answer.session_id, n.answer.session_version), (77, first.answer.session_version + 1));
@@ -622,7 +600,10 @@ mod tests {
         let offer = make_offer(&srtp_caps(SrtpPolicy::Required), local(), 3);
         let text = offer.to_string();
         assert!(text.contains("RTP/SAVP") && text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"), "{text}");
-        let answer = Sdp::parse("v=0\r\no=- 2 2 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n").unwrap();
+        let answer = Sdp::parse(
+            "v=0\r\no=- 2 2 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n",
+        )
+        .unwrap();
         let keys = accept_answer(&offer, &answer).unwrap().srtp.unwrap();
         assert_eq!((keys.local, keys.remote[0]), ([9; MASTER_LEN], 0x3d));
         let plain_answer = Sdp::parse("v=0\r\no=- 2 2 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\n").unwrap();

@@ -14,8 +14,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Deserialize;
 use tokio::net::TcpStream;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_rustls::server::TlsStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -94,10 +94,8 @@ pub struct TlsServer {
 pub fn server(config: &TlsConfig, data_dir: &Path) -> Result<TlsServer, SipTlsError> {
     let files = crate::crypto::tls::ensure_in(&config.cert, &config.key, &data_dir.join("sip"))?;
     let cert_problem = |problem: String| SipTlsError::Cert { path: files.cert.display().to_string(), problem };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| cert_problem(e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| cert_problem(e.to_string()))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(&files.cert).map_err(|e| cert_problem(e.to_string()))?.collect::<Result<_, _>>().map_err(|e| cert_problem(e.to_string()))?;
     if certs.is_empty() {
         return Err(cert_problem("holds no PEM certificate".into()));
     }
@@ -116,10 +114,7 @@ pub fn client(config: &TlsConfig) -> Result<TlsConnector, SipTlsError> {
     }
     if !config.ca_file.as_os_str().is_empty() {
         let problem = |problem: String| SipTlsError::CaFile { path: config.ca_file.display().to_string(), problem };
-        let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.ca_file)
-            .map_err(|e| problem(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| problem(e.to_string()))?;
+        let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.ca_file).map_err(|e| problem(e.to_string()))?.collect::<Result<_, _>>().map_err(|e| problem(e.to_string()))?;
         if cas.is_empty() {
             return Err(problem("holds no PEM certificate".into()));
         }

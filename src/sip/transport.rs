@@ -118,8 +118,8 @@ pub async fn start_in(config: &SipConfig, data_dir: &Path) -> std::io::Result<Si
 /// The registrar's address (port 5061 by default over TLS), preferring the address family of our
 /// socket.
 async fn resolve(registrar: &str, transport: Transport, local: SocketAddr) -> std::io::Result<SocketAddr> {
-    let (host, mut port) = super::trunk_config::split_host_port(registrar)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.trunk.registrar is not host:port: {registrar:?}")))?;
+    let (host, mut port) =
+        super::trunk_config::split_host_port(registrar).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("sip.trunk.registrar is not host:port: {registrar:?}")))?;
     if transport == Transport::Tls && !super::trunk_config::has_port(registrar) {
         port = 5061;
     }

@@ -74,7 +74,14 @@ pub struct TrunkGauges {
 
 impl Default for TrunkGauges {
     fn default() -> Self {
-        Self { registered: AtomicI64::new(-1), up: AtomicI64::new(-1), denied_requests: AtomicU64::new(0), rate_limited: AtomicU64::new(0), auth_rejected: AtomicU64::new(0), stalled_connections: AtomicU64::new(0) }
+        Self {
+            registered: AtomicI64::new(-1),
+            up: AtomicI64::new(-1),
+            denied_requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            auth_rejected: AtomicU64::new(0),
+            stalled_connections: AtomicU64::new(0),
+        }
     }
 }
 
@@ -403,11 +410,7 @@ pub fn backoff(failures: u32) -> Duration {
 
 /// The lifetime the registrar granted our contact: its `expires` parameter, else `Expires`.
 fn granted_expires(response: &Message, contact: &str) -> Option<Duration> {
-    let ours = response
-        .header_values("Contact")
-        .flat_map(split_contacts)
-        .find(|c| message::angle_uri(c).eq_ignore_ascii_case(contact))
-        .and_then(|c| message::param(&c, "expires"));
+    let ours = response.header_values("Contact").flat_map(split_contacts).find(|c| message::angle_uri(c).eq_ignore_ascii_case(contact)).and_then(|c| message::param(&c, "expires"));
     ours.or_else(|| response.header("Expires").map(str::to_string)).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs)
 }
 

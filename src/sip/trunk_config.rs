@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Transport;
 use super::acl::{Acl, Unlisted};
 use super::auth::{Credentials, Secret};
-use super::Transport;
 use super::transaction::Timers;
 use super::trunk::TrunkParams;
 
@@ -212,7 +212,8 @@ mod tests {
         let server = "127.0.0.1:5099".parse().unwrap();
         let ip_only = TrunkConfig { keepalive_interval_s: 0, ..Default::default() };
         assert!(ip_only.params(server, local, Timers::default()).unwrap().is_none());
-        let register = TrunkConfig { mode: TrunkMode::Register, registrar: "sip.example.org".into(), username: "u".into(), auth_username: "a".into(), password: Secret::new("p"), ..Default::default() };
+        let register =
+            TrunkConfig { mode: TrunkMode::Register, registrar: "sip.example.org".into(), username: "u".into(), auth_username: "a".into(), password: Secret::new("p"), ..Default::default() };
         let p = register.params(server, local, Timers::default()).unwrap().unwrap();
         assert_eq!((p.domain.as_str(), p.credentials.unwrap().username.as_str(), p.register), ("sip.example.org", "a", true));
     }

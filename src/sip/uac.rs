@@ -204,11 +204,7 @@ impl Uac {
     fn send_invite(&mut self, now: Instant) {
         self.branch = format!("z9hG4bK{:x}{:x}", rand::random::<u64>(), self.cseq);
         let body = self.request.offer.to_string().into_bytes();
-        let mut extra = vec![
-            ("Contact", self.contact()),
-            ("Allow", super::endpoint::ALLOW.to_string()),
-            ("Content-Type", "application/sdp".to_string()),
-        ];
+        let mut extra = vec![("Contact", self.contact()), ("Allow", super::endpoint::ALLOW.to_string()), ("Content-Type", "application/sdp".to_string())];
         if let Some((name, value)) = &self.authorization {
             extra.push((name, value.clone()));
         }
@@ -340,7 +336,10 @@ impl Uac {
             return; // a retransmitted final response: ACKed again above
         }
         self.retransmit = None;
-        if matches!(status, 401 | 407) && !self.challenged && !self.cancel_wanted && self.cancel_tx.is_none()
+        if matches!(status, 401 | 407)
+            && !self.challenged
+            && !self.cancel_wanted
+            && self.cancel_tx.is_none()
             && let Some(credentials) = self.request.credentials.clone()
         {
             let header = if status == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };

@@ -188,8 +188,8 @@ fn remote_bye_ends_the_call() {
 
 #[test]
 fn endpoint_routes_dial_responses_and_remote_bye_to_the_outbound_leg() {
-    use crate::sip::endpoint::Endpoint;
     use crate::sip::UaCommand;
+    use crate::sip::endpoint::Endpoint;
     let t0 = Instant::now();
     let mut ep = Endpoint::new(Timers::default(), "127.0.0.1:5060".parse().unwrap());
     ep.handle_command(UaCommand::Dial(Box::new(request(None))), t0);
@@ -202,7 +202,9 @@ fn endpoint_routes_dial_responses_and_remote_bye_to_the_outbound_leg() {
     assert_eq!(message::parse(&ep.poll_transmit().unwrap().bytes).unwrap().method(), Some("ACK"));
     assert!(matches!(ep.poll_event(), Some(UaEvent::Answered { .. })));
     let from = invite.header("From").unwrap();
-    let bye = format!("BYE sip:chartline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5091;branch=z9hG4bKb1\r\nFrom: <sip:x@y>;tag=far\r\nTo: {from}\r\nCall-ID: out-1@chartline\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n");
+    let bye = format!(
+        "BYE sip:chartline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5091;branch=z9hG4bKb1\r\nFrom: <sip:x@y>;tag=far\r\nTo: {from}\r\nCall-ID: out-1@chartline\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
     ep.handle_inbound(bye.as_bytes(), "127.0.0.1:5091".parse().unwrap(), Transport::Udp, t0);
     let reply = ep.poll_transmit().unwrap();
     assert!(String::from_utf8(reply.bytes).unwrap().starts_with("SIP/2.0 200"));

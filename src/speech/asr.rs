@@ -128,10 +128,7 @@ impl AsrPool {
         });
         for (i, state) in states.into_iter().enumerate() {
             let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("asr-{i}"))
-                .spawn(move || worker(shared, state))
-                .map_err(|e| load_err(format!("cannot start a worker thread: {e}")))?;
+            std::thread::Builder::new().name(format!("asr-{i}")).spawn(move || worker(shared, state)).map_err(|e| load_err(format!("cannot start a worker thread: {e}")))?;
         }
         tracing::info!(model = %config.model_path.display(), workers, threads = shared.threads, queue = config.queue, "speech recognizer ready");
         Ok(AsrPool { _closer: Arc::new(Closer(shared.clone())), shared, workers })

@@ -12,9 +12,9 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
+use super::SpeechConfig;
 use super::asr::{self, AsrError, AsrPool, Priority, Saturated};
 use super::model::{self, ModelError};
-use super::SpeechConfig;
 use crate::media::resample;
 
 #[derive(Debug, Clone, Deserialize)]

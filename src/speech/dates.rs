@@ -117,10 +117,7 @@ fn read_atoms(atoms: &[Atom], today: NaiveDate, rejection: &mut Option<DateError
 fn written_alternatives(atoms: &[Atom]) -> Vec<Vec<Atom>> {
     let month = atoms.iter().any(|a| matches!(a, Atom::Month(_)));
     let year = |a: &Atom| matches!(a, Atom::Written { width: 4, value: 1900..=2099, .. });
-    let splittable: Vec<usize> = (0..atoms.len())
-        .filter(|&i| matches!(atoms[i], Atom::Written { width: 3.., ordinal: false, .. }) && !(month && year(&atoms[i])))
-        .take(4)
-        .collect();
+    let splittable: Vec<usize> = (0..atoms.len()).filter(|&i| matches!(atoms[i], Atom::Written { width: 3.., ordinal: false, .. }) && !(month && year(&atoms[i]))).take(4).collect();
     (0..1u32 << splittable.len())
         .map(|mask| {
             let mut out = Vec::new();
@@ -159,7 +156,11 @@ enum Atom {
     /// first … nineteenth, twentieth, thirtieth
     Ordinal(u32),
     /// A written number of at most four digits ("1982", "05", "5th").
-    Written { value: u32, width: u8, ordinal: bool },
+    Written {
+        value: u32,
+        width: u8,
+        ordinal: bool,
+    },
 }
 
 /// A number as grouped from atoms. `width` is how many digits it has as said ("oh five" 2,
@@ -168,7 +169,12 @@ enum Atom {
 enum Item {
     Month(u32),
     /// `run`: cut from a run of digits said one by one.
-    Num { value: u32, width: u8, ordinal: bool, run: bool },
+    Num {
+        value: u32,
+        width: u8,
+        ordinal: bool,
+        run: bool,
+    },
 }
 
 const MONTHS: [&str; 12] = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
@@ -176,8 +182,25 @@ const UNITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six",
 const TEENS: [&str; 10] = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
 const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 const ORDINALS: [&str; 19] = [
-    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
-    "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
 ];
 
 fn word_atom(word: &str) -> Option<Atom> {
@@ -260,17 +283,15 @@ fn atoms(text: &str) -> Vec<Atom> {
 }
 
 /// Words around a date of birth that hide no number.
-const FILLERS: &[&str] = &["my", "date", "of", "birth", "birthday", "is", "it", "its", "s", "it's", "born", "on", "in", "the", "i", "was", "and", "uh", "um", "er", "that", "be", "would", "year", "so", "well"];
+const FILLERS: &[&str] =
+    &["my", "date", "of", "birth", "birthday", "is", "it", "its", "s", "it's", "born", "on", "in", "the", "i", "was", "and", "uh", "um", "er", "that", "be", "would", "year", "so", "well"];
 
 /// "Two thousand nineteen" heard as "2000, I'm the": a year ending in 00 followed by a word that is
 /// neither a number, a month nor a filler lost its last part; the text gives no date.
 fn cut_year(text: &str) -> bool {
     let cleaned: String = text.chars().map(|c| if c.is_alphanumeric() || c == '\'' { c.to_ascii_lowercase() } else { ' ' }).collect();
     let words: Vec<&str> = cleaned.split_whitespace().collect();
-    words.iter().enumerate().any(|(i, w)| {
-        matches!(*w, "1900" | "2000")
-            && words[i + 1..].iter().find(|next| !FILLERS.contains(next)).is_some_and(|next| !is_number(next) && word_atom(next).is_none())
-    })
+    words.iter().enumerate().any(|(i, w)| matches!(*w, "1900" | "2000") && words[i + 1..].iter().find(|next| !FILLERS.contains(next)).is_some_and(|next| !is_number(next) && word_atom(next).is_none()))
 }
 
 /// A word that sounds like a digit ("for", "to"): a digit only between two numbers.

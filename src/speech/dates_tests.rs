@@ -177,7 +177,13 @@ fn digit_words(n: u32, width: usize, zero: &str) -> String {
 fn year_words(y: i32, style: u8) -> String {
     let (high, low) = ((y / 100) as u32, (y % 100) as u32);
     if y >= 2000 && (low < 10 || style.is_multiple_of(2)) {
-        let rest = if low == 0 { String::new() } else if style.is_multiple_of(3) { format!(" and {}", cardinal(low)) } else { format!(" {}", cardinal(low)) };
+        let rest = if low == 0 {
+            String::new()
+        } else if style.is_multiple_of(3) {
+            format!(" and {}", cardinal(low))
+        } else {
+            format!(" {}", cardinal(low))
+        };
         return format!("two thousand{rest}");
     }
     match low {
@@ -205,7 +211,15 @@ fn spoken(date: NaiveDate, style: u8, today: NaiveDate) -> String {
         3 => format!("{} {} {}", digit_words(m, 2, "zero"), digit_words(d, 2, "zero"), digit_words(y as u32, 4, "zero")),
         4 => format!("{} {} {}", cardinal(m), cardinal(d), year_words(y, style)),
         5 => format!("{m}/{d}/{y}"),
-        6 => format!("{month} {d}{}, {y}.", match d { 1 | 21 | 31 => "st", 2 | 22 => "nd", 3 | 23 => "rd", _ => "th" }),
+        6 => format!(
+            "{month} {d}{}, {y}.",
+            match d {
+                1 | 21 | 31 => "st",
+                2 | 22 => "nd",
+                3 | 23 => "rd",
+                _ => "th",
+            }
+        ),
         7 => format!("{m:02}/{d:02}/{yy}"),
         8 => format!("{y}-{m:02}-{d:02}"),
         _ => format!("{} of {month}, {}", ordinal(d), year_words(y, style)),

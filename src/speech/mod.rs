@@ -49,9 +49,7 @@ impl Default for SpeechConfig {
             queue: 8,
             threads: 0,
             audio_ctx_margin: 128,
-            vocabulary: ["refill", "prescription", "appointment", "lisinopril", "metformin", "atorvastatin", "amlodipine", "date of birth", "doctor", "nurse"]
-                .map(String::from)
-                .to_vec(),
+            vocabulary: ["refill", "prescription", "appointment", "lisinopril", "metformin", "atorvastatin", "amlodipine", "date of birth", "doctor", "nurse"].map(String::from).to_vec(),
             vad: VadConfig::default(),
             chart: ChartConfig::default(),
         }

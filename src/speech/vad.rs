@@ -91,8 +91,15 @@ enum State {
     /// Not listening: frames only teach the noise floor.
     Idle,
     /// Waiting for speech; `recent` counts speech frames among the last few.
-    Waiting { recent: VecDeque<bool> },
-    Speaking { started: Instant, last_speech: Instant, audio: Vec<i16>, speech_end: usize },
+    Waiting {
+        recent: VecDeque<bool>,
+    },
+    Speaking {
+        started: Instant,
+        last_speech: Instant,
+        audio: Vec<i16>,
+        speech_end: usize,
+    },
 }
 
 #[derive(Debug, Clone)]

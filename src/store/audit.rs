@@ -105,18 +105,7 @@ impl AuditEntry {
     pub fn compute_hash(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(self.prev_hash.as_bytes());
-        for field in [
-            self.seq.to_string().as_str(),
-            &self.at,
-            &self.who,
-            &self.role,
-            &self.action,
-            &self.outcome,
-            &self.patient,
-            &self.source,
-            &self.object,
-            &self.detail,
-        ] {
+        for field in [self.seq.to_string().as_str(), &self.at, &self.who, &self.role, &self.action, &self.outcome, &self.patient, &self.source, &self.object, &self.detail] {
             hasher.update(format!("{}:", field.len()).as_bytes());
             hasher.update(field.as_bytes());
         }
@@ -127,9 +116,14 @@ impl AuditEntry {
 /// The result of walking the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
-    Intact { count: i64 },
+    Intact {
+        count: i64,
+    },
     /// `seq` is the first entry that is missing or does not match; `problem` says how.
-    Broken { seq: i64, problem: String },
+    Broken {
+        seq: i64,
+        problem: String,
+    },
 }
 
 impl Store {
@@ -137,8 +131,7 @@ impl Store {
     pub fn audit(&self, event: &AuditEvent, at: DateTime<Utc>) -> Result<i64, StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let head: Option<(i64, String)> =
-                tx.query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let head: Option<(i64, String)> = tx.query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
             let (count, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
             let mut entry = AuditEntry {
                 seq: count + 1,
@@ -185,9 +178,7 @@ impl Store {
     /// Walks the whole chain: every entry present in order, each hash recomputed, the head matching.
     pub fn verify_audit(&self) -> Result<Verification, StoreError> {
         self.with(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT seq, at, who, role, action, outcome, patient, source, object, detail, prev_hash, hash FROM audit ORDER BY seq",
-            )?;
+            let mut stmt = conn.prepare("SELECT seq, at, who, role, action, outcome, patient, source, object, detail, prev_hash, hash FROM audit ORDER BY seq")?;
             let mut rows = stmt.query_map([], row_to_entry)?;
             let mut expected = 1i64;
             let mut prev = GENESIS.to_string();
@@ -206,8 +197,7 @@ impl Store {
                 expected += 1;
             }
             let count = expected - 1;
-            let head: Option<(i64, String)> =
-                conn.query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let head: Option<(i64, String)> = conn.query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
             let (head_count, head_hash) = head.unwrap_or((0, GENESIS.to_string()));
             if head_count > count {
                 return Ok(Verification::Broken { seq: count + 1, problem: format!("entries {}..={head_count} are missing (deleted from the end)", count + 1) });

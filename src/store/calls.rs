@@ -63,13 +63,7 @@ impl Store {
 
     pub fn call(&self, call_id: &str) -> Result<CallRecord, StoreError> {
         self.with(|conn| {
-            let json: Option<String> = conn
-                .query_row(
-                    "SELECT record FROM calls WHERE call_id = ?1 OR reference = ?1",
-                    [call_id],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let json: Option<String> = conn.query_row("SELECT record FROM calls WHERE call_id = ?1 OR reference = ?1", [call_id], |row| row.get(0)).optional()?;
             let json = json.ok_or_else(|| StoreError::NotFound(call_id.to_string()))?;
             Ok(serde_json::from_str(&json)?)
         })
@@ -87,9 +81,7 @@ impl Store {
     /// Finished calls that started at or after `since`, oldest first.
     pub fn finished_calls_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<CallRecord>, StoreError> {
         self.with(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT record FROM calls WHERE started_at >= ?1 AND ended_at IS NOT NULL ORDER BY started_at",
-            )?;
+            let mut stmt = conn.prepare("SELECT record FROM calls WHERE started_at >= ?1 AND ended_at IS NOT NULL ORDER BY started_at")?;
             let rows = stmt.query_map([since.to_rfc3339()], |row| row.get::<_, String>(0))?;
             rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
         })
@@ -98,8 +90,7 @@ impl Store {
     /// Calls that were in progress when the process died: no end time.
     pub fn unfinished_calls(&self) -> Result<Vec<(CallRecord, String)>, StoreError> {
         self.with(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT record, reference FROM calls WHERE ended_at IS NULL ORDER BY started_at")?;
+            let mut stmt = conn.prepare("SELECT record, reference FROM calls WHERE ended_at IS NULL ORDER BY started_at")?;
             let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
             rows.map(|row| {
                 let (json, reference) = row?;
@@ -113,10 +104,7 @@ impl Store {
     pub fn begin_call(&self, record: &CallRecord) -> Result<String, StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO calls (call_id, started_at, record) VALUES (?1, ?2, ?3)",
-                params![record.call_id, record.started_at.to_rfc3339(), serde_json::to_string(record)?],
-            )?;
+            tx.execute("INSERT INTO calls (call_id, started_at, record) VALUES (?1, ?2, ?3)", params![record.call_id, record.started_at.to_rfc3339(), serde_json::to_string(record)?])?;
             let reference = format!("{:06}", 100_000 + tx.last_insert_rowid());
             tx.execute("UPDATE calls SET reference = ?1 WHERE call_id = ?2", params![reference, record.call_id])?;
             tx.commit()?;
@@ -143,10 +131,7 @@ fn stored_record(conn: &Connection, call_id: &str) -> Result<Option<CallRecord>,
 }
 
 fn update(conn: &Connection, record: &CallRecord) -> Result<(), StoreError> {
-    let changed = conn.execute(
-        "UPDATE calls SET ended_at = ?2, record = ?3 WHERE call_id = ?1",
-        params![record.call_id, record.ended_at.map(|t| t.to_rfc3339()), serde_json::to_string(record)?],
-    )?;
+    let changed = conn.execute("UPDATE calls SET ended_at = ?2, record = ?3 WHERE call_id = ?1", params![record.call_id, record.ended_at.map(|t| t.to_rfc3339()), serde_json::to_string(record)?])?;
     if changed == 0 {
         return Err(StoreError::NotFound(record.call_id.clone()));
     }

@@ -101,9 +101,7 @@ impl DataKey {
 
 /// AES-256-GCM encryption of `msg` bound to `aad`.
 pub(crate) fn seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], msg: &[u8]) -> Vec<u8> {
-    Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key))
-        .encrypt(&Nonce::from(*nonce), Payload { msg, aad })
-        .expect("AES-GCM encryption of an in-memory buffer cannot fail")
+    Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)).encrypt(&Nonce::from(*nonce), Payload { msg, aad }).expect("AES-GCM encryption of an in-memory buffer cannot fail")
 }
 
 /// The plaintext, or `None` when the key, nonce, aad or ciphertext do not match.
@@ -267,9 +265,7 @@ impl Keys {
                         MasterKey { key, file: Some(paths.key_file.clone()) }
                     }
                     // Another process created it first.
-                    Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
-                        MasterKey { key: read_key_file(&paths.key_file)?, file: Some(paths.key_file.clone()) }
-                    }
+                    Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => MasterKey { key: read_key_file(&paths.key_file)?, file: Some(paths.key_file.clone()) },
                     Err(e) => return Err(e),
                 }
             }

@@ -63,8 +63,7 @@ impl Store {
     /// Opens the database with the store key of `keys`.
     pub fn open_with(path: &Path, keys: Arc<Keys>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| StoreError::Dir { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.display().to_string(), source })?;
         }
         let conn = cipher::open(path, &keys.all(keys::Purpose::Store))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -26,8 +26,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         );",
     )?;
     // Added for the sync worker; ALTER for stores created before.
-    let columns: Vec<String> =
-        conn.prepare("SELECT name FROM pragma_table_info('outbox')")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let columns: Vec<String> = conn.prepare("SELECT name FROM pragma_table_info('outbox')")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for (name, ty) in [("enqueued_at", "TEXT"), ("lease_until", "TEXT")] {
         if !columns.iter().any(|c| c == name) {
             conn.execute_batch(&format!("ALTER TABLE outbox ADD COLUMN {name} {ty}"))?;
@@ -78,20 +77,12 @@ pub fn claim_due(conn: &mut Connection, now: DateTime<Utc>, lease: Duration, lim
              ORDER BY next_attempt_at LIMIT ?2",
         )?;
         stmt.query_map(params![now_s, limit as i64], |r| {
-            Ok(Claimed {
-                call_id: r.get(0)?,
-                payload: r.get(1)?,
-                attempts: r.get::<_, i64>(2)? as u32 + 1,
-                enqueued_at: parse_stamp(&r.get::<_, String>(3)?),
-            })
+            Ok(Claimed { call_id: r.get(0)?, payload: r.get(1)?, attempts: r.get::<_, i64>(2)? as u32 + 1, enqueued_at: parse_stamp(&r.get::<_, String>(3)?) })
         })?
         .collect::<Result<_, _>>()?
     };
     for row in &rows {
-        tx.execute(
-            "UPDATE outbox SET status = 'delivering', attempts = ?2, lease_until = ?3 WHERE call_id = ?1",
-            params![row.call_id, row.attempts, stamp(now + lease)],
-        )?;
+        tx.execute("UPDATE outbox SET status = 'delivering', attempts = ?2, lease_until = ?3 WHERE call_id = ?1", params![row.call_id, row.attempts, stamp(now + lease)])?;
     }
     tx.commit()?;
     Ok(rows)
@@ -101,10 +92,7 @@ pub fn claim_due(conn: &mut Connection, now: DateTime<Utc>, lease: Duration, lim
 pub fn mark_delivered(conn: &mut Connection, call_id: &str, refs: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     let refs_json = serde_json::to_string(refs)?;
-    tx.execute(
-        "UPDATE outbox SET status = 'delivered', refs = ?2, delivered_at = ?3, last_error = NULL, lease_until = NULL WHERE call_id = ?1",
-        params![call_id, refs_json, stamp(at)],
-    )?;
+    tx.execute("UPDATE outbox SET status = 'delivered', refs = ?2, delivered_at = ?3, last_error = NULL, lease_until = NULL WHERE call_id = ?1", params![call_id, refs_json, stamp(at)])?;
     let ehr = serde_json::json!({"status": "delivered", "refs": refs, "delivered_at": at});
     tx.execute("UPDATE calls SET record = json_set(record, '$.ehr', json(?2)) WHERE call_id = ?1", params![call_id, ehr.to_string()])?;
     tx.commit()?;
@@ -130,10 +118,7 @@ pub fn release(conn: &Connection, call_id: &str) -> Result<(), StoreError> {
 /// Moves a row to the dead letter and marks the call's EHR status failed.
 pub fn mark_dead(conn: &mut Connection, call_id: &str, error: &str) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    let changed = tx.execute(
-        "UPDATE outbox SET status = 'dead_letter', last_error = ?2, lease_until = NULL WHERE call_id = ?1 AND status = 'delivering'",
-        params![call_id, error],
-    )?;
+    let changed = tx.execute("UPDATE outbox SET status = 'dead_letter', last_error = ?2, lease_until = NULL WHERE call_id = ?1 AND status = 'delivering'", params![call_id, error])?;
     if changed > 0 {
         tx.execute("UPDATE calls SET record = json_set(record, '$.ehr.status', 'failed') WHERE call_id = ?1", params![call_id])?;
     }
@@ -153,11 +138,7 @@ pub fn requeue(conn: &Connection, call_id: Option<&str>, now: DateTime<Utc>) -> 
 /// When the next row falls due (None when nothing is waiting).
 pub fn next_due(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
     let next: Option<String> = conn
-        .query_row(
-            "SELECT MIN(CASE status WHEN 'pending' THEN next_attempt_at ELSE lease_until END) FROM outbox WHERE status IN ('pending', 'delivering')",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT MIN(CASE status WHEN 'pending' THEN next_attempt_at ELSE lease_until END) FROM outbox WHERE status IN ('pending', 'delivering')", [], |r| r.get(0))
         .optional()?
         .flatten();
     Ok(next.map(|s| parse_stamp(&s)))
@@ -178,9 +159,7 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
 
 /// Rows by status, for `chartline outbox --json`.
 pub fn list(conn: &Connection) -> Result<Vec<serde_json::Value>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT call_id, status, attempts, next_attempt_at, last_error, delivered_at, refs, enqueued_at FROM outbox ORDER BY rowid",
-    )?;
+    let mut stmt = conn.prepare("SELECT call_id, status, attempts, next_attempt_at, last_error, delivered_at, refs, enqueued_at FROM outbox ORDER BY rowid")?;
     let rows = stmt.query_map([], |row| {
         let refs: Option<String> = row.get(6)?;
         Ok(serde_json::json!({

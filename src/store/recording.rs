@@ -232,8 +232,7 @@ pub fn decode(bytes: &[u8], path: &Path, keys: &Keys) -> Result<Pcm, RecordingEr
             break; // the tail of a chunk being written when the process died
         }
         let sealed = &bytes[at + 5..at + 5 + len];
-        let plain = keys::open(key.bytes(), &nonce(&header, index), &aad(&header, index, flags), sealed)
-            .ok_or_else(|| RecordingError::Tampered { path: name(), chunk: index })?;
+        let plain = keys::open(key.bytes(), &nonce(&header, index), &aad(&header, index, flags), sealed).ok_or_else(|| RecordingError::Tampered { path: name(), chunk: index })?;
         samples.extend(plain.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
         at += 5 + len;
         index += 1;

@@ -71,7 +71,9 @@ pub struct RotateReport {
 pub fn rotate(paths: &KeyPaths, targets: &Targets, options: &RotateOptions) -> Result<RotateReport, StoreError> {
     let _exclusive = if options.reencrypt {
         let file = open_lock(&targets.data_dir)?;
-        file.try_lock().map_err(|_| StoreError::Invalid(format!("chartline serve is running on {}: stop it before --reencrypt (a master-key rotation alone is safe while it runs)", targets.data_dir.display())))?;
+        file.try_lock().map_err(|_| {
+            StoreError::Invalid(format!("chartline serve is running on {}: stop it before --reencrypt (a master-key rotation alone is safe while it runs)", targets.data_dir.display()))
+        })?;
         Some(file)
     } else {
         None
@@ -146,11 +148,7 @@ fn recording_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(StoreError::Dir { path: dir.display().to_string(), source }),
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("clrec" | "wav")))
-        .collect();
+    let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("clrec" | "wav"))).collect();
     files.sort();
     Ok(files)
 }
@@ -175,7 +173,8 @@ mod tests {
         let mut w = SealedWriter::create(&rec, keys.current(Purpose::Recordings), 8000, 8000).unwrap();
         w.write(&vec![1234i16; 12000]).unwrap();
         w.finish().unwrap();
-        let targets = Targets { data_dir: data.to_path_buf(), databases: vec![(Purpose::Store, data.join("chartline.db")), (Purpose::Chart, data.join("chart.db"))], recordings_dir: data.join("recordings") };
+        let targets =
+            Targets { data_dir: data.to_path_buf(), databases: vec![(Purpose::Store, data.join("chartline.db")), (Purpose::Chart, data.join("chart.db"))], recordings_dir: data.join("recordings") };
 
         let old_key_file = std::fs::read_to_string(&paths.key_file).unwrap();
         let report = rotate(&paths, &targets, &RotateOptions::default()).unwrap();

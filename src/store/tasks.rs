@@ -132,10 +132,7 @@ impl Store {
     pub fn reassign_task(&self, call_id: &str, practitioner: Option<&str>, department: Option<&str>) -> Result<(), StoreError> {
         self.with(|conn| {
             ensure_row(conn, call_id)?;
-            conn.execute(
-                "UPDATE task_state SET assigned_practitioner = ?2, assigned_department = ?3 WHERE call_id = ?1",
-                params![call_id, practitioner, department],
-            )?;
+            conn.execute("UPDATE task_state SET assigned_practitioner = ?2, assigned_department = ?3 WHERE call_id = ?1", params![call_id, practitioner, department])?;
             Ok(())
         })
     }
@@ -153,9 +150,7 @@ impl Store {
     pub fn replies(&self, call_id: &str) -> Result<Vec<TaskReply>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare("SELECT author, text, at, refs FROM task_replies WHERE call_id = ?1 ORDER BY id")?;
-            let rows = stmt.query_map([call_id], |r| {
-                Ok(TaskReply { author: r.get(0)?, text: r.get(1)?, at: time(r.get(2)?).unwrap_or_default(), refs: r.get(3)? })
-            })?;
+            let rows = stmt.query_map([call_id], |r| Ok(TaskReply { author: r.get(0)?, text: r.get(1)?, at: time(r.get(2)?).unwrap_or_default(), refs: r.get(3)? }))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
@@ -179,14 +174,7 @@ impl Store {
         self.with(|conn| {
             let mut stmt = conn.prepare("SELECT medication_id, medication, approved, decided_by, at, refs FROM refill_decisions WHERE call_id = ?1 ORDER BY id")?;
             let rows = stmt.query_map([call_id], |r| {
-                Ok(RefillRecord {
-                    medication_id: r.get(0)?,
-                    medication: r.get(1)?,
-                    approved: r.get(2)?,
-                    decided_by: r.get(3)?,
-                    at: time(r.get(4)?).unwrap_or_default(),
-                    refs: r.get(5)?,
-                })
+                Ok(RefillRecord { medication_id: r.get(0)?, medication: r.get(1)?, approved: r.get(2)?, decided_by: r.get(3)?, at: time(r.get(4)?).unwrap_or_default(), refs: r.get(5)? })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

@@ -119,8 +119,7 @@ impl Store {
         }
         let now = Utc::now();
         self.with(|conn| {
-            let taken: Option<i64> =
-                conn.query_row("SELECT id FROM users WHERE username = ?1", [&new.username], |r| r.get(0)).optional()?;
+            let taken: Option<i64> = conn.query_row("SELECT id FROM users WHERE username = ?1", [&new.username], |r| r.get(0)).optional()?;
             if taken.is_some() {
                 return Err(StoreError::Invalid(format!("username {:?} is taken", new.username)));
             }
@@ -137,9 +136,7 @@ impl Store {
 
     pub fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.with(|conn| {
-            let pair = conn
-                .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"), [username], row_to_user)
-                .optional()?;
+            let pair = conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"), [username], row_to_user).optional()?;
             pair.map(finish).transpose()
         })
     }
@@ -164,10 +161,7 @@ impl Store {
         self.with(|conn| {
             let mut stmt = conn.prepare("SELECT at FROM login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at")?;
             let rows = stmt.query_map(params![username, since.to_rfc3339()], |r| r.get::<_, String>(0))?;
-            Ok(rows
-                .filter_map(|r| r.ok())
-                .filter_map(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.with_timezone(&Utc)))
-                .collect())
+            Ok(rows.filter_map(|r| r.ok()).filter_map(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.with_timezone(&Utc))).collect())
         })
     }
 
@@ -184,14 +178,7 @@ mod tests {
     use super::*;
 
     fn new_user(name: &str, role: Role, practitioner: Option<&str>) -> NewUser {
-        NewUser {
-            username: name.into(),
-            display_name: format!("{name} display"),
-            role,
-            practitioner: practitioner.map(Into::into),
-            password_hash: "$argon2id$fake".into(),
-            totp_secret: None,
-        }
+        NewUser { username: name.into(), display_name: format!("{name} display"), role, practitioner: practitioner.map(Into::into), password_hash: "$argon2id$fake".into(), totp_secret: None }
     }
 
     #[test]

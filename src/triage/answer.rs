@@ -3,10 +3,7 @@
 
 use super::text::tokens;
 
-const YES: &[&str] = &[
-    "yes", "yeah", "yea", "yep", "yup", "ya", "yah", "sure", "correct", "right", "exactly", "absolutely",
-    "affirmative", "definitely", "certainly", "true", "indeed", "yess",
-];
+const YES: &[&str] = &["yes", "yeah", "yea", "yep", "yup", "ya", "yah", "sure", "correct", "right", "exactly", "absolutely", "affirmative", "definitely", "certainly", "true", "indeed", "yess"];
 const NO: &[&str] = &["no", "nope", "nah", "wrong", "incorrect", "negative", "nay"];
 const YES_PHRASES: &[&[&str]] = &[&["uh", "huh"], &["mm", "hmm"], &["mhm"], &["of", "course"], &["that", "is", "me"]];
 const NO_PHRASES: &[&[&str]] = &[&["uh", "uh"], &["not", "really"], &["that", "is", "not", "me"]];

@@ -11,11 +11,11 @@
 
 use serde::Serialize;
 
+use super::RequestType;
+use super::model::{DecidedBy, ModelScores};
 use super::pattern::Pattern;
 use super::rules::{RuleSet, Severity, Target};
 use super::text::{Token, tokens};
-use super::RequestType;
-use super::model::{DecidedBy, ModelScores};
 
 /// A rule that fired (or was negated), with the words that matched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,11 +156,7 @@ pub fn classify(rules: &RuleSet, text: &str) -> Classification {
     let mut negated = Vec::new();
     let mut red_flags = Vec::new();
     for rule in &rules.rules {
-        let outcome = if rule.unless.is_empty() {
-            evaluate(&rule.any, &rule.all, &tokens, rules)
-        } else {
-            evaluate(&rule.any, &rule.all, &mask(&tokens, &rule.unless, rules), rules)
-        };
+        let outcome = if rule.unless.is_empty() { evaluate(&rule.any, &rule.all, &tokens, rules) } else { evaluate(&rule.any, &rule.all, &mask(&tokens, &rule.unless, rules), rules) };
         let (target, weight) = match &rule.target {
             Target::Type { kind, weight } => (kind.name().to_string(), Some(*weight)),
             Target::Flag { severity, .. } => (format!("{severity:?}").to_lowercase(), None),
@@ -175,21 +171,13 @@ pub fn classify(rules: &RuleSet, text: &str) -> Classification {
                         let index = RequestType::ALL.iter().position(|t| t == kind).unwrap_or(0);
                         scores[index] += weight;
                     }
-                    Target::Flag { severity, label } => red_flags.push(RedFlag {
-                        id: rule.id.clone(),
-                        severity: *severity,
-                        label: label.clone(),
-                        matched: matched.clone(),
-                    }),
+                    Target::Flag { severity, label } => red_flags.push(RedFlag { id: rule.id.clone(), severity: *severity, label: label.clone(), matched: matched.clone() }),
                 }
                 fired.push(hit(matched));
             }
         }
     }
-    let (best, best_score) = scores
-        .iter()
-        .enumerate()
-        .fold((0, 0.0), |(bi, bs), (i, &s)| if s > bs { (i, s) } else { (bi, bs) });
+    let (best, best_score) = scores.iter().enumerate().fold((0, 0.0), |(bi, bs), (i, &s)| if s > bs { (i, s) } else { (bi, bs) });
     let detected = (best_score >= rules.min_score).then(|| RequestType::ALL[best]);
     let severity = red_flags.iter().map(|f| f.severity).max();
     let emergency = severity == Some(Severity::Emergency);

@@ -31,12 +31,7 @@ pub struct PracticeConfig {
 
 impl Default for PracticeConfig {
     fn default() -> Self {
-        Self {
-            name: "Chartline Demo Practice".into(),
-            time_zone: "America/Chicago".into(),
-            hours: Default::default(),
-            holidays: Vec::new(),
-        }
+        Self { name: "Chartline Demo Practice".into(), time_zone: "America/Chicago".into(), hours: Default::default(), holidays: Vec::new() }
     }
 }
 
@@ -101,31 +96,16 @@ impl PracticeHours {
     pub fn new(time_zone: &str, hours: &WeeklyHours, holidays: &[String]) -> Result<Self, HoursError> {
         let bad = |key: &str, problem: String| HoursError { key: key.to_string(), problem };
         let tz: Tz = time_zone.parse().map_err(|_| bad("time_zone", format!("is not an IANA time zone: {time_zone:?}")))?;
-        let days = [
-            ("mon", &hours.mon),
-            ("tue", &hours.tue),
-            ("wed", &hours.wed),
-            ("thu", &hours.thu),
-            ("fri", &hours.fri),
-            ("sat", &hours.sat),
-            ("sun", &hours.sun),
-        ];
+        let days = [("mon", &hours.mon), ("tue", &hours.tue), ("wed", &hours.wed), ("thu", &hours.thu), ("fri", &hours.fri), ("sat", &hours.sat), ("sun", &hours.sun)];
         let mut week: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
         for (index, (name, intervals)) in days.into_iter().enumerate() {
             for text in intervals {
-                let interval = parse_interval(text).ok_or_else(|| {
-                    bad(&format!("hours.{name}"), format!("has {text:?}; expected \"HH:MM-HH:MM\" with start before end"))
-                })?;
+                let interval = parse_interval(text).ok_or_else(|| bad(&format!("hours.{name}"), format!("has {text:?}; expected \"HH:MM-HH:MM\" with start before end")))?;
                 week[index].push(interval);
             }
         }
-        let holidays = holidays
-            .iter()
-            .map(|d| {
-                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
-                    .map_err(|_| bad("holidays", format!("has {d:?}; expected a date \"YYYY-MM-DD\"")))
-            })
-            .collect::<Result<_, _>>()?;
+        let holidays =
+            holidays.iter().map(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| bad("holidays", format!("has {d:?}; expected a date \"YYYY-MM-DD\"")))).collect::<Result<_, _>>()?;
         Ok(Self { tz, week, holidays })
     }
 
@@ -171,11 +151,7 @@ mod tests {
     }
 
     fn chicago() -> PracticeHours {
-        let hours = WeeklyHours {
-            mon: vec!["08:00-12:00".into(), "13:00-17:00".into()],
-            sat: vec!["09:00-12:00".into()],
-            ..WeeklyHours::default()
-        };
+        let hours = WeeklyHours { mon: vec!["08:00-12:00".into(), "13:00-17:00".into()], sat: vec!["09:00-12:00".into()], ..WeeklyHours::default() };
         PracticeHours::new("America/Chicago", &hours, &["2026-12-25".into(), "2026-11-26".into()]).unwrap()
     }
 

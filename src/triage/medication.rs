@@ -7,17 +7,95 @@ use super::text::tokens;
 
 /// Words in a prescription's display text that say nothing about which drug it is.
 const FORM_WORDS: &[&str] = &[
-    "mg", "mcg", "ml", "g", "unt", "units", "unit", "hr", "hour", "oral", "tablet", "tablets", "tab", "capsule",
-    "capsules", "cap", "extended", "release", "delayed", "er", "xr", "sr", "dr", "hydrochloride", "hcl", "sodium",
-    "potassium", "calcium", "succinate", "tartrate", "besylate", "solution", "suspension", "injection", "injectable",
-    "pen", "inhaler", "inhalation", "metered", "dose", "actuat", "topical", "cream", "ointment", "patch", "daily",
-    "prefilled", "syringe", "auto", "injector", "chewable", "disintegrating", "film", "coated", "per", "and", "with",
+    "mg",
+    "mcg",
+    "ml",
+    "g",
+    "unt",
+    "units",
+    "unit",
+    "hr",
+    "hour",
+    "oral",
+    "tablet",
+    "tablets",
+    "tab",
+    "capsule",
+    "capsules",
+    "cap",
+    "extended",
+    "release",
+    "delayed",
+    "er",
+    "xr",
+    "sr",
+    "dr",
+    "hydrochloride",
+    "hcl",
+    "sodium",
+    "potassium",
+    "calcium",
+    "succinate",
+    "tartrate",
+    "besylate",
+    "solution",
+    "suspension",
+    "injection",
+    "injectable",
+    "pen",
+    "inhaler",
+    "inhalation",
+    "metered",
+    "dose",
+    "actuat",
+    "topical",
+    "cream",
+    "ointment",
+    "patch",
+    "daily",
+    "prefilled",
+    "syringe",
+    "auto",
+    "injector",
+    "chewable",
+    "disintegrating",
+    "film",
+    "coated",
+    "per",
+    "and",
+    "with",
 ];
 
 /// Words a caller puts around a drug name.
 const FILLER_WORDS: &[&str] = &[
-    "my", "the", "a", "an", "um", "uh", "er", "pill", "pills", "medicine", "medication", "meds", "prescription",
-    "refill", "for", "of", "on", "please", "it", "is", "its", "that", "this", "some", "more", "i", "need", "take",
+    "my",
+    "the",
+    "a",
+    "an",
+    "um",
+    "uh",
+    "er",
+    "pill",
+    "pills",
+    "medicine",
+    "medication",
+    "meds",
+    "prescription",
+    "refill",
+    "for",
+    "of",
+    "on",
+    "please",
+    "it",
+    "is",
+    "its",
+    "that",
+    "this",
+    "some",
+    "more",
+    "i",
+    "need",
+    "take",
 ];
 
 /// Whether [`similarity`] reaches `min`, skipping the comparison when the lengths alone rule it
@@ -52,11 +130,7 @@ pub fn sounds_like(spoken: &str, written: &str) -> f64 {
 
 /// The words of a written medication that name the drug, alone and in adjacent pairs run together.
 fn key_forms(written: &str) -> Vec<String> {
-    let words: Vec<String> = tokens(written)
-        .into_iter()
-        .map(|t| t.text)
-        .filter(|w| w.len() >= 3 && !w.chars().all(|c| c.is_ascii_digit() || c == '.') && !FORM_WORDS.contains(&w.as_str()))
-        .collect();
+    let words: Vec<String> = tokens(written).into_iter().map(|t| t.text).filter(|w| w.len() >= 3 && !w.chars().all(|c| c.is_ascii_digit() || c == '.') && !FORM_WORDS.contains(&w.as_str())).collect();
     let mut forms = words.clone();
     forms.extend(words.windows(2).map(|w| w.concat()));
     forms
@@ -64,8 +138,7 @@ fn key_forms(written: &str) -> Vec<String> {
 
 /// Spoken windows of one to three words run together, fillers dropped.
 fn spoken_forms(spoken: &str) -> Vec<String> {
-    let words: Vec<String> =
-        tokens(spoken).into_iter().map(|t| t.text).filter(|w| !FILLER_WORDS.contains(&w.as_str())).collect();
+    let words: Vec<String> = tokens(spoken).into_iter().map(|t| t.text).filter(|w| !FILLER_WORDS.contains(&w.as_str())).collect();
     let mut forms = Vec::new();
     for take in 1..=3 {
         forms.extend(words.windows(take).map(|w| w.concat()).filter(|f| f.len() >= 4));
@@ -82,10 +155,7 @@ pub fn best_match<S: AsRef<str>>(spoken: &str, candidates: &[S]) -> Option<(usiz
     let spoken = spoken_forms(spoken);
     let mut best: Option<(usize, f64)> = None;
     for (index, candidate) in candidates.iter().enumerate() {
-        let score = key_forms(candidate.as_ref())
-            .iter()
-            .flat_map(|key| spoken.iter().map(move |s| sounds_like(s, key)))
-            .fold(0.0, f64::max);
+        let score = key_forms(candidate.as_ref()).iter().flat_map(|key| spoken.iter().map(move |s| sounds_like(s, key))).fold(0.0, f64::max);
         if score >= MATCH_THRESHOLD && best.is_none_or(|(_, b)| score > b) {
             best = Some((index, score));
         }

@@ -136,9 +136,7 @@ impl Pattern {
                 }
                 ends.into_iter().find_map(|end| self.match_at(tokens, end, element + 1, classes))
             }
-            Element::Gap(max) => (0..=*max)
-                .filter(|skip| pos + skip <= tokens.len())
-                .find_map(|skip| self.match_at(tokens, pos + skip, element + 1, classes)),
+            Element::Gap(max) => (0..=*max).filter(|skip| pos + skip <= tokens.len()).find_map(|skip| self.match_at(tokens, pos + skip, element + 1, classes)),
         }
     }
 }

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, NaiveTime, Utc};
 use serde::Deserialize;
 
-use super::hours::{HoursError, PracticeHours, parse_time};
 use super::RequestType;
+use super::hours::{HoursError, PracticeHours, parse_time};
 use crate::store::record::Routing;
 
 /// `[routing]` in chartline.toml.
@@ -134,14 +134,11 @@ impl Router {
     pub fn new(config: &RoutingConfig, hours: PracticeHours) -> Result<Self, HoursError> {
         let bad = |key: &str, problem: String| HoursError { key: key.to_string(), problem };
         let types = |key: &str, list: &[String]| -> Result<Vec<RequestType>, HoursError> {
-            list.iter()
-                .map(|n| RequestType::from_name(n).ok_or_else(|| bad(key, format!("has {n:?}, not a request type"))))
-                .collect()
+            list.iter().map(|n| RequestType::from_name(n).ok_or_else(|| bad(key, format!("has {n:?}, not a request type")))).collect()
         };
         let mut departments = HashMap::new();
         for (name, department) in &config.departments {
-            let kind = RequestType::from_name(name)
-                .ok_or_else(|| bad(&format!("departments.{name}"), "is not a request type".into()))?;
+            let kind = RequestType::from_name(name).ok_or_else(|| bad(&format!("departments.{name}"), "is not a request type".into()))?;
             departments.insert(kind, department.clone());
         }
         let mut locations = Vec::new();
@@ -158,10 +155,7 @@ impl Router {
             let key = format!("on_call[{i}]");
             let stamp = |s: &Option<String>| s.as_deref().and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok());
             let cover = match (&entry.days.is_empty(), &entry.from, &entry.until) {
-                (false, None, None) => Cover::Weekly(
-                    entry.days.iter().map(|d| weekday_index(d).ok_or_else(|| bad(&key, format!("day {d:?} is not mon..sun"))))
-                        .collect::<Result<_, _>>()?,
-                ),
+                (false, None, None) => Cover::Weekly(entry.days.iter().map(|d| weekday_index(d).ok_or_else(|| bad(&key, format!("day {d:?} is not mon..sun")))).collect::<Result<_, _>>()?),
                 (true, Some(_), Some(_)) => match (stamp(&entry.from), stamp(&entry.until)) {
                     (Some(from), Some(until)) if from < until => Cover::Dated(from, until),
                     _ => return Err(bad(&key, "needs from < until as \"YYYY-MM-DDTHH:MM\"".into())),
@@ -207,11 +201,7 @@ impl Router {
         }
         let duty_day = if local.time() < self.handover { local.date() - Duration::days(1) } else { local.date() };
         let weekday = duty_day.weekday().num_days_from_monday();
-        self.on_call
-            .iter()
-            .find(|(_, c)| matches!(c, Cover::Weekly(days) if days.contains(&weekday)))
-            .map(|(p, _)| p.clone())
-            .or_else(|| self.fallback.clone())
+        self.on_call.iter().find(|(_, c)| matches!(c, Cover::Weekly(days) if days.contains(&weekday))).map(|(p, _)| p.clone()).or_else(|| self.fallback.clone())
     }
 
     pub fn route(&self, input: &RouteInput) -> Routing {

@@ -9,10 +9,7 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 
 fn config() -> RoutingConfig {
     RoutingConfig {
-        locations: vec![
-            LocationRule { number: "+1 (555) 010-2000".into(), location: "Main Street Clinic".into() },
-            LocationRule { number: "555-010-3000".into(), location: "Lakeside Clinic".into() },
-        ],
+        locations: vec![LocationRule { number: "+1 (555) 010-2000".into(), location: "Main Street Clinic".into() }, LocationRule { number: "555-010-3000".into(), location: "Lakeside Clinic".into() }],
         default_location: "Main Street Clinic".into(),
         on_call: vec![
             OnCallEntry { provider: "Practitioner/dr-adams".into(), days: vec!["mon".into(), "tue".into(), "wed".into()], from: None, until: None },
@@ -49,12 +46,7 @@ fn in_hours_clinical_requests_go_to_the_pcp_and_the_type_department() {
 
 #[test]
 fn in_hours_office_requests_have_no_practitioner() {
-    for (kind, department) in [
-        (RequestType::Billing, "billing"),
-        (RequestType::Appointment, "scheduling"),
-        (RequestType::Records, "records"),
-        (RequestType::Administrative, "front_desk"),
-    ] {
+    for (kind, department) in [(RequestType::Billing, "billing"), (RequestType::Appointment, "scheduling"), (RequestType::Records, "records"), (RequestType::Administrative, "front_desk")] {
         let r = router().route(&input(kind, tuesday_morning()));
         assert_eq!(r.practitioner, None, "{kind:?}");
         assert_eq!(r.department.as_deref(), Some(department), "{kind:?}");

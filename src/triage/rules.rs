@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::RequestType;
 use super::pattern::{Classes, Negation, Pattern};
 use super::text::tokens;
-use super::RequestType;
 
 /// The rules compiled into the binary.
 pub const EMBEDDED_RULES: &str = include_str!("../../config/triage.toml");
@@ -131,12 +131,7 @@ impl RuleSet {
     /// Parses and compiles; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, RulesError> {
         let file: RulesFile = crate::toml_file::parse(text, origin)?;
-        compile(file).map_err(|(key, anchor, problem)| RulesError::Invalid {
-            origin: origin.into(),
-            line: line_of(text, &anchor),
-            key,
-            problem,
-        })
+        compile(file).map_err(|(key, anchor, problem)| RulesError::Invalid { origin: origin.into(), line: line_of(text, &anchor), key, problem })
     }
 }
 
@@ -146,8 +141,7 @@ fn words(phrase: &str) -> Vec<String> {
 
 /// Compiles the file; an error is (key, text to find its line by, problem).
 fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
-    let fallback = RequestType::from_name(&file.fallback)
-        .ok_or_else(|| ("fallback".to_string(), "fallback =".to_string(), format!("is not a request type: {:?}", file.fallback)))?;
+    let fallback = RequestType::from_name(&file.fallback).ok_or_else(|| ("fallback".to_string(), "fallback =".to_string(), format!("is not a request type: {:?}", file.fallback)))?;
     if file.negation.window == 0 {
         return Err(("negation.window".into(), "window =".into(), "must be at least 1".into()));
     }
@@ -156,15 +150,13 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
     for (name, entries) in &file.vocabulary {
         let spellings = entries.iter().map(|e| e.split('|').map(|s| words(s).join(" ")).filter(|s| !s.is_empty()).collect());
         grouped.insert(name.clone(), spellings.collect());
-        let phrases: Vec<Vec<String>> =
-            entries.iter().flat_map(|e| e.split('|')).map(words).filter(|w| !w.is_empty()).collect();
+        let phrases: Vec<Vec<String>> = entries.iter().flat_map(|e| e.split('|')).map(words).filter(|w| !w.is_empty()).collect();
         if phrases.is_empty() {
             return Err((format!("vocabulary.{name}"), format!("{name} ="), "is empty".into()));
         }
         classes.insert(name.clone(), phrases);
     }
-    let mut aliases: Vec<(Vec<String>, Vec<String>)> =
-        file.aliases.iter().map(|(from, to)| (words(from), words(to))).filter(|(f, _)| !f.is_empty()).collect();
+    let mut aliases: Vec<(Vec<String>, Vec<String>)> = file.aliases.iter().map(|(from, to)| (words(from), words(to))).filter(|(f, _)| !f.is_empty()).collect();
     aliases.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
     let negation = Negation {
         cues: file.negation.cues.iter().map(|c| c.to_lowercase()).collect(),
@@ -178,9 +170,7 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
         let kind = RequestType::from_name(&r.kind);
         (r.id, kind.ok_or(r.kind).map(|kind| Target::Type { kind, weight: r.weight }), r.any, r.all, r.unless, "type_rule")
     });
-    let flags = file.red_flags.into_iter().map(|r| {
-        (r.id, Ok(Target::Flag { severity: r.severity, label: r.label }), r.any, r.all, r.unless, "red_flag")
-    });
+    let flags = file.red_flags.into_iter().map(|r| (r.id, Ok(Target::Flag { severity: r.severity, label: r.label }), r.any, r.all, r.unless, "red_flag"));
     for (id, target, any, all, unless, table) in type_rules.chain(flags) {
         let anchor = format!("\"{id}\"");
         let bad = |key: &str, problem: String| (format!("{table}.{key} (id {id})"), anchor.clone(), problem);
@@ -197,9 +187,7 @@ fn compile(file: RulesFile) -> Result<RuleSet, (String, String, String)> {
             return Err(bad("any", "and `all` are both empty: the rule could never fire".into()));
         }
         let compile_list = |list: &[String], key: &str| -> Result<Vec<Pattern>, (String, String, String)> {
-            list.iter()
-                .map(|p| Pattern::parse(p, &classes).map_err(|e| bad(key, format!("pattern {p:?}: {e}"))))
-                .collect()
+            list.iter().map(|p| Pattern::parse(p, &classes).map_err(|e| bad(key, format!("pattern {p:?}: {e}")))).collect()
         };
         let any = compile_list(&any, "any")?;
         let all = all.iter().map(|group| compile_list(group, "all")).collect::<Result<Vec<_>, _>>()?;
@@ -242,10 +230,7 @@ any = ["refill*", "{med}"]
         let rules = RuleSet::embedded().expect("embedded triage.toml compiles");
         assert!(rules.rules.len() > 40);
         for kind in RequestType::ALL {
-            assert!(
-                rules.rules.iter().any(|r| matches!(r.target, Target::Type { kind: k, .. } if k == kind)),
-                "no rule for {kind:?}"
-            );
+            assert!(rules.rules.iter().any(|r| matches!(r.target, Target::Type { kind: k, .. } if k == kind)), "no rule for {kind:?}");
         }
     }
 

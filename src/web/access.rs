@@ -122,14 +122,8 @@ impl Filter {
 
 /// Open tasks this person may see that pass the filter: urgent first, then red flags, then oldest.
 pub fn queue(session: &Session, tasks: Vec<TaskItem>, filter: &Filter) -> Vec<TaskItem> {
-    let mut open: Vec<TaskItem> =
-        tasks.into_iter().filter(|t| !t.done && can_view(session, t) && filter.matches(session, t)).collect();
-    open.sort_by(|a, b| {
-        b.urgent
-            .cmp(&a.urgent)
-            .then_with(|| (!b.red_flags.is_empty()).cmp(&!a.red_flags.is_empty()))
-            .then_with(|| a.started_at.cmp(&b.started_at))
-    });
+    let mut open: Vec<TaskItem> = tasks.into_iter().filter(|t| !t.done && can_view(session, t) && filter.matches(session, t)).collect();
+    open.sort_by(|a, b| b.urgent.cmp(&a.urgent).then_with(|| (!b.red_flags.is_empty()).cmp(&!a.red_flags.is_empty())).then_with(|| a.started_at.cmp(&b.started_at)));
     open
 }
 
@@ -149,16 +143,7 @@ mod tests {
     use chrono::Duration;
 
     fn session(role: Role, practitioner: Option<&str>) -> Session {
-        Session {
-            id: "s".into(),
-            username: "u".into(),
-            display_name: "U".into(),
-            role,
-            practitioner: practitioner.map(Into::into),
-            csrf: String::new(),
-            created: Utc::now(),
-            last_seen: Utc::now(),
-        }
+        Session { id: "s".into(), username: "u".into(), display_name: "U".into(), role, practitioner: practitioner.map(Into::into), csrf: String::new(), created: Utc::now(), last_seen: Utc::now() }
     }
 
     fn task(id: &str, kind: &str, practitioner: Option<&str>, urgent: bool, minutes_ago: i64) -> TaskItem {

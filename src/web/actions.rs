@@ -31,7 +31,13 @@ pub struct RefillForm {
     medication: String,
 }
 
-pub async fn refill(State(app): State<App>, Extension(session): Extension<Session>, Extension(client): Extension<Client>, Path(id): Path<String>, Form(form): Form<RefillForm>) -> Result<Response, WebError> {
+pub async fn refill(
+    State(app): State<App>,
+    Extension(session): Extension<Session>,
+    Extension(client): Extension<Client>,
+    Path(id): Path<String>,
+    Form(form): Form<RefillForm>,
+) -> Result<Response, WebError> {
     let (record, task) = authorized(&app, &session, &client, &id, "refill_decision")?;
     let who = Who::of(&session, &client.0);
     let patient = record.patient.id.as_deref();
@@ -73,7 +79,13 @@ pub struct ReplyForm {
     text: String,
 }
 
-pub async fn reply(State(app): State<App>, Extension(session): Extension<Session>, Extension(client): Extension<Client>, Path(id): Path<String>, Form(form): Form<ReplyForm>) -> Result<Response, WebError> {
+pub async fn reply(
+    State(app): State<App>,
+    Extension(session): Extension<Session>,
+    Extension(client): Extension<Client>,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, WebError> {
     let (record, _) = authorized(&app, &session, &client, &id, "reply")?;
     let text = form.text.trim();
     if text.is_empty() || text.chars().count() > 2000 {
@@ -92,7 +104,13 @@ pub struct ReassignForm {
     to: String,
 }
 
-pub async fn reassign(State(app): State<App>, Extension(session): Extension<Session>, Extension(client): Extension<Client>, Path(id): Path<String>, Form(form): Form<ReassignForm>) -> Result<Response, WebError> {
+pub async fn reassign(
+    State(app): State<App>,
+    Extension(session): Extension<Session>,
+    Extension(client): Extension<Client>,
+    Path(id): Path<String>,
+    Form(form): Form<ReassignForm>,
+) -> Result<Response, WebError> {
     let (record, _) = authorized(&app, &session, &client, &id, "reassign")?;
     let (practitioner, department) = match form.to.split_once(':') {
         Some(("p", p)) if app.store.users()?.iter().any(|u| u.role == Role::Provider && u.practitioner.as_deref() == Some(p)) => (Some(p.to_string()), None),

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
@@ -20,8 +20,8 @@ use crate::store::{Store, StoreError};
 
 use super::lockout::LockoutPolicy;
 use super::session::{COOKIE, LOGIN_COOKIE, Session, SessionTable};
-use crate::crypto::constant_time_eq;
 use super::{actions, audio, audit_page, detail, html, live, login, practice, queue};
+use crate::crypto::constant_time_eq;
 
 /// Largest form body accepted (a reply is a few hundred characters).
 const MAX_FORM: usize = 64 * 1024;
@@ -44,10 +44,7 @@ impl AppState {
     pub fn new(store: Store, config: Arc<super::DashboardConfig>, ehr: super::Chart, live: Arc<super::live::Hub>) -> App {
         let web = &config.web;
         Arc::new(AppState {
-            sessions: Mutex::new(SessionTable::new(
-                chrono::Duration::minutes(web.session_idle_min as i64),
-                chrono::Duration::hours(web.session_max_hours as i64),
-            )),
+            sessions: Mutex::new(SessionTable::new(chrono::Duration::minutes(web.session_idle_min as i64), chrono::Duration::hours(web.session_max_hours as i64))),
             lockout: LockoutPolicy { max_failures: web.lockout_failures, window: chrono::Duration::minutes(web.lockout_window_min as i64) },
             secure_cookies: web.tls,
             store,
@@ -79,8 +76,7 @@ impl AppState {
 
     pub fn cookie(&self, name: &str, value: &str, path: &str, max_age_s: i64) -> HeaderValue {
         let secure = if self.secure_cookies { "; Secure" } else { "" };
-        HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}"))
-            .expect("cookie values are hex")
+        HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}")).expect("cookie values are hex")
     }
 }
 
@@ -221,7 +217,9 @@ async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response
     // One script, ours (the live alert stream, same origin); inline styles only (one small <style> per page).
     response.headers_mut().insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     );
     response
 }

@@ -26,13 +26,10 @@ pub async fn recording(State(app): State<App>, Extension(session): Extension<Ses
     // about 14 MB), then served with ranges like a file. A recording cut short by a crash plays
     // up to its last complete second.
     let keys = app.store.keys();
-    let wav = tokio::task::spawn_blocking(move || crate::store::recording::read_wav(&path, &keys))
-        .await
-        .map_err(|_| WebError::NotFound)?
-        .map_err(|e| {
-            tracing::warn!(call_id = %id, error = %e, "recording cannot be read");
-            WebError::NotFound
-        })?;
+    let wav = tokio::task::spawn_blocking(move || crate::store::recording::read_wav(&path, &keys)).await.map_err(|_| WebError::NotFound)?.map_err(|e| {
+        tracing::warn!(call_id = %id, error = %e, "recording cannot be read");
+        WebError::NotFound
+    })?;
     let len = wav.len() as u64;
     let reply = range::parse(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
     let detail = match reply {

@@ -91,10 +91,18 @@ pub fn summary_html(chart: &Summary, tz: &chrono_tz::Tz) -> String {
         }
         out.push_str("</ul>");
     };
-    list(&mut out, "Active medications", c.medications.iter().map(|m| format!("{} <span class=\"muted\">last filled {}</span>", esc(&m.name), m.last_filled.map(|d| d.to_string()).unwrap_or_else(|| "?".into()))).collect());
+    list(
+        &mut out,
+        "Active medications",
+        c.medications.iter().map(|m| format!("{} <span class=\"muted\">last filled {}</span>", esc(&m.name), m.last_filled.map(|d| d.to_string()).unwrap_or_else(|| "?".into()))).collect(),
+    );
     list(&mut out, "Allergies", c.allergies.iter().map(|a| esc(&a.substance)).collect());
     list(&mut out, "Problems", c.problems.iter().map(|p| esc(&p.name)).collect());
-    list(&mut out, "Upcoming appointments", c.appointments.iter().map(|a| format!("{} {}", a.start.with_timezone(tz).format("%a %b %-d %H:%M"), esc(a.description.as_deref().unwrap_or("")))).collect());
+    list(
+        &mut out,
+        "Upcoming appointments",
+        c.appointments.iter().map(|a| format!("{} {}", a.start.with_timezone(tz).format("%a %b %-d %H:%M"), esc(a.description.as_deref().unwrap_or("")))).collect(),
+    );
     let pcp = c.pcp.as_ref().map(|p| p.id.clone());
     list(&mut out, "Care team", c.care_team.iter().map(|p| format!("{}{}", esc(&p.name), if pcp.as_deref() == Some(p.id.as_str()) { " <span class=\"badge\">PCP</span>" } else { "" })).collect());
     out.push_str("</div>");

@@ -44,16 +44,7 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self {
-            listen: "0.0.0.0:8443".into(),
-            tls: true,
-            tls_cert: PathBuf::new(),
-            tls_key: PathBuf::new(),
-            session_idle_min: 30,
-            session_max_hours: 12,
-            lockout_failures: 5,
-            lockout_window_min: 15,
-        }
+        Self { listen: "0.0.0.0:8443".into(), tls: true, tls_cert: PathBuf::new(), tls_key: PathBuf::new(), session_idle_min: 30, session_max_hours: 12, lockout_failures: 5, lockout_window_min: 15 }
     }
 }
 

@@ -50,7 +50,13 @@ pub struct Notice {
     ok: String,
 }
 
-pub async fn page(State(app): State<App>, Extension(session): Extension<Session>, Extension(client): Extension<Client>, Path(id): Path<String>, Query(notice): Query<Notice>) -> Result<Html<String>, WebError> {
+pub async fn page(
+    State(app): State<App>,
+    Extension(session): Extension<Session>,
+    Extension(client): Extension<Client>,
+    Path(id): Path<String>,
+    Query(notice): Query<Notice>,
+) -> Result<Html<String>, WebError> {
     let (record, task) = stored(&app, &session, &client, &id, "view_task", true)?;
     let in_progress = record.ended_at.is_none();
     app.audit(&Who::of(&session, &client.0), "view_task", Outcome::Success, record.patient.id.as_deref(), &id, "")?;
@@ -62,7 +68,9 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
     let mut body = String::with_capacity(8000);
 
     if in_progress {
-        body.push_str("<div class=\"okmsg\" role=\"status\" id=\"in-progress\">Call in progress: this is what is known so far. The message, replies and actions come once the call ends; reload to see it.</div>");
+        body.push_str(
+            "<div class=\"okmsg\" role=\"status\" id=\"in-progress\">Call in progress: this is what is known so far. The message, replies and actions come once the call ends; reload to see it.</div>",
+        );
     }
     if !notice.ok.is_empty() {
         let _ = write!(body, "<div class=\"okmsg\" role=\"status\" id=\"notice\">{}</div>", esc(&notice.ok));
@@ -91,7 +99,15 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
             MatchStatus::NotGiven => "no date of birth given",
         },
         esc(crate::phone::user_part(&record.from)),
-        esc(&[task.practitioner.as_deref().map(|p| super::chart::practitioner_name(&chart, p).unwrap_or_else(|| format!("Practitioner {p}"))), task.department.as_deref().map(label), task.location.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")),
+        esc(&[
+            task.practitioner.as_deref().map(|p| super::chart::practitioner_name(&chart, p).unwrap_or_else(|| format!("Practitioner {p}"))),
+            task.department.as_deref().map(label),
+            task.location.clone()
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ")),
     );
 
     // Refill: medication, last fill and allergies on the same screen as the decision.
@@ -100,7 +116,14 @@ pub async fn page(State(app): State<App>, Extension(session): Extension<Session>
         body.push_str(&super::chart::allergies_html(&chart));
         let decisions = app.store.refill_decisions(&id)?;
         for d in &decisions {
-            let _ = write!(body, "<div class=\"okmsg\">{} {} by {} at {}</div>", esc(&d.medication), if d.approved { "approved" } else { "denied" }, esc(&d.decided_by), d.at.with_timezone(&tz).format("%b %-d %H:%M"));
+            let _ = write!(
+                body,
+                "<div class=\"okmsg\">{} {} by {} at {}</div>",
+                esc(&d.medication),
+                if d.approved { "approved" } else { "denied" },
+                esc(&d.decided_by),
+                d.at.with_timezone(&tz).format("%b %-d %H:%M")
+            );
         }
         if access::can_decide_refill(&session, &task) && decisions.is_empty() {
             body.push_str(&super::chart::refill_forms(&chart, &base, &csrf));
@@ -132,7 +155,10 @@ fn actions_html(app: &App, id: &str, tz: &chrono_tz::Tz, base: &str, csrf: &str,
     for reply in app.store.replies(id)? {
         let _ = write!(body, "<li><span class=\"muted\">{} · {}</span><br>{}</li>", esc(&reply.author), reply.at.with_timezone(tz).format("%b %-d %H:%M"), esc(&reply.text));
     }
-    let _ = write!(body, "</ul><form method=\"post\" action=\"{base}/reply\">{csrf}<label for=\"reply\">Reply to the patient</label><textarea id=\"reply\" name=\"text\" maxlength=\"2000\" required></textarea><p><button type=\"submit\">Send reply</button></p></form></div>");
+    let _ = write!(
+        body,
+        "</ul><form method=\"post\" action=\"{base}/reply\">{csrf}<label for=\"reply\">Reply to the patient</label><textarea id=\"reply\" name=\"text\" maxlength=\"2000\" required></textarea><p><button type=\"submit\">Send reply</button></p></form></div>"
+    );
 
     // Reassign and done.
     let mut options = String::new();

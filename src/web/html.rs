@@ -24,9 +24,7 @@ pub fn esc(text: &str) -> String {
 
 /// Percent-encodes a path segment or query value.
 pub fn url(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// Mobile-first: one column, 16 px text, 44 px touch targets, no horizontal overflow.

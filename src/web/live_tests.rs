@@ -4,7 +4,16 @@ use super::*;
 use crate::store::users::Role;
 
 fn session(name: &str, role: Role, practitioner: Option<&str>) -> Session {
-    Session { id: format!("{name}-session"), username: name.into(), display_name: format!("{name} (test)"), role, practitioner: practitioner.map(Into::into), csrf: "t".into(), created: Utc::now(), last_seen: Utc::now() }
+    Session {
+        id: format!("{name}-session"),
+        username: name.into(),
+        display_name: format!("{name} (test)"),
+        role,
+        practitioner: practitioner.map(Into::into),
+        csrf: "t".into(),
+        created: Utc::now(),
+        last_seen: Utc::now(),
+    }
 }
 
 fn alert(id: &str, practitioner: Option<&str>) -> LiveAlert {

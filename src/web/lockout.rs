@@ -17,11 +17,7 @@ impl LockoutPolicy {
         let mut past: Vec<_> = failures.iter().copied().filter(|t| *t <= now).collect();
         past.sort();
         let n = self.max_failures.max(1);
-        let until = past
-            .windows(n)
-            .filter(|run| run[n - 1] - run[0] < self.window)
-            .map(|run| run[n - 1] + self.window)
-            .max()?;
+        let until = past.windows(n).filter(|run| run[n - 1] - run[0] < self.window).map(|run| run[n - 1] + self.window).max()?;
         (until > now).then_some(until)
     }
 

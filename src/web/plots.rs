@@ -57,7 +57,13 @@ fn frame(out: &mut String, title: &str, max: f64, unit: &str) {
     for step in 0..=2 {
         let value = max * step as f64 / 2.0;
         let y = H - BOTTOM - (H - BOTTOM - 8.0) * step as f64 / 2.0;
-        let _ = write!(out, "<line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#dde1e7\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}{unit}</text>", LEFT - 3.0, y + 3.0, value.round());
+        let _ = write!(
+            out,
+            "<line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#dde1e7\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}{unit}</text>",
+            LEFT - 3.0,
+            y + 3.0,
+            value.round()
+        );
     }
 }
 
@@ -76,7 +82,13 @@ pub fn calls_per_day_svg(days: &[Day]) -> String {
             let color = COLORS[kinds.iter().position(|k| k == kind).unwrap_or(0) % COLORS.len()];
             let h = *count as f64 * scale;
             y -= h;
-            let _ = write!(out, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{color}\"><title>{} {}: {count}</title></rect>", slot * 0.7, day.date.format("%b %d"), esc(&label(kind)));
+            let _ = write!(
+                out,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{color}\"><title>{} {}: {count}</title></rect>",
+                slot * 0.7,
+                day.date.format("%b %d"),
+                esc(&label(kind))
+            );
         }
         if i % 2 == (days.len() + 1) % 2 {
             let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", x + slot * 0.35, H - 8.0, day.date.format("%d"));
@@ -101,7 +113,14 @@ pub fn after_hours_svg(days: &[Day]) -> String {
         if day.total > 0 {
             let share = 100.0 * day.after_hours as f64 / day.total as f64;
             let h = share * scale;
-            let _ = write!(out, "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#6a1b9a\"><title>{}: {share:.0}% of {}</title></rect>", H - BOTTOM - h, slot * 0.7, day.date.format("%b %d"), day.total);
+            let _ = write!(
+                out,
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#6a1b9a\"><title>{}: {share:.0}% of {}</title></rect>",
+                H - BOTTOM - h,
+                slot * 0.7,
+                day.date.format("%b %d"),
+                day.total
+            );
         }
         if i % 2 == (days.len() + 1) % 2 {
             let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", x + slot * 0.35, H - 8.0, day.date.format("%d"));
@@ -146,7 +165,16 @@ pub fn response_svg(responses: &[Duration]) -> String {
     for (i, count) in counts.iter().enumerate() {
         let x = LEFT + i as f64 * slot + slot * 0.15;
         let h = *count as f64 * scale;
-        let _ = write!(out, "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#00838f\"><title>{}: {count}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", H - BOTTOM - h, slot * 0.7, BUCKETS[i], x + slot * 0.35, H - 8.0, BUCKETS[i]);
+        let _ = write!(
+            out,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#00838f\"><title>{}: {count}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            H - BOTTOM - h,
+            slot * 0.7,
+            BUCKETS[i],
+            x + slot * 0.35,
+            H - 8.0,
+            BUCKETS[i]
+        );
     }
     out.push_str("</svg>");
     out

@@ -37,7 +37,6 @@ pub fn random_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-
 impl SessionTable {
     pub fn new(idle: Duration, max_age: Duration) -> Self {
         Self { sessions: HashMap::new(), idle, max_age }

@@ -39,7 +39,8 @@ pub fn clips_s(names: &[&str]) -> f64 {
 
 /// Average length of the location name clips (the offered location is not known beforehand).
 pub fn location_s() -> f64 {
-    let files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("sounds/en")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("location-")).collect();
+    let files: Vec<PathBuf> =
+        std::fs::read_dir(repo_root().join("sounds/en")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("location-")).collect();
     files.iter().map(|f| wav_stats(f).duration_s).sum::<f64>() / files.len().max(1) as f64
 }
 
@@ -74,7 +75,8 @@ pub fn scenario(dir: &Path, name: &str, turns: &[(PathBuf, f64)]) -> PathBuf {
 pub fn spawn_sipp(server: &Server, path: &Path) -> Child {
     Command::new("sipp")
         .arg(format!("127.0.0.1:{}", server.sip_port))
-        .arg("-sf").arg(path)
+        .arg("-sf")
+        .arg(path)
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-m", "1", "-nostdin", "-timeout", "180s", "-timeout_error"])
         .args(["-mp", &free_rtp_range(8).0.to_string()])
         .stdout(Stdio::piped())

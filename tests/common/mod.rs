@@ -250,7 +250,8 @@ pub fn sipp_at(target: &str, scenario: &str, extra: &[&str]) -> (bool, String) {
     let local = free_port();
     let mut cmd = Command::new("sipp");
     cmd.arg(target)
-        .arg("-sf").arg(root.join("tests/sipp").join(scenario))
+        .arg("-sf")
+        .arg(root.join("tests/sipp").join(scenario))
         .args(["-i", "127.0.0.1", "-p", &local.to_string(), "-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error"])
         .args(["-mp", &free_rtp_range(8).0.to_string()])
         .current_dir(root.join("tests/sipp"))
@@ -273,12 +274,7 @@ pub fn ensure_pcaps() {
         std::fs::create_dir_all(dir.join("pcap")).unwrap();
         let message = repo_root().join("tests/fixtures/audio/message.wav");
         let message = format!("wav:{}", message.display());
-        for (name, items) in [
-            ("dob", vec!["digits:03051982"]),
-            ("confirm", vec!["digits:1"]),
-            ("menu", vec!["digits:1"]),
-            ("message", vec![message.as_str(), "silence:300", "digits:#"]),
-        ] {
+        for (name, items) in [("dob", vec!["digits:03051982"]), ("confirm", vec!["digits:1"]), ("menu", vec!["digits:1"]), ("message", vec![message.as_str(), "silence:300", "digits:#"])] {
             let out = format!("pcap/{name}.pcap");
             let status = Command::new("python3").arg("make_pcaps.py").arg(&out).args(&items).current_dir(&dir).status().unwrap();
             assert!(status.success(), "make_pcaps.py {out} failed");
@@ -317,11 +313,7 @@ pub fn wav_stats(path: &std::path::Path) -> WavStats {
             energy += rms * rms;
         }
     }
-    WavStats {
-        duration_s: samples.len() as f64 / rate as f64,
-        active_s: active as f64 * 0.02,
-        active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() },
-    }
+    WavStats { duration_s: samples.len() as f64 / rate as f64, active_s: active as f64 * 0.02, active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() } }
 }
 
 /// [`WavStats`] of a call's recording (`relative` as in the record, under `data_dir`), decrypted
@@ -341,11 +333,7 @@ pub fn recording_stats(data_dir: &std::path::Path, relative: &str) -> (WavStats,
             energy += rms * rms;
         }
     }
-    let stats = WavStats {
-        duration_s: samples.len() as f64 / rate as f64,
-        active_s: active as f64 * 0.02,
-        active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() },
-    };
+    let stats = WavStats { duration_s: samples.len() as f64 / rate as f64, active_s: active as f64 * 0.02, active_rms: if active == 0 { 0.0 } else { (energy / active as f64).sqrt() } };
     (stats, pcm.complete)
 }
 
@@ -531,7 +519,13 @@ pub fn spoken(dir: &std::path::Path, name: &str, text: &str) -> (std::path::Path
         .expect("the piper voice (scripts/setup --test)");
     let voice = String::from_utf8(voice.stdout).unwrap().trim().to_string();
     let (raw, wav) = (dir.join(format!("{name}.raw.wav")), dir.join(format!("{name}.wav")));
-    let mut piper = std::process::Command::new(root.join(".venv/bin/piper")).args(["-m", &voice, "--noise-scale", "0", "--noise-w-scale", "0", "-f"]).arg(&raw).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut piper = std::process::Command::new(root.join(".venv/bin/piper"))
+        .args(["-m", &voice, "--noise-scale", "0", "--noise-w-scale", "0", "-f"])
+        .arg(&raw)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     piper.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     assert!(piper.wait().unwrap().success(), "piper failed");

@@ -78,4 +78,3 @@ impl Drop for Phone {
         let _ = self.child.wait();
     }
 }
-

@@ -12,7 +12,6 @@ use chartline::sip::transport::Framer;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
-
 /// A SIP client on one TLS connection that trusts only `ca_pem`.
 pub struct TlsSipClient {
     stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,

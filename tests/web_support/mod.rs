@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use chartline::store::Store;
-use chartline::store::record::{CallEvent, CallRecord, MatchStatus, PatientMatch, RequestChoice, InputMethod, Routing};
+use chartline::store::record::{CallEvent, CallRecord, InputMethod, MatchStatus, PatientMatch, RequestChoice, Routing};
 use chrono::{Duration, Utc};
 
 use crate::common::{BIN, Server, free_port, repo_root};
@@ -52,7 +52,12 @@ pub fn seed_call_for(server: &Server, patient: &str, birth_date: chrono::NaiveDa
     let call_id = format!("test-{}-{}", kind, rand_suffix());
     let recording = format!("recordings/{call_id}.wav");
     write_tone(&server.data_dir().join(&recording));
-    let code = match kind { "refill" => "A", "billing" => "F", "symptom" => "C", _ => "K" };
+    let code = match kind {
+        "refill" => "A",
+        "billing" => "F",
+        "symptom" => "C",
+        _ => "K",
+    };
     let mut record = CallRecord {
         call_id: call_id.clone(),
         started_at: started,
@@ -120,7 +125,11 @@ impl Browser {
             let text = value.to_str().unwrap();
             let (pair, _) = text.split_once(';').unwrap_or((text, ""));
             let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() { self.cookies.remove(k); } else { self.cookies.insert(k.into(), v.into()); }
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
         }
         let status = response.status().as_u16();
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());
@@ -141,15 +150,7 @@ impl Browser {
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let body = serde_urlencoded::to_string(form).unwrap();
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
         self.finish(r).await
     }
 

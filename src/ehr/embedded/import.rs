@@ -14,18 +14,7 @@ use super::super::resources::{patient_summary, ref_id};
 use crate::phone;
 
 /// The resource types the chart keeps.
-pub const CHART_TYPES: [&str; 10] = [
-    "Patient",
-    "Practitioner",
-    "PractitionerRole",
-    "Organization",
-    "Location",
-    "CareTeam",
-    "Condition",
-    "MedicationRequest",
-    "AllergyIntolerance",
-    "Appointment",
-];
+pub const CHART_TYPES: [&str; 10] = ["Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "CareTeam", "Condition", "MedicationRequest", "AllergyIntolerance", "Appointment"];
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct ImportReport {
@@ -67,11 +56,10 @@ pub fn patient_of(resource: &Value) -> Option<String> {
     }
     let direct = ["/subject/reference", "/patient/reference"].iter().find_map(|p| resource.pointer(p).and_then(Value::as_str));
     let via_participant = || {
-        resource.get("participant").and_then(Value::as_array).and_then(|ps| {
-            ps.iter()
-                .filter_map(|p| p.pointer("/actor/reference").or_else(|| p.pointer("/member/reference")).and_then(Value::as_str))
-                .find(|r| r.starts_with("Patient/"))
-        })
+        resource
+            .get("participant")
+            .and_then(Value::as_array)
+            .and_then(|ps| ps.iter().filter_map(|p| p.pointer("/actor/reference").or_else(|| p.pointer("/member/reference")).and_then(Value::as_str)).find(|r| r.starts_with("Patient/")))
     };
     direct.or_else(via_participant).map(|r| ref_id(r).to_string())
 }
@@ -79,8 +67,7 @@ pub fn patient_of(resource: &Value) -> Option<String> {
 /// Imports one file in a transaction of its own: a bad file changes nothing.
 pub fn import_file(tx: &Transaction<'_>, path: &Path, report: &mut ImportReport) -> Result<(), EhrError> {
     let text = std::fs::read(path).map_err(|source| EhrError::Io { path: path.display().to_string(), source })?;
-    let doc: Value = serde_json::from_slice(&text)
-        .map_err(|e| EhrError::Import { path: path.display().to_string(), problem: e.to_string() })?;
+    let doc: Value = serde_json::from_slice(&text).map_err(|e| EhrError::Import { path: path.display().to_string(), problem: e.to_string() })?;
     if doc.get("resourceType").and_then(Value::as_str).is_none() {
         return Err(EhrError::Import { path: path.display().to_string(), problem: "no resourceType".into() });
     }
@@ -108,22 +95,12 @@ pub fn import_file(tx: &Transaction<'_>, path: &Path, report: &mut ImportReport)
         let patient = patient_of(&resource).filter(|p| kind == "Patient" || types.get(p).is_none_or(|t| t == "Patient"));
         store_resource(tx, &kind, &id, patient.as_deref(), &resource)?;
         if kind == "Patient" {
-            let summary = patient_summary(&resource).ok_or_else(|| EhrError::Import {
-                path: path.display().to_string(),
-                problem: format!("Patient {id} has no birthDate"),
-            })?;
+            let summary = patient_summary(&resource).ok_or_else(|| EhrError::Import { path: path.display().to_string(), problem: format!("Patient {id} has no birthDate") })?;
             tx.execute(
                 "INSERT INTO patients (id, given, family, birth_date, phone, phone_digits) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(id) DO UPDATE SET given = excluded.given, family = excluded.family,
                    birth_date = excluded.birth_date, phone = excluded.phone, phone_digits = excluded.phone_digits",
-                params![
-                    summary.id,
-                    summary.given,
-                    summary.family,
-                    summary.birth_date.to_string(),
-                    summary.phone,
-                    summary.phone.as_deref().map(phone::national)
-                ],
+                params![summary.id, summary.given, summary.family, summary.birth_date.to_string(), summary.phone, summary.phone.as_deref().map(phone::national)],
             )?;
             report.patients += 1;
         }
@@ -156,11 +133,7 @@ pub fn bundle_files(path: &Path) -> Result<Vec<std::path::PathBuf>, EhrError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut files: Vec<_> = std::fs::read_dir(path)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(path).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json")).collect();
     files.sort();
     Ok(files)
 }
@@ -174,10 +147,7 @@ mod tests {
     fn patient_reference_is_found_in_each_shape() {
         assert_eq!(patient_of(&json!({"resourceType": "Condition", "subject": {"reference": "urn:uuid:p1"}})).as_deref(), Some("p1"));
         assert_eq!(patient_of(&json!({"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p2"}})).as_deref(), Some("p2"));
-        assert_eq!(
-            patient_of(&json!({"resourceType": "Appointment", "participant": [{"actor": {"reference": "Practitioner/d"}}, {"actor": {"reference": "Patient/p3"}}]})).as_deref(),
-            Some("p3")
-        );
+        assert_eq!(patient_of(&json!({"resourceType": "Appointment", "participant": [{"actor": {"reference": "Practitioner/d"}}, {"actor": {"reference": "Patient/p3"}}]})).as_deref(), Some("p3"));
         assert_eq!(patient_of(&json!({"resourceType": "Practitioner", "id": "d"})), None);
     }
 

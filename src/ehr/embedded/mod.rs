@@ -18,11 +18,11 @@ use serde_json::Value;
 
 pub use import::ImportReport;
 
+use super::BookError;
+use super::Ehr;
 use super::error::EhrError;
 use super::resources::{self, ChartParts, ref_id};
 use super::types::*;
-use super::Ehr;
-use super::BookError;
 use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 
@@ -164,7 +164,15 @@ impl EmbeddedChart {
         let report = self.import(&[demo_dir])?;
         let moved = self.keep_demo_appointments_upcoming(Utc::now())?;
         let schedules = self.generate_schedules(slots::DEMO_SEED, Utc::now())?;
-        tracing::info!(patients = report.patients, resources = report.resources, moved_appointments = moved, practitioners = schedules.practitioners, slots = schedules.slots, free_slots = schedules.free, "demo practice loaded into the embedded chart");
+        tracing::info!(
+            patients = report.patients,
+            resources = report.resources,
+            moved_appointments = moved,
+            practitioners = schedules.practitioners,
+            slots = schedules.slots,
+            free_slots = schedules.free,
+            "demo practice loaded into the embedded chart"
+        );
         Ok(Some(report))
     }
 
@@ -208,8 +216,7 @@ impl EmbeddedChart {
     }
 
     fn resource(conn: &Connection, kind: &str, id: &str) -> Result<Option<Value>, EhrError> {
-        let json: Option<String> =
-            conn.query_row("SELECT json FROM resources WHERE type = ?1 AND id = ?2", params![kind, id], |r| r.get(0)).optional()?;
+        let json: Option<String> = conn.query_row("SELECT json FROM resources WHERE type = ?1 AND id = ?2", params![kind, id], |r| r.get(0)).optional()?;
         Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
     }
 
@@ -217,8 +224,7 @@ impl EmbeddedChart {
         let conn = self.conn.lock();
         let patient = Self::resource(&conn, "Patient", patient_id)?.ok_or_else(|| EhrError::NotFound(format!("Patient/{patient_id}")))?;
         let mut stmt = conn.prepare("SELECT json FROM resources WHERE patient_id = ?1 AND type != 'Patient'")?;
-        let resources: Vec<Value> =
-            stmt.query_map([patient_id], |r| r.get::<_, String>(0))?.filter_map(|j| j.ok().and_then(|j| serde_json::from_str(&j).ok())).collect();
+        let resources: Vec<Value> = stmt.query_map([patient_id], |r| r.get::<_, String>(0))?.filter_map(|j| j.ok().and_then(|j| serde_json::from_str(&j).ok())).collect();
         // Practitioners the chart refers to: care team members and the general practitioner.
         let mut wanted: Vec<String> = resources
             .iter()

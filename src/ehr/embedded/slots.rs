@@ -9,11 +9,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 use super::import::store_resource;
+use crate::ehr::BookError;
 use crate::ehr::error::EhrError;
 use crate::ehr::resources::{human_name, ref_id};
-use crate::schedule::demo::{self, DemoSlot, Provider};
-use crate::ehr::BookError;
 use crate::ehr::schedule_resources as fhir;
+use crate::schedule::demo::{self, DemoSlot, Provider};
 use crate::schedule::{self, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 
 pub const SCHEMA: &str = "
@@ -73,10 +73,9 @@ pub fn providers(conn: &Connection) -> Result<Vec<Provider>, EhrError> {
     let locations = all("Location")?;
     let mut out: Vec<Provider> = Vec::new();
     for role in all("PractitionerRole")? {
-        let (Some(practitioner), Some(org)) = (
-            role.pointer("/practitioner/reference").and_then(Value::as_str).map(ref_id),
-            role.pointer("/organization/reference").and_then(Value::as_str).map(ref_id),
-        ) else {
+        let (Some(practitioner), Some(org)) =
+            (role.pointer("/practitioner/reference").and_then(Value::as_str).map(ref_id), role.pointer("/organization/reference").and_then(Value::as_str).map(ref_id))
+        else {
             continue;
         };
         let explicit = role.pointer("/location/0/reference").and_then(Value::as_str).map(ref_id);
@@ -135,7 +134,15 @@ pub fn generate(conn: &mut Connection, now: DateTime<Utc>, tz: Tz, days: u32, se
         }
     }
     for p in &providers {
-        let any = Slot { id: String::new(), start: now, end: now, practitioner_id: p.practitioner_id.clone(), practitioner_name: p.practitioner_name.clone(), location_id: p.location_id.clone(), location_name: p.location_name.clone() };
+        let any = Slot {
+            id: String::new(),
+            start: now,
+            end: now,
+            practitioner_id: p.practitioner_id.clone(),
+            practitioner_name: p.practitioner_name.clone(),
+            location_id: p.location_id.clone(),
+            location_name: p.location_name.clone(),
+        };
         let schedule = fhir::schedule_resource(&any);
         store_resource(&tx, "Schedule", schedule["id"].as_str().unwrap_or_default(), None, &schedule)?;
     }
@@ -226,9 +233,7 @@ pub fn book(conn: &mut Connection, request: &BookingRequest, now: DateTime<Utc>)
     let slots = offer_slots(&tx, &request.slot_id)?;
     let appointment_id = uuid::Uuid::new_v4().to_string();
     for slot in &slots {
-        let changed = tx
-            .execute("UPDATE slots SET status = 'busy', appointment_id = ?1 WHERE id = ?2 AND status = 'free'", params![appointment_id, slot.id])
-            .map_err(EhrError::from)?;
+        let changed = tx.execute("UPDATE slots SET status = 'busy', appointment_id = ?1 WHERE id = ?2 AND status = 'free'", params![appointment_id, slot.id]).map_err(EhrError::from)?;
         if changed == 0 {
             // A retry of a booking this call already made gets that booking back; anyone else
             // is told the slot is taken. Dropping the transaction rolls back what was taken so far.

@@ -21,15 +21,7 @@ pub fn write_call(conn: &mut Connection, call: &CallRecord, now: DateTime<Utc>) 
     tx.execute(
         "INSERT INTO communications (id, call_id, patient_id, category, priority, text, recording, sent)
          VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
-        params![
-            call.call_id,
-            patient,
-            kind.name(),
-            priority,
-            call.transcript,
-            call.recording,
-            call.ended_at.unwrap_or(now).to_rfc3339()
-        ],
+        params![call.call_id, patient, kind.name(), priority, call.transcript, call.recording, call.ended_at.unwrap_or(now).to_rfc3339()],
     )?;
     tx.execute(
         "INSERT INTO tasks (call_id, patient_id, owner, status, business_status, code, priority, authored_on, updated_at)
@@ -72,11 +64,8 @@ pub fn update_task(conn: &mut Connection, call_id: &str, update: &TaskUpdate, no
 pub fn record_refill(conn: &mut Connection, call_id: &str, decision: &RefillDecision) -> Result<Vec<String>, EhrError> {
     let tx = conn.transaction()?;
     require_task(&tx, call_id)?;
-    let prior: Option<(String, Option<String>)> = tx
-        .query_row("SELECT json, patient_id FROM resources WHERE type = 'MedicationRequest' AND id = ?1", [&decision.medication_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
+    let prior: Option<(String, Option<String>)> =
+        tx.query_row("SELECT json, patient_id FROM resources WHERE type = 'MedicationRequest' AND id = ?1", [&decision.medication_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     let (prior, patient) = prior.ok_or_else(|| EhrError::NotFound(format!("MedicationRequest/{}", decision.medication_id)))?;
     let prior: Value = serde_json::from_str(&prior)?;
     let at = decision.at.to_rfc3339();
@@ -95,7 +84,10 @@ pub fn record_refill(conn: &mut Connection, call_id: &str, decision: &RefillDeci
         targets.push(json!({"reference": format!("MedicationRequest/{id}")}));
     }
     let status = if decision.approved { "completed" } else { "rejected" };
-    tx.execute("UPDATE tasks SET status = ?2, business_status = ?3, updated_at = ?4 WHERE call_id = ?1", params![call_id, status, if decision.approved { "refill-approved" } else { "refill-denied" }, at])?;
+    tx.execute(
+        "UPDATE tasks SET status = ?2, business_status = ?3, updated_at = ?4 WHERE call_id = ?1",
+        params![call_id, status, if decision.approved { "refill-approved" } else { "refill-denied" }, at],
+    )?;
     refs.push(format!("Task/{call_id}"));
     let provenance_id = format!("{call_id}-refill-provenance");
     let provenance = json!({
@@ -111,31 +103,25 @@ pub fn record_refill(conn: &mut Connection, call_id: &str, decision: &RefillDeci
 
 pub fn task_json(conn: &Connection, call_id: &str) -> Result<Option<Value>, EhrError> {
     Ok(conn
-        .query_row(
-            "SELECT call_id, patient_id, owner, status, business_status, code, priority, authored_on FROM tasks WHERE call_id = ?1",
-            [call_id],
-            |r| {
-                Ok(json!({
-                    "resourceType": "Task", "id": r.get::<_, String>(0)?,
-                    "identifier": [{"system": mapping::CALL_ID_SYSTEM, "value": r.get::<_, String>(0)?}],
-                    "for": r.get::<_, Option<String>>(1)?.map(|p| json!({"reference": format!("Patient/{p}")})),
-                    "owner": r.get::<_, Option<String>>(2)?.map(|p| json!({"reference": format!("Practitioner/{p}")})),
-                    "status": r.get::<_, String>(3)?,
-                    "businessStatus": {"text": r.get::<_, Option<String>>(4)?},
-                    "code": {"coding": [{"system": mapping::REQUEST_TYPE_SYSTEM, "code": r.get::<_, Option<String>>(5)?}]},
-                    "priority": r.get::<_, String>(6)?,
-                    "authoredOn": r.get::<_, String>(7)?,
-                    "focus": {"reference": format!("Communication/{}", r.get::<_, String>(0)?)},
-                }))
-            },
-        )
+        .query_row("SELECT call_id, patient_id, owner, status, business_status, code, priority, authored_on FROM tasks WHERE call_id = ?1", [call_id], |r| {
+            Ok(json!({
+                "resourceType": "Task", "id": r.get::<_, String>(0)?,
+                "identifier": [{"system": mapping::CALL_ID_SYSTEM, "value": r.get::<_, String>(0)?}],
+                "for": r.get::<_, Option<String>>(1)?.map(|p| json!({"reference": format!("Patient/{p}")})),
+                "owner": r.get::<_, Option<String>>(2)?.map(|p| json!({"reference": format!("Practitioner/{p}")})),
+                "status": r.get::<_, String>(3)?,
+                "businessStatus": {"text": r.get::<_, Option<String>>(4)?},
+                "code": {"coding": [{"system": mapping::REQUEST_TYPE_SYSTEM, "code": r.get::<_, Option<String>>(5)?}]},
+                "priority": r.get::<_, String>(6)?,
+                "authoredOn": r.get::<_, String>(7)?,
+                "focus": {"reference": format!("Communication/{}", r.get::<_, String>(0)?)},
+            }))
+        })
         .optional()?)
 }
 
 pub fn communications_json(conn: &Connection, call_id: &str) -> Result<Vec<Value>, EhrError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, patient_id, category, priority, text, in_response_to, author, sent FROM communications WHERE call_id = ?1 ORDER BY sent, id",
-    )?;
+    let mut stmt = conn.prepare("SELECT id, patient_id, category, priority, text, in_response_to, author, sent FROM communications WHERE call_id = ?1 ORDER BY sent, id")?;
     let rows = stmt.query_map([call_id], |r| {
         Ok(json!({
             "resourceType": "Communication", "id": r.get::<_, String>(0)?,

@@ -25,14 +25,7 @@ pub struct AssertionClaims {
 
 /// The assertion's claims: issued now, valid five minutes (the maximum the spec allows).
 pub fn assertion_claims(client_id: &str, token_url: &str, now: DateTime<Utc>, jti: String) -> AssertionClaims {
-    AssertionClaims {
-        iss: client_id.to_string(),
-        sub: client_id.to_string(),
-        aud: token_url.to_string(),
-        iat: now.timestamp(),
-        exp: (now + Duration::seconds(300)).timestamp(),
-        jti,
-    }
+    AssertionClaims { iss: client_id.to_string(), sub: client_id.to_string(), aud: token_url.to_string(), iat: now.timestamp(), exp: (now + Duration::seconds(300)).timestamp(), jti }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,8 +176,7 @@ impl Smart {
             *cache = None;
             return Err(EhrError::Auth(format!("token endpoint {} refused the client assertion ({status}): {detail}", self.token_url)));
         }
-        let token: TokenResponse =
-            serde_json::from_str(&text).map_err(|e| EhrError::Auth(format!("token endpoint {} sent no access_token: {e}", self.token_url)))?;
+        let token: TokenResponse = serde_json::from_str(&text).map_err(|e| EhrError::Auth(format!("token endpoint {} sent no access_token: {e}", self.token_url)))?;
         let expires_at = now + Duration::seconds(token.expires_in.unwrap_or(300).max(1));
         tracing::debug!(expires_in = token.expires_in, "SMART access token obtained");
         *cache = Some(CachedToken { access_token: token.access_token.clone(), expires_at });

@@ -49,10 +49,7 @@ impl FhirClient {
 
     /// A client that also trusts the CA certificates in `ca_file` (PEM; empty = system roots only).
     pub fn with_ca_file(base: &str, timeout: Duration, auth: Auth, ca_file: &Path) -> Result<Self, EhrError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("chartline/", env!("CARGO_PKG_VERSION")));
+        let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5))).user_agent(concat!("chartline/", env!("CARGO_PKG_VERSION")));
         if !ca_file.as_os_str().is_empty() {
             builder = builder.tls_certs_merge(load_ca_file(ca_file)?);
         }
@@ -61,11 +58,7 @@ impl FhirClient {
     }
 
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("{}/{}", self.base, path.trim_start_matches('/'))
-        }
+        if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { format!("{}/{}", self.base, path.trim_start_matches('/')) }
     }
 
     pub async fn get(&self, path: &str) -> Result<Response, EhrError> {
@@ -152,7 +145,13 @@ fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, EhrError> {
 /// A transport error without its URL, with its cause (connection refused, timed out, ...); a
 /// certificate the client does not trust says so and how to trust a private CA.
 fn describe(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
     let mut text = kind.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {

@@ -15,14 +15,14 @@ use chrono::Utc;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::BookError;
+use super::Ehr;
 use super::config::{FhirConfig, Profile};
 use super::error::EhrError;
 use super::mapping::{self, CALL_ID_SYSTEM};
 use super::profiles::{self, Audio, Body, MappingInput};
 use super::resources::{self, ChartParts, ref_id};
 use super::types::*;
-use super::Ehr;
-use super::BookError;
 use crate::schedule::{Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 use crate::store::record::CallRecord;
 use client::FhirClient;
@@ -45,13 +45,7 @@ pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
 }
 
 fn next_link(bundle: &Value) -> Option<String> {
-    bundle
-        .get("link")?
-        .as_array()?
-        .iter()
-        .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
-        .and_then(|l| l.get("url").and_then(Value::as_str))
-        .map(str::to_string)
+    bundle.get("link")?.as_array()?.iter().find(|l| l.get("relation").and_then(Value::as_str) == Some("next")).and_then(|l| l.get("url").and_then(Value::as_str)).map(str::to_string)
 }
 
 impl FhirEhr {

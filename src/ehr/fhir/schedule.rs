@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::bundle_resources;
 use super::client::FhirClient;
+use crate::ehr::BookError;
 use crate::ehr::error::EhrError;
 use crate::ehr::profiles::Body;
 use crate::ehr::resources::{human_name, ref_id};
-use crate::ehr::BookError;
 use crate::ehr::schedule_resources as fhir;
 use crate::schedule::{self, Booked, BookingRequest, Slot, SlotQuery, Upcoming};
 
@@ -335,11 +335,7 @@ pub async fn upcoming(client: &FhirClient, patient_id: &str, from: DateTime<Utc>
         }
     }
     let lookup = |reference: &str| names.get(reference).cloned().flatten();
-    let mut out: Vec<Upcoming> = found
-        .iter()
-        .filter(|a| fhir::appointment_patient(a).as_deref() == Some(patient_id))
-        .filter_map(|a| fhir::upcoming(a, from, &lookup))
-        .collect();
+    let mut out: Vec<Upcoming> = found.iter().filter(|a| fhir::appointment_patient(a).as_deref() == Some(patient_id)).filter_map(|a| fhir::upcoming(a, from, &lookup)).collect();
     out.sort_by_key(|u| u.start);
     Ok(out)
 }

@@ -243,26 +243,24 @@ impl Dialog {
             self.note("appointment_requested", format!("{} {} ({}, {})", search.visit.as_str(), slot.start.to_rfc3339(), slot.practitioner_name, slot.location_name));
             return self.leave_message(Self::clips(&["appointment-request-noted"]));
         };
-        let request = BookingRequest {
-            patient_id,
-            slot_id: slot.id.clone(),
-            visit: search.visit,
-            replaces: search.replaces.as_ref().map(|u| u.appointment_id.clone()),
-            call_id: self.sched().call_id.clone(),
-        };
+        let request =
+            BookingRequest { patient_id, slot_id: slot.id.clone(), visit: search.visit, replaces: search.replaces.as_ref().map(|u| u.appointment_id.clone()), call_id: self.sched().call_id.clone() };
         self.log("appointment_book", json!({ "slot_id": slot.id, "replaces": request.replaces }));
         self.wait_for(Step::Booking { search, slot }, Action::Book(request));
     }
 
     fn booked(&mut self, booked: Booked) {
-        self.log("appointment_booked", json!({
-            "appointment_id": booked.appointment_id,
-            "confirmation": booked.confirmation,
-            "slot_id": booked.slot.id,
-            "slot_start": booked.slot.start,
-            "practitioner_id": booked.slot.practitioner_id,
-            "location_id": booked.slot.location_id,
-        }));
+        self.log(
+            "appointment_booked",
+            json!({
+                "appointment_id": booked.appointment_id,
+                "confirmation": booked.confirmation,
+                "slot_id": booked.slot.id,
+                "slot_start": booked.slot.start,
+                "practitioner_id": booked.slot.practitioner_id,
+                "location_id": booked.slot.location_id,
+            }),
+        );
         self.note("appointment_confirmation", booked.confirmation.clone());
         // The time was read back and confirmed just before: now the number, once, and an offer
         // to hear it again (a caller who hangs up has heard all that matters).

@@ -231,8 +231,7 @@ impl Dialog {
             _ => {}
         }
         let caller = self.setup.caller_phone.clone().unwrap_or_default();
-        let by_phone: Vec<Candidate> =
-            candidates.iter().filter(|c| c.phone.as_deref().is_some_and(|p| same_phone(p, &caller))).cloned().collect();
+        let by_phone: Vec<Candidate> = candidates.iter().filter(|c| c.phone.as_deref().is_some_and(|p| same_phone(p, &caller))).cloned().collect();
         if by_phone.len() == 1 {
             return self.identified(date, method, &by_phone[0], "phone", total);
         }

@@ -13,8 +13,7 @@ use crate::triage::medication::best_match;
 use crate::triage::{Classification, RequestType};
 
 /// Spoken labels of the appointment follow-up, in key order 1–3.
-const APPOINTMENT_CHOICES: [(&str, &str); 3] =
-    [("new", "new book schedule make first"), ("change", "change reschedule move different"), ("cancel", "cancel cancellation")];
+const APPOINTMENT_CHOICES: [(&str, &str); 3] = [("new", "new book schedule make first"), ("change", "change reschedule move different"), ("cancel", "cancel cancellation")];
 
 impl Dialog {
     /// Asks what the call is about: by voice when speech is on, else the keypad menu.
@@ -133,7 +132,10 @@ impl Dialog {
         self.request = Some(kind);
         self.actions.push_back(Action::Request { kind, chosen_by });
         // "I need to cancel my appointment", confirmed: the intent is not asked again.
-        if kind == RequestType::Appointment && chosen_by == InputMethod::Speech && let Some(action) = self.spoken_intent() {
+        if kind == RequestType::Appointment
+            && chosen_by == InputMethod::Speech
+            && let Some(action) = self.spoken_intent()
+        {
             return self.appointment(action, InputMethod::Speech);
         }
         let step = match kind {
@@ -266,7 +268,12 @@ impl Dialog {
                     self.note("medication_spoken", spoken);
                     return self.leave_message(Self::clips(&["medication-noted"]));
                 }
-                let mut prompts = vec![PromptItem::Clip(miss.clip().into()), PromptItem::Clip("i-heard".into()), PromptItem::Clip(clip.clone()), PromptItem::Clip(if self.speech { "is-that-right" } else { "confirm-keys" }.into())];
+                let mut prompts = vec![
+                    PromptItem::Clip(miss.clip().into()),
+                    PromptItem::Clip("i-heard".into()),
+                    PromptItem::Clip(clip.clone()),
+                    PromptItem::Clip(if self.speech { "is-that-right" } else { "confirm-keys" }.into()),
+                ];
                 prompts.extend(self.yes_no_help());
                 self.ask(State::ConfirmMedication { name, clip, spoken, misses: misses + 1 }, prompts);
             }

@@ -66,10 +66,7 @@ mod tests {
         }
         // The whole bank against faster-whisper 1.2.1's independent computation (the librosa
         // algorithm), dumped as little-endian f32 by its FeatureExtractor.get_mel_filters.
-        let reference: Vec<f32> = include_bytes!("../../../tests/fixtures/speech/mel-80x201-faster-whisper.f32")
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect();
+        let reference: Vec<f32> = include_bytes!("../../../tests/fixtures/speech/mel-80x201-faster-whisper.f32").chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         assert_eq!(reference.len(), f.len());
         let worst = f.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst <= 1e-9, "largest difference {worst}");

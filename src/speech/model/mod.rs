@@ -236,7 +236,18 @@ fn parse_hparams(bytes: &[u8]) -> Option<HParams> {
     if h[0] as u32 != MAGIC {
         return None;
     }
-    Some(HParams { n_vocab: h[1], n_audio_ctx: h[2], n_audio_state: h[3], n_audio_head: h[4], n_audio_layer: h[5], n_text_ctx: h[6], n_text_state: h[7], n_text_head: h[8], n_text_layer: h[9], n_mels: h[10] })
+    Some(HParams {
+        n_vocab: h[1],
+        n_audio_ctx: h[2],
+        n_audio_state: h[3],
+        n_audio_head: h[4],
+        n_audio_layer: h[5],
+        n_text_ctx: h[6],
+        n_text_state: h[7],
+        n_text_head: h[8],
+        n_text_layer: h[9],
+        n_mels: h[10],
+    })
 }
 
 /// The hyper-parameters in a ggml file's header (the model's size and vocabulary).

@@ -39,12 +39,7 @@ fn decode_tokens<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<u8
     let table = unicode_to_byte();
     tokens
         .enumerate()
-        .map(|(line, token)| {
-            token
-                .chars()
-                .map(|c| table.get(&c).copied().ok_or_else(|| ModelError::Vocabulary(format!("token {}: {c:?} is not in the byte-level alphabet", line + 1))))
-                .collect()
-        })
+        .map(|(line, token)| token.chars().map(|c| table.get(&c).copied().ok_or_else(|| ModelError::Vocabulary(format!("token {}: {c:?} is not in the byte-level alphabet", line + 1)))).collect())
         .collect()
 }
 

@@ -156,9 +156,7 @@ mod tests {
     }
 
     fn tone(hz: f32, amplitude: f32, frames: usize, offset: usize) -> Vec<Vec<i16>> {
-        (0..frames)
-            .map(|f| (0..FRAME).map(|n| ((2.0 * std::f32::consts::PI * hz * (offset + f * FRAME + n) as f32 / 8000.0).sin() * amplitude) as i16).collect())
-            .collect()
+        (0..frames).map(|f| (0..FRAME).map(|n| ((2.0 * std::f32::consts::PI * hz * (offset + f * FRAME + n) as f32 / 8000.0).sin() * amplitude) as i16).collect()).collect()
     }
 
     fn noise(amplitude: f32, frames: usize, seed: &mut u32) -> Vec<Vec<i16>> {

@@ -38,19 +38,14 @@ impl Encoder {
         let read = |name: &str| std::fs::read(dir.join(name)).map_err(|_| ModelError::Missing { path: dir.join(name) });
         let config_text = read("config.json")?;
         let config: Config = serde_json::from_slice(&config_text).map_err(|e| invalid(dir, format!("config.json: {e}")))?;
-        let dims = serde_json::from_slice::<serde_json::Value>(&config_text)
-            .ok()
-            .and_then(|v| v["hidden_size"].as_u64())
-            .ok_or_else(|| invalid(dir, "config.json has no hidden_size"))? as usize;
+        let dims = serde_json::from_slice::<serde_json::Value>(&config_text).ok().and_then(|v| v["hidden_size"].as_u64()).ok_or_else(|| invalid(dir, "config.json has no hidden_size"))? as usize;
         let weights = read("model.safetensors")?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(|e| invalid(dir, format!("model.safetensors: {e}")))?;
         let model = BertModel::load(vb, &config).map_err(|e| invalid(dir, format!("model.safetensors does not fit config.json: {e}")))?;
         let tokenizer_bytes = read("tokenizer.json")?;
         let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| invalid(dir, format!("tokenizer.json: {e}")))?;
         tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
-            .map_err(|e| invalid(dir, format!("tokenizer.json: {e}")))?;
+        tokenizer.with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() })).map_err(|e| invalid(dir, format!("tokenizer.json: {e}")))?;
         Ok(Self { model, tokenizer, dims })
     }
 

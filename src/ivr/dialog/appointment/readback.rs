@@ -57,12 +57,7 @@ pub(super) fn time_words(hour: u32, minute: u32) -> Vec<String> {
 /// Day, date, time, provider and location, in the practice's time zone.
 pub(super) fn read_back(said: &Said, tz: Tz, has_clip: &ClipCheck) -> Vec<PromptItem> {
     let local = said.start.with_timezone(&tz);
-    let mut items = vec![
-        clip(weekday_clip(local.weekday())),
-        clip(format!("month-{:02}", local.month())),
-        clip(format!("ordinal-{:02}", local.day())),
-        clip("at"),
-    ];
+    let mut items = vec![clip(weekday_clip(local.weekday())), clip(format!("month-{:02}", local.month())), clip(format!("ordinal-{:02}", local.day())), clip("at")];
     items.extend(time_words(local.hour(), local.minute()).into_iter().map(PromptItem::Clip));
     if !said.names {
         return items;
@@ -109,10 +104,13 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 12, 1, 15, 30, 0).unwrap();
         let known: ClipCheck = Arc::new(|name| name == "practitioner-p1" || name == "location-l1");
         let said = Said { start, practitioner_id: Some("p1"), location_id: Some("l1"), own: true, names: true };
-        let names: Vec<String> = read_back(&said, tz, &known).into_iter().map(|p| match p {
-            PromptItem::Clip(n) => n,
-            other => panic!("{other:?}"),
-        }).collect();
+        let names: Vec<String> = read_back(&said, tz, &known)
+            .into_iter()
+            .map(|p| match p {
+                PromptItem::Clip(n) => n,
+                other => panic!("{other:?}"),
+            })
+            .collect();
         assert_eq!(names, ["weekday-tue", "month-12", "ordinal-01", "at", "number-9", "number-30", "time-am", "with", "practitioner-p1", "at", "location-l1"]);
         let none: ClipCheck = Arc::new(|_| false);
         let other = Said { start, practitioner_id: Some("p2"), location_id: Some("l2"), own: false, names: true };

@@ -19,12 +19,7 @@ const CANCEL_WORDS: [&str; 3] = ["cancel", "cancellation", "cancelled"];
 const NEW_WORDS: [&str; 4] = ["new", "book", "schedule", "make"];
 
 fn normalised(text: &str) -> String {
-    let words: Vec<String> = text
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
+    let words: Vec<String> = text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect();
     format!(" {} ", words.join(" "))
 }
 

@@ -48,20 +48,52 @@ pub(in crate::ivr::dialog) struct Search {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(in crate::ivr::dialog) enum Step {
-    Visit { replaces: Option<Upcoming>, types: Vec<VisitType> },
-    Symptom { search: Search },
-    Searching { search: Search, lead: Vec<PromptItem> },
+    Visit {
+        replaces: Option<Upcoming>,
+        types: Vec<VisitType>,
+    },
+    Symptom {
+        search: Search,
+    },
+    Searching {
+        search: Search,
+        lead: Vec<PromptItem>,
+    },
     /// The own provider has nothing: others at the same location?
-    Widen { search: Search },
-    Offers { search: Search, slots: Vec<Slot> },
-    ConfirmSlot { search: Search, slots: Vec<Slot>, pick: usize },
-    Booking { search: Search, slot: Slot },
-    Listing { intent: Intent },
-    Choose { intent: Intent, list: Vec<Upcoming> },
-    ConfirmCancel { list: Vec<Upcoming>, pick: usize },
-    Cancelling { appointment: Upcoming },
+    Widen {
+        search: Search,
+    },
+    Offers {
+        search: Search,
+        slots: Vec<Slot>,
+    },
+    ConfirmSlot {
+        search: Search,
+        slots: Vec<Slot>,
+        pick: usize,
+    },
+    Booking {
+        search: Search,
+        slot: Slot,
+    },
+    Listing {
+        intent: Intent,
+    },
+    Choose {
+        intent: Intent,
+        list: Vec<Upcoming>,
+    },
+    ConfirmCancel {
+        list: Vec<Upcoming>,
+        pick: usize,
+    },
+    Cancelling {
+        appointment: Upcoming,
+    },
     /// Booked and the confirmation number said once: "to hear it again, press star".
-    Repeat { confirmation: String },
+    Repeat {
+        confirmation: String,
+    },
 }
 
 const VISIT_WORDS: [(VisitType, &str); 4] = [
@@ -100,7 +132,9 @@ impl Step {
             Step::Visit { .. } => &["follow-up visit", "sick visit", "annual physical", "new patient"],
             Step::Symptom { .. } => &[],
             Step::Widen { .. } | Step::ConfirmSlot { .. } | Step::ConfirmCancel { .. } => &["yes", "no"],
-            Step::Offers { .. } => &["the first one", "the second one", "the third one", "none of those", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "morning", "afternoon", "next week", "after"],
+            Step::Offers { .. } => {
+                &["the first one", "the second one", "the third one", "none of those", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "morning", "afternoon", "next week", "after"]
+            }
             Step::Choose { .. } => &["the first one", "the second one", "the third one"],
             Step::Repeat { .. } => &["repeat", "again", "no thank you"],
             _ => return None,
@@ -289,7 +323,10 @@ impl Dialog {
         match parse_choice(text, today) {
             Some(SpokenChoice::Pick(i)) if i < slots.len() => return self.pick_slot(search, slots, i, InputMethod::Speech),
             Some(SpokenChoice::Constraint(constraint)) => {
-                self.log("appointment_constraint", json!({ "weekdays": constraint.weekdays.len(), "from_date": constraint.from_date, "to_date": constraint.to_date, "after": constraint.after, "before": constraint.before }));
+                self.log(
+                    "appointment_constraint",
+                    json!({ "weekdays": constraint.weekdays.len(), "from_date": constraint.from_date, "to_date": constraint.to_date, "after": constraint.after, "before": constraint.before }),
+                );
                 search.constraint = constraint;
                 search.exclude.clear();
                 return self.find(search, Vec::new());
