@@ -221,32 +221,10 @@ fn ordinal(word: &str) -> Option<u32> {
             return (1..=31).contains(&n).then_some(n);
         }
     }
-    const WORDS: [&str; 20] = [
-        "",
-        "first",
-        "second",
-        "third",
-        "fourth",
-        "fifth",
-        "sixth",
-        "seventh",
-        "eighth",
-        "ninth",
-        "tenth",
-        "eleventh",
-        "twelfth",
-        "thirteenth",
-        "fourteenth",
-        "fifteenth",
-        "sixteenth",
-        "seventeenth",
-        "eighteenth",
-        "nineteenth",
-    ];
     match word {
         "twentieth" => Some(20),
         "thirtieth" => Some(30),
-        _ => WORDS.iter().position(|w| !w.is_empty() && *w == word).map(|n| n as u32),
+        _ => crate::speech::dates::ORDINALS.iter().position(|w| *w == word).map(|n| n as u32 + 1),
     }
 }
 

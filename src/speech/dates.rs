@@ -181,7 +181,8 @@ const MONTHS: [&str; 12] = ["january", "february", "march", "april", "may", "jun
 const UNITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 const TEENS: [&str; 10] = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
 const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-const ORDINALS: [&str; 19] = [
+/// "first" to "nineteenth" (the schedule's spoken days read them too).
+pub(crate) const ORDINALS: [&str; 19] = [
     "first",
     "second",
     "third",
