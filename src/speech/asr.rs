@@ -221,8 +221,7 @@ fn recognize(state: &mut WhisperState, shared: &Shared, audio: Audio, hints: &[S
         Audio::Wide16k(samples) => samples,
     };
     let duration_ms = samples.len() as u64 * 1000 / 16000;
-    let power = samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32;
-    if duration_ms < 100 || 10.0 * (power + 1e-12).log10() < MIN_SPEECH_DBFS {
+    if !is_speech(&samples) {
         return Ok((String::new(), duration_ms, false));
     }
     let prompt = initial_prompt(&shared.prompt, hints);
@@ -286,34 +285,44 @@ fn max_tokens(duration_ms: u64) -> i32 {
     (12 + duration_ms * 8 / 1000).min(224) as i32
 }
 
-/// Decoder parameters. `margin`: encoder positions beyond the audio (None = full 30 s window).
-fn params(threads: usize, duration_ms: u64, margin: Option<u64>, fallback: bool, prompt: &str) -> FullParams<'_, '_> {
-    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 3 });
+/// What every decode here shares (live turns and chart transcripts): transcribe in `language`,
+/// each clip on its own, nothing printed, no blank or non-speech tokens, the initial prompt, and the
+/// thresholds of temperature fallback — decode again hotter when the result is a repetition (low
+/// entropy) or unlikely (low average log-probability); fallback itself is off until the caller
+/// sets `temperature_inc`.
+pub(super) fn base_params<'a>(strategy: SamplingStrategy, threads: usize, language: &'a str, prompt: &'a str) -> FullParams<'a, 'a> {
+    let mut p = FullParams::new(strategy);
     p.set_n_threads(threads as i32);
-    p.set_language(Some("en"));
+    p.set_language(Some(language));
     p.set_translate(false);
     p.set_no_context(true);
-    p.set_no_timestamps(true);
     p.set_print_special(false);
     p.set_print_progress(false);
     p.set_print_realtime(false);
     p.set_print_timestamps(false);
     p.set_suppress_blank(true);
     p.set_suppress_nst(true);
-    // Temperature fallback (on the last try): decode again hotter when the greedy result is a
-    // repetition (low entropy) or unlikely (low average log-probability).
     p.set_temperature(0.0);
-    p.set_temperature_inc(if fallback { 0.2 } else { 0.0 });
+    p.set_temperature_inc(0.0);
     p.set_entropy_thold(2.4);
     p.set_logprob_thold(-1.0);
+    if !prompt.is_empty() {
+        p.set_initial_prompt(prompt);
+    }
+    p
+}
+
+/// Decoder parameters. `margin`: encoder positions beyond the audio (None = full 30 s window).
+fn params(threads: usize, duration_ms: u64, margin: Option<u64>, fallback: bool, prompt: &str) -> FullParams<'_, '_> {
+    let mut p = base_params(SamplingStrategy::Greedy { best_of: 3 }, threads, "en", prompt);
+    p.set_no_timestamps(true);
+    // Temperature fallback on the last try only.
+    p.set_temperature_inc(if fallback { 0.2 } else { 0.0 });
     p.set_no_speech_thold(NO_SPEECH);
     p.set_max_tokens(max_tokens(duration_ms));
     if let Some(margin) = margin {
         p.set_single_segment(true);
         p.set_audio_ctx(audio_ctx(duration_ms, margin));
-    }
-    if !prompt.is_empty() {
-        p.set_initial_prompt(prompt);
     }
     p
 }

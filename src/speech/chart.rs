@@ -192,24 +192,9 @@ impl ChartModel {
 
     fn params<'a>(&self, language: &'a str, prompt: &'a str) -> FullParams<'a, 'a> {
         let strategy = if self.beam_size > 1 { SamplingStrategy::BeamSearch { beam_size: self.beam_size as i32, patience: -1.0 } } else { SamplingStrategy::Greedy { best_of: 5 } };
-        let mut p = FullParams::new(strategy);
-        p.set_n_threads(self.threads as i32);
-        p.set_language(Some(language));
-        p.set_translate(false);
-        p.set_no_context(true);
-        p.set_print_special(false);
-        p.set_print_progress(false);
-        p.set_print_realtime(false);
-        p.set_print_timestamps(false);
-        p.set_suppress_blank(true);
-        p.set_suppress_nst(true);
-        p.set_temperature(0.0);
+        // Nobody waits for the chart transcript: temperature fallback on every decode.
+        let mut p = asr::base_params(strategy, self.threads, language, prompt);
         p.set_temperature_inc(0.2);
-        p.set_entropy_thold(2.4);
-        p.set_logprob_thold(-1.0);
-        if !prompt.is_empty() {
-            p.set_initial_prompt(prompt);
-        }
         p
     }
 }
