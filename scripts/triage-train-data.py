@@ -43,7 +43,9 @@ TAILS = ["", "", "", " what should i do", " it started about an hour ago", " it 
 def fill(template, who):
     s, be, have, pos, refl, does, obj = PEOPLE[who]
     first = who == "i"
-    text = template.format(S=s, be=be, have=have, P=pos, R=refl, does=does, O=obj,
+    he = {"my": "i", "his": "he", "her": "she"}[pos]
+    text = template.format(S=s, be=be, have=have, P=pos, R=refl, does=does, O=obj, H=he,
+                           Hb=("i'm" if first else f"{he}'s"),
                            needs=("need" if first else "needs"),
                            Sb=("i'm" if first else f"{s} is"), cant="can't",
                            feels=("feel" if first else "feels"), says=("say" if first else "says"),
@@ -71,7 +73,7 @@ EMERGENCY = {
               "there's a pain in {P} chest that spreads to {P} back and {P} shoulder",
               "{S} {says} {P} heart hurts and {S} {be} pale and clammy",
               "{S} {have} had chest tightness for an hour and now {S} {feels} faint",
-              "{P} chest is killing {R} and {S} {be} short of breath",
+              "{P} chest is killing {O} and {S} {be} short of breath",
               "it's probably just indigestion but {P} chest is burning and {P} left arm aches and {S} {be} dizzy",
               "{S} {have} pressure in {P} chest when {S} breathe and {P} heart is pounding"],
     "stroke": ["{P} face is drooping on one side",
@@ -606,6 +608,185 @@ TYPES["records"] += ["the school wants {P} vaccination record", "my daughter's c
                      "i need a copy of my son's immunizations for daycare"]
 TYPES["symptom"] += ["{P} back went out when {S} bent over", "{P} shoulder has hurt since {S} fell"]
 
+# --- Third round (triage-v3): new phrasings of the kinds the dev sets showed are hard, written fresh ---
+# Passive and understated suicidal intent, overdose said in passing, understated chest pain,
+# infants, pregnancy, and hard negatives: history-of, "last few pills", a bump and fine, idioms.
+# {H}/{Hb}: the subject as a pronoun ("i"/"he"/"she", "i'm"/"he's"/"she's").
+EMERGENCY_V3 = {
+    "suicidal": ["{S} {does} not want to be here anymore and {S} {have} been saving up {P} pills",
+                 "{S} {says} {H} just {wants} to go to sleep and never wake up",
+                 "{S} {have} been giving away {P} things and saying goodbye to everyone",
+                 "{S} {have} {P} pills all counted out and {does} not see any way out",
+                 "{S} {be} tired of living and there's a rope in the garage",
+                 "{S} {says} everyone would be better off if {H} were gone",
+                 "{S} wrote goodbye letters and {be} talking about jumping off the bridge",
+                 "{S} {cant} go on like this and {be} ready to end everything tonight",
+                 "{S} {have} been stockpiling {P} pills to take them all at once",
+                 "{S} {says} {Hb} not going to be around much longer and there's a gun in the house",
+                 "there's no point anymore and {S} {have} the pills right here",
+                 "{S} {be} on the bridge right now and {wants} to jump",
+                 "{S} {says} {Hb} going to make it all stop for good tonight",
+                 "{S} {feels} like a burden and {have} a plan to do it this weekend",
+                 "{S} {be} done fighting and {have} the pills ready"],
+    "overdose": ["{S} took all of {P} pills at once",
+                 "{S} took the whole pack of {P} sleeping pills",
+                 "{S} mixed {P} pain pills with vodka and {be} really drowsy",
+                 "{S} {be} breathing really slow after taking extra oxycodone",
+                 "{S} took a lot of extra pills and {be} not acting right",
+                 "{S} swallowed some rat poison",
+                 "{S} chewed on a nicotine pouch and {be} throwing up and sweaty",
+                 "{S} emptied the bottle of {P} antidepressants",
+                 "i found {O} next to an empty pill bottle",
+                 "{S} drank some of the weed killer from the shed",
+                 "{S} ate a bunch of the gummies with the pot in them and {be} barely awake",
+                 "{S} used something and now {be} blue and hardly breathing"],
+    "chest": ["it's probably nothing but {P} chest {feels} tight and {P} arm is tingly",
+              "probably just gas but {S} {have} pressure in {P} chest and {be} all sweaty",
+              "i don't want to make a fuss but {P} chest has been aching and {P} jaw hurts too",
+              "{S} {have} an uncomfortable fullness in {P} chest and {feels} sick and lightheaded",
+              "{P} chest {feels} heavy and weird and {P} left arm is kind of numb",
+              "{S} {have} a dull ache in {P} chest that comes with sweating and nausea",
+              "{S} {thinks} it's indigestion but it's spreading into {P} shoulder and {be} short of breath",
+              "{P} heart is racing and {P} chest hurts and {S} almost passed out"],
+    "stroke": ["{P} speech sounds funny and {P} hand won't grip all of a sudden",
+               "{S} {be} not acting like {R} and one side of {P} face looks lopsided",
+               "{S} {keeps} dropping things with {P} left hand and the words are coming out wrong since lunch",
+               "{S} suddenly {cant} find {P} words and {P} arm {feels} heavy",
+               "{P} face looks crooked and {S} {be} confused all of a sudden",
+               "{S} suddenly {have} trouble walking and {be} seeing double"],
+    "breathing": ["{P} lips look a little blue and {S} {be} breathing funny",
+                  "{S} {be} making a whistling noise and {cant} catch {P} breath",
+                  "{S} {be} drooling and {cant} swallow and {be} struggling to breathe",
+                  "{S} {be} grunting with every breath and {P} nostrils are flaring",
+                  "{S} {be} too out of breath to talk"],
+    "anaphylaxis": ["{P} face is puffing up and {P} throat is scratchy after the bee sting",
+                    "{S} ate shrimp and now {P} lips are tingling and {P} throat {feels} thick",
+                    "{S} used {P} epipen and still {feels} like {P} throat is tight"],
+    "bleeding": ["{S} {be} losing a lot of blood from {P} leg and {be} getting pale",
+                 "{P} wound is bleeding through the bandage and won't stop",
+                 "{S} {have} been throwing up blood clots",
+                 "there's blood pumping out of {P} arm",
+                 "{S} {be} bleeding heavily from {P} bottom and {feels} faint"],
+    "unresponsive": ["{S} {be} on the floor and won't answer me", "i can't get {O} to respond",
+                     "{S} just dropped and {be} not waking up", "{S} {be} breathing but won't wake up no matter what i do"],
+    "seizure": ["{S} {be} convulsing on the floor", "{S} {be} having a seizure that has lasted five minutes",
+                "{S} had two seizures in a row and {be} not waking up in between",
+                "{S} stiffened up and {be} shaking and {P} lips are blue"],
+    "head_injury": ["{S} fell and whacked {P} head and {keeps} throwing up",
+                    "{S} {be} on blood thinners and fell and hit {P} head and now {be} vomiting",
+                    "{S} took a hard hit to the head and {be} not acting right and {be} drowsy",
+                    "{S} hit {P} head and {P} pupils look like different sizes"],
+    "altered": ["{S} {be} suddenly not {R} and {does} not recognize anyone",
+                "{S} {be} really confused and mumbling and {cant} stay awake"],
+    "pregnancy": ["{S} {be} expecting and {be} bleeding a lot with clots",
+                  "{S} {be} nine weeks pregnant and {have} sharp pain on one side and {feels} faint",
+                  "{S} {be} pregnant and the bleeding keeps getting heavier",
+                  "{S} {be} pregnant and {P} water broke and there's a lot of blood",
+                  "{S} {be} thirty weeks along and bleeding"],
+}
+# Household chemicals swallowed (poison-control calls), by name.
+CHEMICALS = ["gasoline", "kerosene", "paint thinner", "nail polish remover", "a bottle of mouthwash", "essential oil",
+             "toilet bowl cleaner", "drain cleaner", "windshield washer fluid", "bug spray", "a dishwasher pod",
+             "the fertilizer", "the pool chlorine", "furniture polish", "hand sanitizer"]
+EMERGENCY_V3["overdose"] += [f"{{S}} drank some {c}" for c in CHEMICALS[::2]] + \
+                            [f"{{S}} swallowed {c} and {{be}} coughing" for c in CHEMICALS[1::2]]
+for _flag, _cores in EMERGENCY_V3.items():
+    EMERGENCY[_flag].extend(_cores)
+INFANT += ["{age} old baby is hot to the touch the thermometer says {temp}", "my baby is only {age} old and running {temp}",
+           "the baby's {age} old and feels feverish it read {temp}",
+           "our newborn is {age} old with a temp of {temp} and isn't feeding well",
+           "my {age} old has a fever of {temp} and is really sleepy"]
+INFANT_AGES += ["six weeks", "nine week", "three day", "2 month", "6 week"]
+FEVERS += ["100.4", "100.6", "101", "101.5", "38.3"]
+
+URGENT += ["{P} stitches came apart a little and it's leaking yellow fluid",
+           "{P} surgical wound opened up a bit and {be} draining",
+           "{P} incision is separating at one end and looks red",
+           "{P} ear is throbbing and there's pus draining out of it",
+           "{S} {have} a fever and {P} side hurts and it burns to pee"]
+
+NEGATIVES += [
+    ("refill", "{S} only {have} two pills left of {P} blood pressure medicine"),
+    ("refill", "{S} {be} down to the last couple of {P} heart pills"),
+    ("refill", "{S} {have} three tablets left of {P} thyroid medicine"),
+    ("refill", "{S} {be} almost out of {P} pain pills and {needs} a new prescription"),
+    ("refill", "{S} {have} {P} pills sorted in the weekly box but {be} running out of the water pill"),
+    ("refill", "{S} {needs} a refill of {P} sleeping pills"),
+    ("refill", "{S} {needs} more of {P} antidepressant before the weekend"),
+    ("refill", "{S} had a stroke a couple of years back and {needs} {P} clopidogrel refilled"),
+    ("refill", "{S} had a heart attack in the past and {needs} more of {P} nitro spray"),
+    ("refill", "{S} {have} had seizures since childhood and {needs} {P} keppra refilled"),
+    ("refill", "{S} {be} going to run out of {P} insulin on friday"),
+    ("symptom", "{S} had chest pain a while ago that turned out to be reflux and now the heartburn is back"),
+    ("symptom", "{S} had a heart attack years ago and lately {P} ankles are a bit puffy"),
+    ("symptom", "{S} {be} feeling a bit down and unmotivated lately but {be} safe"),
+    ("symptom", "{S} {be} stressed and not sleeping well and {wants} to talk to someone about anxiety"),
+    ("symptom", "{S} fell off the couch and bumped {P} head but {be} acting totally normal"),
+    ("symptom", "{S} hit {P} forehead on the coffee table there's a goose egg but {be} playing fine"),
+    ("symptom", "{S} knocked {P} head at soccer no throwing up no confusion just a bump"),
+    ("symptom", "{S} {be} a little worried {P} blood pressure was high this morning but {feels} fine"),
+    ("symptom", "{P} heart races when {S} get anxious but it settles down after a few minutes"),
+    ("symptom", "{S} {be} out of breath after three flights of stairs but fine once {S} rest"),
+    ("symptom", "{P} chest is sore from coughing so much with this cold"),
+    ("symptom", "{S} pulled a muscle in {P} chest lifting boxes and it hurts when {S} twist"),
+    ("symptom", "{S} {have} a bruise on {P} arm from bumping into the table"),
+    ("symptom", "{S} {be} pregnant and {have} mild back aches"),
+    ("symptom", "{S} {be} pregnant and {feels} a little nauseous in the mornings"),
+    ("symptom", "{P} one year old has a fever of a hundred and one but is eating and playing"),
+    ("symptom", "{P} baby is four months old and has a slight fever after {P} shots"),
+    ("symptom", "{P} back is killing {O}"),
+    ("symptom", "{P} feet are killing {O} after standing all day"),
+    ("symptom", "{S} {have} a scrape on {P} knee that bled a little and {be} fine now"),
+    ("symptom", "{S} {have} a sore throat and it hurts to swallow but {S} {be} drinking fine"),
+    ("appointment", "{S} {be} pregnant and {wants} to book {P} next ultrasound"),
+    ("provider", "{S} had a mini stroke last year and {wants} to ask the doctor about {P} aspirin"),
+    ("provider", "please tell the doctor {S} stopped bleeding after the procedure and {feels} fine"),
+    ("records", "{S} {needs} the hospital records from an overdose years ago for {P} new therapist"),
+    ("results", "{S} {be} dying to know if {P} biopsy came back"),
+    ("results", "the waiting is killing {O} did {P} scan results come in"),
+    ("billing", "{S} almost passed out when {S} saw the bill"),
+    ("billing", "this bill is giving {O} a heart attack"),
+    ("callback", "sorry {P} phone died when the nurse called can she call back"),
+]
+
+TYPES_V3 = {
+    "billing": ["why do i owe money if my insurance already paid", "i need to pay the balance on my account",
+                "can you explain the charges on my statement", "what's my balance", "my deductible was applied wrong",
+                "i'd like to update the card on file for my payments", "i got sent to collections by mistake"],
+    "records": ["can you send me a copy of my visit summary", "i need the notes from my last appointment",
+                "i need my lab reports sent to {spec}", "can i pick up a copy of my records",
+                "i need my x ray images on a disc for another doctor"],
+    "administrative": ["i need the doctor to sign a form for my job", "can you fill out a camp health form for my son",
+                       "i need a letter saying i can return to work", "do you have evening hours",
+                       "is the office open the day after thanksgiving", "i need to change the name on my file"],
+    "prior_auth": ["my insurance needs the doctor's approval before they cover {med}",
+                   "the mri place says the authorization hasn't come through",
+                   "insurance wants a letter explaining why i need {med}"],
+    "provider": ["can i take tylenol with my {med}", "is it okay to take {med} at night instead of the morning",
+                 "i have a question about a side effect of {med}", "should i keep taking {med} while i'm sick",
+                 "can i cut my {med} pills in half", "the doctor said to call and tell her how the new dose is going"],
+    "refill": ["i need {med} refilled", "please renew {med} i'm almost out", "can you send in a refill for {med} today",
+               "i'm on my last few pills of {med}"],
+    "appointment": ["i'm running a few minutes behind for my appointment", "i'd like to confirm my appointment {day}",
+                    "can i get a sick visit today", "do you have anything {day} afternoon",
+                    "i need to bring my daughter in for a checkup"],
+    "callback": ["the nurse called me and i missed it", "i'm returning a missed call from this number",
+                 "you left me a voicemail this morning"],
+    "results": ["has the doctor looked at my {test} yet", "are the results from my {test} back yet",
+                "i'd like someone to go over my {test} with me"],
+    "referral": ["i need a referral for {spec} my insurance requires it", "can you put in a referral to {spec} for my son"],
+    "symptom": ["{S} {have} had a stuffy nose and a headache for a few days", "{P} throat is scratchy and {S} {have} a cough",
+                "{S} {have} been run down and tired for weeks", "{S} {have} not been sleeping well and {be} exhausted",
+                "my period is two weeks late", "{S} {have} been feeling low and {wants} to talk to someone about it",
+                "{P} toddler has been tugging at {P} ear and is fussy", "{P} eye is goopy and red this morning",
+                "{S} {have} a rash on {P} back that itches"],
+}
+for _kind, _cores in TYPES_V3.items():
+    TYPES[_kind].extend(_cores)
+OPENERS += ["yeah so um ", "okay um so basically ", "hi yes ", "so i was wondering ", "hey it's me again "]
+TAILS += [" and i didn't know if i should call", " sorry i'm rambling", " can someone help"]
+
+
 # Phone speech as the recogniser writes it: fillers, no punctuation, dropped little words.
 FILLERS = ["um", "uh", "like", "you know", "so", "i mean"]
 DROPPABLE = {"the", "a", "is", "my", "and", "to", "of"}
@@ -617,7 +798,7 @@ def as_heard(text):
     for w in words:
         if w in DROPPABLE and random.random() < 0.2:
             continue
-        out.append(w)
+        out.append(w.replace("'", "") if random.random() < 0.3 else w)
         if random.random() < 0.08:
             out.append(random.choice(FILLERS))
     return " ".join(out)
@@ -664,6 +845,8 @@ def main():
     rows = []
     for flag, cores in EMERGENCY.items():
         people = ADULTS if flag in ("chest", "stroke", "pregnancy") else ALL
+        if flag in ("unresponsive", "seizure"):
+            people = [p for p in people if p != "i"]
         if flag == "pregnancy":
             people = ["i", "wife", "daughter", "friend", "patient"]
         for core in cores:
@@ -678,12 +861,15 @@ def main():
         for who in random.sample(ALL, 4):
             rows.append(("symptom", "urgent", frame(core, who)))
     for kind, core in NEGATIVES:
-        for who in random.sample(ADULTS, 3):
-            rows.append((kind, "-", frame(core, who)))
+        # Children too: without them "my son" alone would read as an emergency.
+        people = ADULTS if "pregnant" in core or "job" in core or "work" in core else ALL
+        for n, who in enumerate(random.sample(people, 3)):
+            text = frame(core, who)
+            rows.append((kind, "-", as_heard(text) if n == 2 else text))
     for kind, cores in TYPES.items():
         for core in cores:
             for _ in range(4 if len(cores) < 8 else 3):
-                who = random.choice(ADULTS)
+                who = random.choice(ALL if kind == "symptom" else ADULTS)
                 rows.append((kind, "-", (random.choice(OPENERS[:12]) + fill(slot(core), who) + random.choice(["", "", " please", " thank you", " when you get a chance"])).strip()))
     for text in ANSWERS + spoken_dates(80):
         rows.append(("-", "-", text))

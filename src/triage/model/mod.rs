@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use combine::{DecidedBy, combine};
 pub use encoder::Encoder;
-pub use heads::Head;
+pub use heads::{Ensemble, Head};
 
 use super::RequestType;
 
@@ -56,8 +56,9 @@ pub struct HeadsFile {
     pub encoder_sha256: String,
     pub training_sha256: String,
     pub samples: usize,
-    pub request: Head,
-    pub severity: Head,
+    /// One head per cross-validation fold, averaged.
+    pub request: Ensemble,
+    pub severity: Ensemble,
     pub thresholds: Thresholds,
     /// Out-of-fold figures on the training data, for the record.
     pub cross_validation: import::CrossValidation,
@@ -92,7 +93,7 @@ pub struct TriageModel {
 pub const HEADS_FILE: &str = "heads.json";
 
 /// The features and the heads' shape; changes when either does.
-pub const HEADS_FORMAT: &str = "mean|cls|max features, one-hidden-layer heads";
+pub const HEADS_FORMAT: &str = "mean|cls|max features, ensembles of one-hidden-layer heads";
 
 impl TriageModel {
     /// Loads what `chartline model import-triage` wrote to `dir`.
