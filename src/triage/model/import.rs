@@ -68,12 +68,16 @@ fn train_heads(rows: &[(&Labelled, &[f32])], seed: u64) -> Result<(Head, Head), 
     Ok((Head::train(types, &by_type, training)?, Head::train(severities, &by_severity, training)?))
 }
 
+/// Out-of-fold predictions (type class, emergency probability) per sample, and the request-type and
+/// severity heads of every fold.
+type FoldModels = (Vec<(usize, f32)>, Ensemble, Ensemble);
+
 /// The heads of every fold (trained without it, each from its own seed) and their out-of-fold
 /// predictions: (type class, emergency probability) per sample. Folds are taken in blocks of four
 /// consecutive lines, so that the variants of one phrase (the generator writes them together) are
 /// held out together rather than seen in training. The fold heads together are the model: the
 /// threshold picked on their out-of-fold predictions is picked for the heads that are shipped.
-fn cross_validate(rows: &[(&Labelled, &[f32])]) -> Result<(Vec<(usize, f32)>, Ensemble, Ensemble), ModelError> {
+fn cross_validate(rows: &[(&Labelled, &[f32])]) -> Result<FoldModels, ModelError> {
     let mut predictions = vec![(0, 0.0); rows.len()];
     let (mut request, mut severity) = (Vec::new(), Vec::new());
     for fold in 0..FOLDS {
