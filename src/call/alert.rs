@@ -11,9 +11,9 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::{Instrument, info, warn};
 
-use super::CallServices;
 use super::bridge::{Direction, Relay};
 use super::outbound::{self, DialError, Leg};
+use super::{CallConfig, CallServices};
 use crate::media::{MediaEvent, PromptItem};
 use crate::oncall::alert::{Action, Event, Prompt};
 use crate::oncall::recipients::{self, Recipients, Severity, Situation};
@@ -26,34 +26,22 @@ use crate::web::live::LiveAlert;
 
 /// Marks a call whose alerts went out while it was still in progress (an emergency in business
 /// hours), so that its end does not raise them again.
-const RAISED: &str = "alerts_raised";
+pub(super) const RAISED: &str = "alerts_raised";
 
 fn severity(record: &CallRecord) -> Option<Severity> {
     if record.events.iter().any(|e| e.kind == "emergency") { Some(Severity::Emergency) } else { record.urgent.then_some(Severity::Urgent) }
 }
 
 /// Who the call alerts, on what is known of it now.
-pub fn recipients(services: &CallServices, record: &CallRecord) -> Recipients {
+pub fn recipients(config: &CallConfig, record: &CallRecord) -> Recipients {
     let situation = Situation { after_hours: record.after_hours, severity: severity(record), on_call_routed: record.routing.on_call };
-    recipients::decide(situation, &services.config.oncall, &services.config.alerts)
+    recipients::decide(situation, &config.oncall, &config.alerts)
 }
 
-/// Whether the call (ending now) still owes an alert.
-pub fn wanted(services: &CallServices, record: &CallRecord) -> bool {
-    recipients(services, record).any() && !record.events.iter().any(|e| e.kind == RAISED)
-}
-
-/// An emergency during a call in business hours alerts at once, not when the caller hangs up.
-pub fn during_call(services: &Arc<CallServices>, record: &mut CallRecord) {
-    if record.after_hours || !wanted(services, record) {
-        return;
-    }
-    let to = recipients(services, record);
-    record.events.push(CallEvent { at: Utc::now(), kind: RAISED.into(), detail: Default::default() });
-    if let Err(e) = services.store.save_progress(record) {
-        warn!(error = %e, "cannot save the call before alerting");
-    }
-    raise(services.clone(), record, to);
+/// Whom the call still owes an alert, if anyone: nobody once its alerts went out during the call.
+pub fn owed_now(config: &CallConfig, record: &CallRecord) -> Option<Recipients> {
+    let to = recipients(config, record);
+    (to.any() && !record.events.iter().any(|e| e.kind == RAISED)).then_some(to)
 }
 
 /// Timeline events after which a call owes no more phone page: someone took it (on the phone or
@@ -63,16 +51,11 @@ const SETTLED: &[&str] = &["acknowledged", "page_stopped", "alert_failed"];
 /// Whether a stored call still owes its phone page: it wanted one and nothing settled it, because
 /// the process stopped while the alert rang, or before it was placed.
 fn owed(services: &CallServices, record: &CallRecord) -> bool {
-    recipients(services, record).phone() && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
+    recipients(&services.config, record).phone() && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
 }
 
 /// Raises the call's alerts (dashboard push, phone page) in the background.
-pub fn spawn(services: Arc<CallServices>, record: &CallRecord) {
-    let to = recipients(&services, record);
-    raise(services, record, to);
-}
-
-fn raise(services: Arc<CallServices>, record: &CallRecord, to: Recipients) {
+pub fn raise(services: Arc<CallServices>, record: &CallRecord, to: Recipients) {
     if to.dashboard {
         push_to_dashboard(&services, record);
     }
@@ -120,7 +103,7 @@ pub fn resume_owed(services: &Arc<CallServices>) -> usize {
     }
     let owed: Vec<&CallRecord> = calls.iter().filter(|record| owed(services, record)).collect();
     for record in &owed {
-        let to = recipients(services, record);
+        let to = recipients(&services.config, record);
         if to.on_call {
             warn!(call = %record.call_id, "resuming an on-call alert cut short by the previous stop");
         } else {
@@ -423,7 +406,7 @@ impl Driver {
                     self.generation += 1;
                     self.stop_dial = None;
                 }
-                Action::DialPatient => match super::session::caller_number(&self.record.from) {
+                Action::DialPatient => match crate::phone::caller(&self.record.from).map(str::to_string) {
                     Some(number) => {
                         let (services, tx) = (self.services.clone(), patient_tx.clone());
                         let ring = services.config.oncall.ring_timeout();

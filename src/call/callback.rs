@@ -236,7 +236,7 @@ impl Driver {
                 }
                 Action::CallBack(index) => {
                     let task = self.tasks.get(index).cloned();
-                    let number = task.as_ref().and_then(|t| super::session::caller_number(&t.from));
+                    let number = task.as_ref().and_then(|t| crate::phone::caller(&t.from).map(str::to_string));
                     self.audit("callback_dialed", task.as_ref(), "");
                     let (services, tx) = (self.services.clone(), bg.clone());
                     tokio::spawn(async move {

@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod callback;
 mod config;
 pub mod listener;
+mod machine;
 pub mod outbound;
 pub mod session;
 
