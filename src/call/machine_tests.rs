@@ -11,7 +11,6 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::ehr::{Medication, Practitioner};
-use crate::ivr::IvrConfig;
 use crate::sip::refer::TransferFailure;
 use crate::triage::Triage;
 use crate::triage::hours::PracticeConfig;
@@ -38,17 +37,7 @@ struct Setup {
 
 impl Default for Setup {
     fn default() -> Self {
-        let config = CallConfig {
-            data_dir: "/tmp".into(),
-            calls: Default::default(),
-            sip: Default::default(),
-            media: Default::default(),
-            ivr: IvrConfig::default(),
-            speech: Default::default(),
-            scheduling: Default::default(),
-            oncall: Default::default(),
-            alerts: Default::default(),
-        };
+        let config = CallConfig { data_dir: "/tmp".into(), ..Default::default() };
         Self { config, offer: Some(Sdp::parse(OFFER).unwrap()), speech: false, transcripts: false, wall: Utc.with_ymd_and_hms(2026, 11, 25, 16, 0, 0).unwrap() }
     }
 }
