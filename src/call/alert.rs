@@ -11,9 +11,9 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::{Instrument, info, warn};
 
-use super::CallServices;
 use super::bridge::{Direction, Relay};
 use super::outbound::{self, DialError, Leg};
+use super::{CallConfig, CallServices};
 use crate::media::{MediaEvent, PromptItem};
 use crate::oncall::alert::{Action, Event, Prompt};
 use crate::oncall::recipients::{self, Recipients, Severity, Situation};
@@ -26,34 +26,22 @@ use crate::web::live::LiveAlert;
 
 /// Marks a call whose alerts went out while it was still in progress (an emergency in business
 /// hours), so that its end does not raise them again.
-const RAISED: &str = "alerts_raised";
+pub(super) const RAISED: &str = "alerts_raised";
 
 fn severity(record: &CallRecord) -> Option<Severity> {
     if record.events.iter().any(|e| e.kind == "emergency") { Some(Severity::Emergency) } else { record.urgent.then_some(Severity::Urgent) }
 }
 
 /// Who the call alerts, on what is known of it now.
-pub fn recipients(services: &CallServices, record: &CallRecord) -> Recipients {
+pub fn recipients(config: &CallConfig, record: &CallRecord) -> Recipients {
     let situation = Situation { after_hours: record.after_hours, severity: severity(record), on_call_routed: record.routing.on_call };
-    recipients::decide(situation, &services.config.oncall, &services.config.alerts)
+    recipients::decide(situation, &config.oncall, &config.alerts)
 }
 
-/// Whether the call (ending now) still owes an alert.
-pub fn wanted(services: &CallServices, record: &CallRecord) -> bool {
-    recipients(services, record).any() && !record.events.iter().any(|e| e.kind == RAISED)
-}
-
-/// An emergency during a call in business hours alerts at once, not when the caller hangs up.
-pub fn during_call(services: &Arc<CallServices>, record: &mut CallRecord) {
-    if record.after_hours || !wanted(services, record) {
-        return;
-    }
-    let to = recipients(services, record);
-    record.events.push(CallEvent { at: Utc::now(), kind: RAISED.into(), detail: Default::default() });
-    if let Err(e) = services.store.save_progress(record) {
-        warn!(error = %e, "cannot save the call before alerting");
-    }
-    raise(services.clone(), record, to);
+/// Whom the call still owes an alert, if anyone: nobody once its alerts went out during the call.
+pub fn owed_now(config: &CallConfig, record: &CallRecord) -> Option<Recipients> {
+    let to = recipients(config, record);
+    (to.any() && !record.events.iter().any(|e| e.kind == RAISED)).then_some(to)
 }
 
 /// Timeline events after which a call owes no more phone page: someone took it (on the phone or
@@ -62,17 +50,12 @@ const SETTLED: &[&str] = &["acknowledged", "page_stopped", "alert_failed"];
 
 /// Whether a stored call still owes its phone page: it wanted one and nothing settled it, because
 /// the process stopped while the alert rang, or before it was placed.
-fn owed(services: &CallServices, record: &CallRecord) -> bool {
-    recipients(services, record).phone() && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
+fn owed(config: &CallConfig, record: &CallRecord) -> bool {
+    recipients(config, record).phone() && !record.events.iter().any(|e| SETTLED.contains(&e.kind.as_str()))
 }
 
 /// Raises the call's alerts (dashboard push, phone page) in the background.
-pub fn spawn(services: Arc<CallServices>, record: &CallRecord) {
-    let to = recipients(&services, record);
-    raise(services, record, to);
-}
-
-fn raise(services: Arc<CallServices>, record: &CallRecord, to: Recipients) {
+pub fn raise(services: Arc<CallServices>, record: &CallRecord, to: Recipients) {
     if to.dashboard {
         push_to_dashboard(&services, record);
     }
@@ -118,9 +101,9 @@ pub fn resume_owed(services: &Arc<CallServices>) -> usize {
     for record in calls.iter().filter(|r| has(r, "dashboard_alert") && !has(r, "dashboard_acknowledged")) {
         services.live.raise(live_alert(record, severity(record).unwrap_or(Severity::Urgent)));
     }
-    let owed: Vec<&CallRecord> = calls.iter().filter(|record| owed(services, record)).collect();
+    let owed: Vec<&CallRecord> = calls.iter().filter(|record| owed(&services.config, record)).collect();
     for record in &owed {
-        let to = recipients(services, record);
+        let to = recipients(&services.config, record);
         if to.on_call {
             warn!(call = %record.call_id, "resuming an on-call alert cut short by the previous stop");
         } else {
@@ -136,25 +119,25 @@ fn start(services: Arc<CallServices>, record: CallRecord, to: Recipients, resume
     tokio::spawn(async move { run(services, record, to, resumed).await }.instrument(span));
 }
 
-fn target(services: &CallServices, provider: &str) -> Option<Target> {
-    services.config.oncall.provider(provider).map(|p| Target { provider: p.id.clone(), dial: p.phone.clone() })
+fn target(config: &CallConfig, provider: &str) -> Option<Target> {
+    config.oncall.provider(provider).map(|p| Target { provider: p.id.clone(), dial: p.phone.clone() })
 }
 
 /// Who the phone page calls first and who backs them up; `Err` says why nobody can be called.
-fn targets(services: &CallServices, record: &CallRecord, to: Recipients) -> Result<(Target, Option<Target>), serde_json::Value> {
+fn targets(config: &CallConfig, record: &CallRecord, to: Recipients) -> Result<(Target, Option<Target>), serde_json::Value> {
     if !to.on_call {
-        let alerts = &services.config.alerts;
+        let alerts = &config.alerts;
         let backup = (!alerts.staff_backup.is_empty()).then(|| Target { provider: "staff_backup".into(), dial: alerts.staff_backup.clone() });
         return Ok((Target { provider: "staff_line".into(), dial: alerts.staff_line.clone() }, backup));
     }
     let Some(provider) = record.routing.practitioner.clone() else {
         return Err(serde_json::json!({ "reason": "no on-call provider for this time" }));
     };
-    let Some(primary) = target(services, &provider) else {
+    let Some(primary) = target(config, &provider) else {
         warn!(%provider, "no phone number for the on-call provider in [oncall] providers");
         return Err(serde_json::json!({ "provider": provider, "reason": "no phone number configured" }));
     };
-    let backup = services.config.oncall.provider(&provider).and_then(|p| target(services, &p.backup));
+    let backup = config.oncall.provider(&provider).and_then(|p| target(config, &p.backup));
     Ok((primary, backup))
 }
 
@@ -163,7 +146,7 @@ async fn run(services: Arc<CallServices>, record: CallRecord, to: Recipients, re
     if resumed {
         timeline.outcome("alert_resumed", serde_json::json!({ "reason": "restart" }));
     }
-    let (primary, backup) = match targets(&services, &record, to) {
+    let (primary, backup) = match targets(&services.config, &record, to) {
         Ok(targets) => targets,
         Err(detail) => return timeline.outcome("alert_failed", detail),
     };
@@ -226,11 +209,8 @@ impl Timeline {
     }
 
     fn outcome(&self, kind: &str, detail: serde_json::Value) {
-        let (role, prefix) = self.audience.names();
-        info!(kind, role, "alert");
+        info!(kind, role = self.audience.names().0, "alert");
         let store = &self.services.store;
-        let system = if self.audience == Audience::Dashboard { "chartline" } else { "" };
-        let who = detail.get("provider").and_then(|p| p.as_str()).unwrap_or(system).to_string();
         let map = match detail.clone() {
             serde_json::Value::Object(map) => map,
             _ => Default::default(),
@@ -238,25 +218,33 @@ impl Timeline {
         if let Err(e) = store.add_call_event(&self.call_id, CallEvent { at: Utc::now(), kind: kind.to_string(), detail: map }) {
             warn!(error = %e, kind, "cannot record the alert outcome on the call");
         }
-        let failed = matches!(kind, "alert_failed" | "alert_unanswered" | "patient_unreachable");
-        let note = match (detail.get("attempt"), detail.get("pages")) {
-            (Some(a), _) => format!("attempt {a}"),
-            (None, Some(p)) => format!("{p} pages"),
-            _ => String::new(),
-        };
-        let audit = AuditEvent {
-            who,
-            role: role.into(),
-            action: format!("{prefix}_{kind}"),
-            outcome: Some(if failed { Outcome::Failure } else { Outcome::Success }),
-            patient: self.patient.clone(),
-            source: if self.audience == Audience::Dashboard { "dashboard" } else { "phone" }.into(),
-            object: self.call_id.clone(),
-            detail: note,
-        };
-        if let Err(e) = store.audit(&audit, Utc::now()) {
+        if let Err(e) = store.audit(&audit_entry(self.audience, &self.call_id, &self.patient, kind, &detail), Utc::now()) {
             warn!(error = %e, "cannot audit the alert outcome");
         }
+    }
+}
+
+/// The audit entry of an outcome: who (the provider it names, else the system for the
+/// dashboard), whether it failed, and the attempt or page count.
+fn audit_entry(audience: Audience, call_id: &str, patient: &str, kind: &str, detail: &serde_json::Value) -> AuditEvent {
+    let (role, prefix) = audience.names();
+    let system = if audience == Audience::Dashboard { "chartline" } else { "" };
+    let who = detail.get("provider").and_then(|p| p.as_str()).unwrap_or(system).to_string();
+    let failed = matches!(kind, "alert_failed" | "alert_unanswered" | "patient_unreachable");
+    let note = match (detail.get("attempt"), detail.get("pages")) {
+        (Some(a), _) => format!("attempt {a}"),
+        (None, Some(p)) => format!("{p} pages"),
+        _ => String::new(),
+    };
+    AuditEvent {
+        who,
+        role: role.into(),
+        action: format!("{prefix}_{kind}"),
+        outcome: Some(if failed { Outcome::Failure } else { Outcome::Success }),
+        patient: patient.to_string(),
+        source: if audience == Audience::Dashboard { "dashboard" } else { "phone" }.into(),
+        object: call_id.to_string(),
+        detail: note,
     }
 }
 
@@ -423,7 +411,7 @@ impl Driver {
                     self.generation += 1;
                     self.stop_dial = None;
                 }
-                Action::DialPatient => match super::session::caller_number(&self.record.from) {
+                Action::DialPatient => match crate::phone::caller(&self.record.from).map(str::to_string) {
                     Some(number) => {
                         let (services, tx) = (self.services.clone(), patient_tx.clone());
                         let ring = services.config.oncall.ring_timeout();
@@ -480,19 +468,7 @@ impl Driver {
         let library = &self.services.prompts;
         let names = |list: &[&str]| library.expand(&list.iter().map(|n| PromptItem::Clip(n.to_string())).collect::<Vec<_>>());
         match prompt {
-            Prompt::Menu => {
-                let mut items = Vec::new();
-                match self.record.patient.birth_date {
-                    Some(dob) => items.extend([PromptItem::Clip("oncall-urgent-born".into()), PromptItem::Date(dob)]),
-                    None => items.push(PromptItem::Clip("oncall-urgent-no-dob".into())),
-                }
-                if let Some(request) = &self.record.request {
-                    items.push(PromptItem::Clip("oncall-about".into()));
-                    items.push(PromptItem::Clip(format!("label-{}", request.kind.replace('_', "-"))));
-                }
-                items.push(PromptItem::Clip("oncall-menu".into()));
-                library.expand(&items)
-            }
+            Prompt::Menu => library.expand(&menu(&self.record)),
             Prompt::Message => match caller_message(&self.services, &self.record) {
                 Some(clip) => vec![clip],
                 None => names(&["oncall-no-message"]),
@@ -503,6 +479,21 @@ impl Driver {
             Prompt::InvalidKey => names(&["invalid-key"]),
         }
     }
+}
+
+/// The alert menu: the patient's birth date, what the call is about, the keys.
+fn menu(record: &CallRecord) -> Vec<PromptItem> {
+    let mut items = Vec::new();
+    match record.patient.birth_date {
+        Some(dob) => items.extend([PromptItem::Clip("oncall-urgent-born".into()), PromptItem::Date(dob)]),
+        None => items.push(PromptItem::Clip("oncall-urgent-no-dob".into())),
+    }
+    if let Some(request) = &record.request {
+        items.push(PromptItem::Clip("oncall-about".into()));
+        items.push(PromptItem::Clip(format!("label-{}", request.kind.replace('_', "-"))));
+    }
+    items.push(PromptItem::Clip("oncall-menu".into()));
+    items
 }
 
 enum LegEvent {
@@ -545,3 +536,7 @@ pub(super) fn caller_message(services: &CallServices, record: &CallRecord) -> Op
         }
     }
 }
+
+#[cfg(test)]
+#[path = "alert_tests.rs"]
+mod tests;

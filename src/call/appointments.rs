@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tracing::warn;
 
@@ -15,6 +15,7 @@ use crate::ehr::Ehr;
 use crate::ivr::{Action, Event, Scheduling};
 
 /// A chart answer: the event for the dialog and the record's timeline entry.
+#[derive(Debug)]
 pub(super) struct Outcome {
     pub event: Event,
     pub kind: &'static str,
@@ -22,13 +23,13 @@ pub(super) struct Outcome {
 }
 
 /// The dialog's scheduling context for one call: `[scheduling]`, the practice's time zone, the
-/// wall clock now (the dialog starts right after), and which name clips the prompt library has.
-pub(super) fn scheduling(services: &CallServices, call_id: &str) -> Scheduling {
+/// wall clock when the dialog starts, and which name clips the prompt library has.
+pub(super) fn scheduling(services: &CallServices, call_id: &str, started_at: DateTime<Utc>) -> Scheduling {
     let prompts = services.prompts.clone();
     Scheduling {
         config: services.config.scheduling.clone(),
         time_zone: services.hours.time_zone(),
-        started_at: Utc::now(),
+        started_at,
         call_id: call_id.to_string(),
         has_clip: Arc::new(move |name| prompts.get(name).is_some()),
     }

@@ -16,6 +16,7 @@ use super::bridge::{Direction, Relay};
 use super::outbound::{self, Leg};
 use super::session::Incoming;
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession, PromptItem};
+use crate::oncall::OnCallConfig;
 use crate::oncall::callback::{Action, CallbackLine, Event, Say};
 use crate::sip::sdp::{self, MediaCaps};
 use crate::sip::{UaCommand, UaEvent};
@@ -25,8 +26,8 @@ use crate::store::users::User;
 use crate::web::access::{TaskItem, normalize_practitioner};
 
 /// Whether a call to `to` (the To URI) is for the callback line.
-pub fn is_callback_line(services: &CallServices, to: &str) -> bool {
-    let wanted = services.config.oncall.callback_number.trim();
+pub fn is_callback_line(oncall: &OnCallConfig, to: &str) -> bool {
+    let wanted = oncall.callback_number.trim();
     if wanted.is_empty() {
         return false;
     }
@@ -170,16 +171,9 @@ impl Driver {
         };
         let practitioner = user.practitioner.as_deref().map(normalize_practitioner).unwrap_or_default();
         let store = &self.services.store;
-        let mut tasks: Vec<(TaskItem, CallRecord)> = store
-            .list_calls(1000)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.ended_at.is_some())
-            .map(|record| (TaskItem::new(&record, store.task_state(&record.call_id).ok().as_ref()), record))
-            .filter(|(item, _)| !item.done && item.practitioner.as_deref() == Some(practitioner.as_str()))
-            .collect();
-        tasks.sort_by_key(|(item, _)| (!item.urgent, item.started_at));
-        self.tasks = tasks.into_iter().map(|(_, record)| record).collect();
+        let tasks =
+            store.list_calls(1000).unwrap_or_default().into_iter().filter(|r| r.ended_at.is_some()).map(|record| (TaskItem::new(&record, store.task_state(&record.call_id).ok().as_ref()), record));
+        self.tasks = open_tasks(tasks, &practitioner);
         info!(waiting = self.tasks.len(), "provider logged in to the callback line");
         self.user = Some(user);
         self.line.handle(Event::PinChecked(Some(self.tasks.len())), Instant::now());
@@ -196,7 +190,7 @@ impl Driver {
             who: self.username(),
             role: "provider".into(),
             action: action.into(),
-            outcome: Some(if action.ends_with("rejected") || action.ends_with("unreachable") { Outcome::Failure } else { Outcome::Success }),
+            outcome: Some(audit_outcome(action)),
             patient: task.and_then(|t| t.patient.id.clone()).unwrap_or_default(),
             source: "phone".into(),
             object: task.map_or_else(|| "callback_line".to_string(), |t| t.call_id.clone()),
@@ -236,7 +230,7 @@ impl Driver {
                 }
                 Action::CallBack(index) => {
                     let task = self.tasks.get(index).cloned();
-                    let number = task.as_ref().and_then(|t| super::session::caller_number(&t.from));
+                    let number = task.as_ref().and_then(|t| crate::phone::caller(&t.from).map(str::to_string));
                     self.audit("callback_dialed", task.as_ref(), "");
                     let (services, tx) = (self.services.clone(), bg.clone());
                     tokio::spawn(async move {
@@ -325,6 +319,19 @@ impl Driver {
     }
 }
 
+/// The provider's open tasks among the finished calls, urgent first, then oldest first.
+fn open_tasks(calls: impl Iterator<Item = (TaskItem, CallRecord)>, practitioner: &str) -> Vec<CallRecord> {
+    let mut tasks: Vec<(TaskItem, CallRecord)> = calls.filter(|(item, _)| !item.done && item.practitioner.as_deref() == Some(practitioner)).collect();
+    tasks.sort_by_key(|(item, _)| (!item.urgent, item.started_at));
+    tasks.into_iter().map(|(_, record)| record).collect()
+}
+
+/// A callback-line action that did not happen (a PIN refused, a patient not reached) is audited
+/// as a failure.
+fn audit_outcome(action: &str) -> Outcome {
+    if action.ends_with("rejected") || action.ends_with("unreachable") { Outcome::Failure } else { Outcome::Success }
+}
+
 fn clip(name: &str) -> PromptItem {
     PromptItem::Clip(name.to_string())
 }
@@ -357,3 +364,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "callback_tests.rs"]
+mod tests;

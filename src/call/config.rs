@@ -45,7 +45,7 @@ impl CallsConfig {
 }
 
 /// What a call reads of the configuration (the sections keep their names in chartline.toml).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CallConfig {
     /// Recordings are written under `<data_dir>/recordings`.
     pub data_dir: PathBuf,

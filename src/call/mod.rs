@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod callback;
 mod config;
 pub mod listener;
+mod machine;
 pub mod outbound;
 pub mod session;
 
@@ -84,7 +85,7 @@ pub async fn dispatch(services: Arc<CallServices>, mut events: mpsc::UnboundedRe
                     tokio::spawn(async move {
                         let id = call.clone();
                         let incoming = session::Incoming { call, from, to, source, offer };
-                        if callback::is_callback_line(&services, &incoming.to) {
+                        if callback::is_callback_line(&services.config.oncall, &incoming.to) {
                             callback::run(services, incoming, rx).await;
                         } else {
                             session::run(services, incoming, rx).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::CallServices;
+use super::{CallConfig, CallServices};
 use crate::media::{MediaEvent, MediaHandle, MediaParams, MediaSession};
 use crate::sip::sdp::{self, MediaCaps};
 use crate::sip::uac::DialRequest;
@@ -106,6 +106,21 @@ pub struct Route {
 /// `;transport=tcp|tls` (UDP otherwise); phone numbers go to the outbound proxy (or the trunk's
 /// registrar) over `[oncall] outbound_transport`.
 pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialError> {
+    let Hop { target, next_hop, transport } = plan(&services.config, dial)?;
+    let (dest, host) = resolve(&next_hop, transport).await?;
+    Ok(Route { target, dest, transport, host })
+}
+
+/// A route before name resolution.
+#[derive(Debug, PartialEq)]
+struct Hop {
+    target: String,
+    /// `host[:port]` of the next hop.
+    next_hop: String,
+    transport: Transport,
+}
+
+fn plan(config: &CallConfig, dial: &str) -> Result<Hop, DialError> {
     if dial.starts_with("sip:") {
         let (user_host, params) = dial.split_once(';').unwrap_or((dial, ""));
         let host_port = user_host.split_once('@').map(|(_, h)| h).unwrap_or(user_host);
@@ -115,21 +130,19 @@ pub async fn route(services: &CallServices, dial: &str) -> Result<Route, DialErr
             .map(|t| Transport::from_name(t).ok_or_else(|| DialError::NoRoute(format!("{dial:?}: transport {t:?} is not udp, tcp or tls"))))
             .transpose()?
             .unwrap_or(Transport::Udp);
-        let (dest, host) = resolve(host_port, transport).await?;
-        return Ok(Route { target: dial.to_string(), dest, transport, host });
+        return Ok(Hop { target: dial.to_string(), next_hop: host_port.to_string(), transport });
     }
     if !crate::phone::is_number(dial) {
         return Err(DialError::NoRoute(format!("{dial:?} is not a phone number")));
     }
-    let proxy = match (&services.config.oncall.outbound_proxy, &services.config.sip.trunk.registrar) {
+    let proxy = match (&config.oncall.outbound_proxy, &config.sip.trunk.registrar) {
         (p, _) if !p.is_empty() => p.clone(),
         (_, r) if !r.is_empty() => r.clone(),
         _ => return Err(DialError::NoRoute("set oncall.outbound_proxy or sip.trunk.registrar".into())),
     };
-    let transport = Transport::from_name(&services.config.oncall.outbound_transport).unwrap_or_else(|| services.config.sip.trunk.transport());
-    let (dest, host) = resolve(&proxy, transport).await?;
-    let domain = if services.config.sip.trunk.registrar.is_empty() { proxy.clone() } else { services.config.sip.trunk.effective_domain() };
-    Ok(Route { target: format!("sip:{}@{domain}", crate::phone::dialable(dial)), dest, transport, host })
+    let transport = Transport::from_name(&config.oncall.outbound_transport).unwrap_or_else(|| config.sip.trunk.transport());
+    let domain = if config.sip.trunk.registrar.is_empty() { proxy.clone() } else { config.sip.trunk.effective_domain() };
+    Ok(Hop { target: format!("sip:{}@{domain}", crate::phone::dialable(dial)), next_hop: proxy, transport })
 }
 
 /// The address of `host[:port]` (5061 by default over TLS, 5060 otherwise) and the host itself.
@@ -210,4 +223,28 @@ pub async fn dial_until(services: &Arc<CallServices>, dial: &str, ring_timeout: 
     let params = MediaParams { remote: negotiated.remote_rtp, codec: negotiated.codec, dtmf_pt: negotiated.dtmf_pt, ptime_ms: negotiated.ptime_ms };
     let (media, media_events) = session.start(params, &services.config.media, services.media_counters.clone());
     Ok(Leg { call, media, media_events, sip_events, params, services: services.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sip_uri_goes_to_its_host_over_the_transport_it_names() {
+        let config = CallConfig::default();
+        let hop = plan(&config, "sip:nurse@10.0.0.5:5070;transport=tcp").unwrap();
+        assert_eq!(hop, Hop { target: "sip:nurse@10.0.0.5:5070;transport=tcp".into(), next_hop: "10.0.0.5:5070".into(), transport: Transport::Tcp });
+        assert_eq!(plan(&config, "sip:nurse@pbx.example").unwrap().transport, Transport::Udp);
+        assert!(matches!(plan(&config, "sip:nurse@pbx;transport=sctp"), Err(DialError::NoRoute(why)) if why.contains("sctp")));
+    }
+
+    #[test]
+    fn a_phone_number_goes_to_the_outbound_proxy_or_else_the_registrar() {
+        let mut config = CallConfig::default();
+        assert!(matches!(plan(&config, "+1 555-010-0111"), Err(DialError::NoRoute(why)) if why.contains("outbound_proxy")));
+        assert!(matches!(plan(&config, "call me"), Err(DialError::NoRoute(why)) if why.contains("not a phone number")));
+        config.oncall.outbound_proxy = "10.0.0.1:5060".into();
+        let hop = plan(&config, "+1 555-010-0111").unwrap();
+        assert_eq!((hop.target.as_str(), hop.next_hop.as_str()), ("sip:+15550100111@10.0.0.1:5060", "10.0.0.1:5060"));
+    }
 }

@@ -16,19 +16,10 @@ use super::sdp::{self, Sdp};
 use super::transaction::{ClientNonInvite, ClientOutput, InviteOutput, ServerInvite, ServerNonInvite, Timers};
 use super::trunk::{Trunk, TrunkStatus};
 use super::uac::Uac;
-use super::{CallId, Transport, UaCommand, UaEvent};
+use super::{ALLOW, CallId, Transmit, Transport, UaCommand, UaEvent};
 
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
 /// Methods we know but do not serve: 405 with Allow (others get 501).
 const KNOWN_NOT_ALLOWED: &[&str] = &["REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "UPDATE", "PRACK"];
-
-/// Bytes to put on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub dest: SocketAddr,
-    pub transport: Transport,
-    pub bytes: Vec<u8>,
-}
 
 /// One inbound call leg and its INVITE transaction(s).
 struct Leg {
@@ -472,11 +463,7 @@ impl Endpoint {
         if !in_dialog {
             return self.respond(request, source, transport, 481, "Call/Transaction Does Not Exist", &[], now);
         }
-        let digit = match request.content_type() {
-            Some(t) if t.eq_ignore_ascii_case("application/dtmf-relay") || t.eq_ignore_ascii_case("application/dtmf") => parse_dtmf_info(&request.body),
-            _ => None,
-        };
-        match digit {
+        match message::dtmf_info(request) {
             Some((digit, duration_ms)) => {
                 self.respond(request, source, transport, 200, "OK", &[], now);
                 self.events.push_back(UaEvent::DtmfInfo { call, digit, duration_ms });
@@ -755,31 +742,6 @@ fn parse_body_sdp(message: &Message) -> Result<Option<Sdp>, String> {
     }
     let text = std::str::from_utf8(&message.body).map_err(|_| "SDP is not UTF-8".to_string())?;
     Sdp::parse(text).map(Some).map_err(|e| e.to_string())
-}
-
-/// The digit of an INFO request carrying DTMF, by its Content-Type.
-pub(crate) fn dtmf_info(request: &Message) -> Option<(char, u32)> {
-    match request.content_type() {
-        Some(t) if t.eq_ignore_ascii_case("application/dtmf-relay") || t.eq_ignore_ascii_case("application/dtmf") => parse_dtmf_info(&request.body),
-        _ => None,
-    }
-}
-
-/// `Signal=5\r\nDuration=160` (dtmf-relay) or a bare digit (application/dtmf).
-fn parse_dtmf_info(body: &[u8]) -> Option<(char, u32)> {
-    let text = std::str::from_utf8(body).ok()?.trim();
-    let mut signal = None;
-    let mut duration = 160;
-    for line in text.lines() {
-        match line.split_once('=') {
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("signal") => signal = v.trim().chars().next(),
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("duration") => duration = v.trim().parse().unwrap_or(160),
-            None if signal.is_none() => signal = line.trim().chars().next(),
-            _ => {}
-        }
-    }
-    let digit = signal?.to_ascii_uppercase();
-    "0123456789*#ABCD".contains(digit).then_some((digit, duration))
 }
 
 #[cfg(test)]

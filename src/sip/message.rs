@@ -90,7 +90,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Malformed> {
         return Err(fail(format!("message larger than {MAX_MESSAGE} bytes")));
     }
     if let Some(method) = scan.unknown_method() {
-        let reply = scan.reply(501, "Not Implemented", &[("Allow", super::endpoint::ALLOW.to_string())]);
+        let reply = scan.reply(501, "Not Implemented", &[("Allow", super::ALLOW.to_string())]);
         return Err(Malformed { reason: format!("method {method} is not implemented"), reply });
     }
     let body = scan.body_checked().map_err(fail)?;
@@ -310,6 +310,31 @@ impl<'a> Reply<'a> {
         bytes.extend_from_slice(body);
         bytes
     }
+}
+
+/// The digit of an INFO request carrying DTMF, by its Content-Type.
+pub fn dtmf_info(request: &Message) -> Option<(char, u32)> {
+    match request.content_type() {
+        Some(t) if t.eq_ignore_ascii_case("application/dtmf-relay") || t.eq_ignore_ascii_case("application/dtmf") => parse_dtmf_info(&request.body),
+        _ => None,
+    }
+}
+
+/// `Signal=5\r\nDuration=160` (dtmf-relay) or a bare digit (application/dtmf).
+fn parse_dtmf_info(body: &[u8]) -> Option<(char, u32)> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let mut signal = None;
+    let mut duration = 160;
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("signal") => signal = v.trim().chars().next(),
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("duration") => duration = v.trim().parse().unwrap_or(160),
+            None if signal.is_none() => signal = line.trim().chars().next(),
+            _ => {}
+        }
+    }
+    let digit = signal?.to_ascii_uppercase();
+    "0123456789*#ABCD".contains(digit).then_some((digit, duration))
 }
 
 #[cfg(test)]

@@ -28,10 +28,22 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-pub use endpoint::{Endpoint, Transmit};
+pub use endpoint::Endpoint;
 pub use sdp::Sdp;
 pub use transport::{SipHandle, start, start_in};
 pub use trunk_config::{TrunkConfig, TrunkMode};
+
+/// The methods we serve, for `Allow` headers (the endpoint's answers, the trunk's REGISTER, our
+/// INVITEs).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+
+/// Bytes to put on the wire (from the endpoint and the trunk to the transport).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub dest: SocketAddr,
+    pub transport: Transport,
+    pub bytes: Vec<u8>,
+}
 
 /// The Call-ID of a call leg.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::Transport;
 use super::auth::{Challenge, Credentials};
-use super::endpoint::{ALLOW, Transmit};
 use super::message::{self, Message};
 use super::transaction::{ClientNonInvite, ClientOutput, Timers};
+use super::{ALLOW, Transmit};
 
 /// A binding is refreshed this long before it expires (or at half its lifetime, if shorter).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);

@@ -204,7 +204,7 @@ impl Uac {
     fn send_invite(&mut self, now: Instant) {
         self.branch = format!("z9hG4bK{:x}{:x}", rand::random::<u64>(), self.cseq);
         let body = self.request.offer.to_string().into_bytes();
-        let mut extra = vec![("Contact", self.contact()), ("Allow", super::endpoint::ALLOW.to_string()), ("Content-Type", "application/sdp".to_string())];
+        let mut extra = vec![("Contact", self.contact()), ("Allow", super::ALLOW.to_string()), ("Content-Type", "application/sdp".to_string())];
         if let Some((name, value)) = &self.authorization {
             extra.push((name, value.clone()));
         }
@@ -379,7 +379,7 @@ impl Uac {
                 self.end(now);
                 Reply::for_request(request, tag).render(200, "OK", &[], b"")
             }
-            "INFO" => match super::endpoint::dtmf_info(request) {
+            "INFO" => match super::message::dtmf_info(request) {
                 Some((digit, duration_ms)) => {
                     self.events.push_back(UaEvent::DtmfInfo { call: self.request.call.clone(), digit, duration_ms });
                     Reply::for_request(request, tag).render(200, "OK", &[], b"")
