@@ -160,6 +160,9 @@ fn passive_suicidal_intent_and_overdose_said_in_passing() {
         ("she says she wants to go to sleep and never wake up", "suicidal"),
         ("he took all of his pills at once", "overdose"),
         ("my dad is having a fit and won't stop shaking", "seizure"),
+        // The recogniser often gets the tense wrong ("drank" heard as "drink"), and the substance
+        // may come several words after the verb.
+        ("my toddler drink from a bottle of lamp oil", "overdose"),
     ] {
         assert_eq!(flags(text), [flag], "{text:?}");
     }
