@@ -169,7 +169,7 @@ fn choose_threshold(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)]) 
 /// order: (threshold, recall edge, whether the false cap raised it). Pure.
 fn threshold_on(curve: &[(f32, f64, f64)]) -> (f32, f32, bool) {
     let lowest = curve.first().map_or(0.5, |c| c.0);
-    let edge = curve.iter().filter(|(_, recall, _)| *recall >= TARGET_RECALL).map(|c| c.0).last().unwrap_or(lowest);
+    let edge = curve.iter().filter(|(_, recall, _)| *recall >= TARGET_RECALL).map(|c| c.0).next_back().unwrap_or(lowest);
     let below = edge - SAFETY_MARGIN;
     let wanted = curve.iter().map(|c| c.0).filter(|t| *t >= below - GRID_STEP / 2.0).fold(f32::NAN, f32::min);
     let wanted = if wanted.is_nan() { lowest } else { wanted };
