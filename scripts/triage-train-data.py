@@ -787,17 +787,116 @@ OPENERS += ["yeah so um ", "okay um so basically ", "hi yes ", "so i was wonderi
 TAILS += [" and i didn't know if i should call", " sorry i'm rambling", " can someone help"]
 
 
-# Phone speech as the recogniser writes it: fillers, no punctuation, dropped little words.
+# --- v4: the kinds the fifth dev set (E) showed missing, and the same-day criteria ---------------
+EMERGENCY_V4 = {
+    # Understated chest pressure without the word pain.
+    "chest": ["there's a weight sitting behind {P} breastbone and it goes up into {P} throat",
+              "{S} {have} a heavy feeling in the center of {P} chest that spreads to {P} neck",
+              "{P} breastbone area {feels} tight and squeezed and it moves up to {P} jaw",
+              "it's more of a pressure than a pain right in the middle of {P} chest and up into {P} shoulders",
+              "{S} {have} this dull ache under {P} sternum and {be} short of breath",
+              "{S} {have} a strange tightness behind {P} breastbone and {be} clammy",
+              "it's not really pain just heaviness in {P} chest like a brick on it and {P} jaw aches",
+              "{P} chest {feels} full and heavy and the feeling runs down {P} arm",
+              "{S} {have} a discomfort in {P} chest that comes and goes and now {S} {be} sweating a lot",
+              "{P} upper chest {feels} like it's being pressed and {S} {feels} sick to {P} stomach"],
+    # Gastrointestinal bleeding said plainly.
+    "gi_bleed": ["{P} stool is black and sticky like tar and {S} nearly fainted",
+                 "{S} {have} been passing black tarry poop and {feels} dizzy when {S} stand",
+                 "{S} threw up stuff that looked like coffee grounds",
+                 "{S} {be} vomiting dark brown stuff like coffee grounds",
+                 "there's a lot of dark red blood in the toilet and {S} {be} lightheaded",
+                 "{P} bowel movements are black and {S} almost passed out this morning",
+                 "{S} {have} maroon colored stool and {be} pale and weak",
+                 "{S} went to the bathroom and it was all blood and now {S} {feels} faint",
+                 "{S} {be} pooping black and {be} so dizzy {S} had to sit on the floor",
+                 "the vomit has dark grainy bits in it like coffee and {S} {feels} weak"],
+}
+for _flag, _cores in EMERGENCY_V4.items():
+    EMERGENCY.setdefault(_flag, []).extend(_cores)
+
+# Same-day ("see today") criteria: urgent, not 911.
+URGENT += ["{S} can hardly swallow and {be} drooling",
+           "{P} throat is so sore {S} can barely get water down",
+           "{S} {cant} swallow {P} own saliva it hurts so much",
+           "there's a red line running up {P} arm from the scratch",
+           "{P} finger cut has a red streak spreading toward {P} wrist",
+           "the bite on {P} leg has red streaks coming off it",
+           "{S} got poked in the eye and {P} vision is blurry",
+           "something flew into {P} eye at work and now it's blurry and watering",
+           "{P} eye got hit playing ball and {S} {cant} see right out of it",
+           "{S} fell and {cant} put weight on {P} ankle",
+           "{S} twisted {P} knee and {cant} walk on it",
+           "{S} slipped on the ice and {cant} stand on {P} foot",
+           "{P} calf is swollen and sore since the long car ride",
+           "one of {P} calves is bigger than the other and it aches",
+           "{P} leg swelled up after the flight and the calf hurts",
+           "{P} ear hurts and there's yellow stuff draining out",
+           "{P} ear is leaking fluid and it's really painful",
+           "{P} stitches came open and the cut is oozing",
+           "the incision is coming apart at the bottom",
+           "{P} wound opened up and there's some pus",
+           "it burns when {S} pee and {S} {have} a fever and chills",
+           "{S} {have} a bladder infection and now {P} side hurts",
+           "{S} {have} a uti and a pain in {P} back on one side",
+           "{S} {have} a fever and spots that don't fade when you press them",
+           "{P} stool has been black since yesterday but {S} {feels} okay otherwise",
+           "{P} toddler has a fever of a hundred and three point five and is really whiny",
+           "{P} fever went up to one oh four and tylenol is not bringing it down"]
+
+NEGATIVES += [
+    ("symptom", "{P} chest pain was checked at the hospital last week and they said it's a pulled muscle"),
+    ("symptom", "the er said {P} chest pain was reflux and {S} want to know what to eat"),
+    ("symptom", "{S} saw the cardiologist about {P} chest pain and it was all normal {S} just {have} a question"),
+    ("symptom", "{P} chest wall is tender from costochondritis like the doctor said"),
+    ("provider", "the doctor checked {P} chest pain and said it's anxiety can she call about the medicine"),
+    ("appointment", "{S} {needs} the follow up the er wanted after they cleared {P} chest pain"),
+    ("symptom", "{P} nine month old has a low fever of ninety nine point eight"),
+    ("symptom", "{P} baby is ten months old and has a temperature of a hundred and one but is drinking well"),
+    ("symptom", "{P} seven month old has a slight fever of ninety nine point five and a runny nose"),
+    ("symptom", "{P} eight month old feels warm the thermometer says ninety nine point six"),
+    ("symptom", "{P} one year old has a fever of a hundred point five and is teething"),
+    ("symptom", "{P} six month old has had a fever of a hundred and one since last night"),
+    ("symptom", "{S} {be} taking iron pills and {P} stool is dark"),
+    ("symptom", "{S} took pepto and now {P} poop is black is that normal"),
+    ("symptom", "{S} {have} a bit of heartburn behind {P} breastbone after big meals"),
+    ("symptom", "{P} neck is stiff from sleeping wrong"),
+    ("symptom", "{P} eye is a little blurry in the morning but clears up"),
+    ("symptom", "{S} {have} a little earwax and {P} ear feels plugged"),
+    ("symptom", "{S} rolled {P} ankle but {be} walking on it fine"),
+    ("symptom", "{P} eleven month old is a little warm ninety nine point nine but eating fine"),
+    ("symptom", "{P} five month old has a low grade temp of ninety nine point seven after the shots"),
+    ("symptom", "{P} baby is nine months and running a small fever of a hundred"),
+    ("administrative", "is blue cross in network with your office"),
+    ("callback", "someone from your office called me and i missed it"),
+]
+
+
+# Phone speech as the recogniser writes it: fillers, no punctuation, dropped little words, tense
+# changes ("drank" -> "drink") and common Whisper mishearings.
 FILLERS = ["um", "uh", "like", "you know", "so", "i mean"]
-DROPPABLE = {"the", "a", "is", "my", "and", "to", "of"}
+DROPPABLE = {"the", "a", "is", "my", "and", "to", "of", "it", "in", "up", "has", "was", "are", "on", "for"}
+TENSE = {"drank": "drink", "took": "take", "swallowed": "swallow", "fell": "fall", "hit": "hits", "got": "get",
+         "started": "start", "passed": "pass", "threw": "throw", "went": "go", "woke": "wake", "ate": "eat",
+         "was": "is", "were": "are", "has": "have", "stopped": "stop", "turned": "turn",
+         "swelled": "swell", "collapsed": "collapse", "cut": "cuts", "bled": "bleed"}
+MISHEARD = {"chest": "chess", "breathe": "breed", "breath": "breast", "pee": "p", "their": "there",
+            "two": "to", "eight": "ate", "throat": "thrott", "stroke": "strong", "seizure": "caesar",
+            "sugar": "shugar", "heart": "hard", "arm": "our", "bleeding": "bleed in", "rash": "wrash",
+            "his": "is", "is": "his", "her": "a", "he's": "he is", "she's": "she is", "lamp": "lamb", "oil": "all"}
 
 
 def as_heard(text):
-    words = text.split()
+    words = text.replace(",", "").replace(".", "").replace("?", "").split()
     out = []
     for w in words:
-        if w in DROPPABLE and random.random() < 0.2:
+        r = random.random()
+        if w in DROPPABLE and r < 0.2:
             continue
+        if w in TENSE and r < 0.5:
+            w = TENSE[w]
+        elif w in MISHEARD and r < 0.25:
+            w = MISHEARD[w]
         out.append(w.replace("'", "") if random.random() < 0.3 else w)
         if random.random() < 0.08:
             out.append(random.choice(FILLERS))
@@ -858,8 +957,9 @@ def main():
             t = core.replace("{age}", random.choice(INFANT_AGES)).replace("{temp}", random.choice(FEVERS))
             rows.append(("urgent", "emergency", (random.choice(OPENERS) + t + random.choice(TAILS)).strip()))
     for core in URGENT:
-        for who in random.sample(ALL, 4):
-            rows.append(("symptom", "urgent", frame(core, who)))
+        for n, who in enumerate(random.sample(ALL, 4)):
+            text = frame(core, who)
+            rows.append(("symptom", "urgent", as_heard(text) if n == 3 else text))
     for kind, core in NEGATIVES:
         # Children too: without them "my son" alone would read as an emergency.
         people = ADULTS if "pregnant" in core or "job" in core or "work" in core else ALL
@@ -870,7 +970,8 @@ def main():
         for core in cores:
             for _ in range(4 if len(cores) < 8 else 3):
                 who = random.choice(ALL if kind == "symptom" else ADULTS)
-                rows.append((kind, "-", (random.choice(OPENERS[:12]) + fill(slot(core), who) + random.choice(["", "", " please", " thank you", " when you get a chance"])).strip()))
+                text = (random.choice(OPENERS[:12]) + fill(slot(core), who) + random.choice(["", "", " please", " thank you", " when you get a chance"])).strip()
+                rows.append((kind, "-", as_heard(text) if random.random() < 0.2 else text))
     for text in ANSWERS + spoken_dates(80):
         rows.append(("-", "-", text))
     seen = set()

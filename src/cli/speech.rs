@@ -18,19 +18,7 @@ pub(super) fn model(command: ModelCommand) -> Result<ExitCode, CliError> {
         }
         ModelCommand::ImportTriage { dir, out, training, force } => {
             let report = crate::triage::model::import::import(&dir, &training, &out, force)?;
-            let cv = &report.cross_validation;
-            println!(
-                "{} {} ({} utterances; emergency threshold {:.2}; {}-fold cross-validation: type accuracy {:.1}%, emergency recall {:.1}% of {}, false emergencies {:.1}%)",
-                report.out_dir.display(),
-                if report.up_to_date { "up to date" } else { "written" },
-                report.samples,
-                report.thresholds.emergency,
-                cv.folds,
-                cv.type_accuracy * 100.0,
-                cv.emergency_recall * 100.0,
-                cv.emergencies,
-                cv.false_emergency_rate * 100.0,
-            );
+            println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
     }

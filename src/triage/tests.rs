@@ -177,3 +177,66 @@ fn more_flags() {
     assert!(flags("I'm confused about my bill").is_empty());
     assert!(flags("my sugar has been good lately").is_empty());
 }
+
+/// Each same-day criterion with its flag; none of them is a 911 emergency.
+#[test]
+fn same_day_criteria_raise_their_urgent_flag() {
+    for (text, id) in [
+        ("my throat is so swollen i can hardly swallow anything", "swallowing"),
+        ("the baby keeps drooling and won't drink", "swallowing"),
+        ("there's a red line going up from the scratch on my hand", "red_streak"),
+        ("a branch poked my eye and now everything is blurry", "eye_injury"),
+        ("she twisted her knee and can't put any weight on it", "cannot_bear_weight"),
+        ("my left calf is swollen and tender", "calf_swelling"),
+        ("his leg puffed up after the long drive, the leg is swollen", "calf_swelling"),
+        ("my son's ear hurts and there's yellow gunk coming out", "ear_discharge"),
+        ("the stitches on my knee are coming apart", "wound_infection"),
+        ("it burns when i pee and i have a fever", "uti_fever_flank"),
+        ("i think i have a uti and my back hurts on one side", "uti_fever_flank"),
+        ("she has a fever and spots that don't fade when i press a glass on them", "non_blanching_rash"),
+        ("my stool has been black and tarry for two days", "black_stool"),
+    ] {
+        let c = triage().classify(text);
+        assert!(c.red_flag_ids().contains(&id.to_string()), "{text:?}: {:?}", c.red_flags);
+        assert!(!c.is_emergency(), "{text:?} is same-day, not 911: {:?}", c.red_flags);
+        assert_eq!(c.severity, Some(Severity::Urgent), "{text:?}");
+    }
+}
+
+#[test]
+fn same_day_rules_need_their_sign() {
+    for text in ["my calf muscle is sore after running", "my ear feels a bit blocked", "it burns a little when i pee", "my eye is itchy from allergies", "i have a rash on my arm"] {
+        let c = triage().classify(text);
+        assert!(c.severity.is_none(), "{text:?}: {:?}", c.red_flags);
+    }
+}
+
+#[test]
+fn understated_chest_pressure_and_a_plain_gi_bleed_are_emergencies() {
+    for (text, id) in [
+        ("there's a heavy feeling behind my breastbone that goes into my jaw", "chest_pain"),
+        ("my sternum feels tight and i'm sweaty", "chest_pain"),
+        ("he threw up something like coffee grounds", "severe_bleeding"),
+        ("my poop is black like tar and i nearly fainted", "gi_bleed_faint"),
+        ("there was blood in the toilet and now i'm dizzy", "gi_bleed_faint"),
+    ] {
+        let c = triage().classify(text);
+        assert!(c.is_emergency() && c.red_flag_ids().contains(&id.to_string()), "{text:?}: {:?}", c.red_flags);
+    }
+}
+
+#[test]
+fn chest_pain_already_checked_and_explained_is_not_an_emergency() {
+    for text in ["my chest pain got checked at the er last week, i have a question about the follow up", "the chest pain i called about turned out to be muscular and i want to ask about stretches"] {
+        let c = triage().classify(text);
+        assert!(!c.is_emergency(), "{text:?}: {:?}", c.red_flags);
+    }
+    assert!(triage().classify("i have chest pain and want it checked").is_emergency());
+}
+
+#[test]
+fn hesitations_and_common_mishearings_do_not_hide_a_flag() {
+    assert_eq!(flags("my chest um uh you know um hurts"), ["chest_pain"]);
+    assert_eq!(flags("i have chess pain"), ["chest_pain"]);
+    assert_eq!(flags("she is so short of bread she can not talk"), ["breathing"]);
+}

@@ -21,11 +21,20 @@ const FOLDS: usize = 5;
 fn fold_of(index: usize) -> usize {
     (index / 4) % FOLDS
 }
-/// The emergency threshold is the one with the best out-of-fold recall among those whose
-/// out-of-fold false-emergency rate stays at or below this. The training file holds many more
-/// hard negatives ("no chest pain", "chest pain last year") than real calls do, so its
-/// out-of-fold false rate overstates what callers see (about 1% on the labelled call sets).
-const MAX_FALSE_EMERGENCY: f64 = 0.05;
+/// How the emergency threshold is chosen, recall first, on the heads' out-of-fold predictions
+/// ([`choose_threshold`]):
+/// 1. the recall edge: the highest threshold on a [`GRID_STEP`] grid whose out-of-fold emergency
+///    recall is still at least [`TARGET_RECALL`] (a low quantile of the emergencies' scores, which
+///    a few more or fewer rows barely move: unlike a cap on false alarms, whose curve is flat
+///    where it would be read);
+/// 2. [`SAFETY_MARGIN`] below that edge: a lower threshold rather than a missed emergency;
+/// 3. raised only as far as needed to keep the out-of-fold false-emergency rate at or below
+///    [`MAX_FALSE_EMERGENCY`]. The training file holds many more hard negatives ("no chest pain",
+///    "chest pain last year") than real calls do, so its false rate overstates what callers see.
+pub const TARGET_RECALL: f64 = 0.92;
+pub const SAFETY_MARGIN: f32 = 0.05;
+pub const MAX_FALSE_EMERGENCY: f64 = 0.10;
+pub const GRID_STEP: f32 = 0.01;
 const URGENT_THRESHOLD: f32 = 0.5;
 
 /// Out-of-fold figures of the model alone on its training data.
@@ -39,6 +48,12 @@ pub struct CrossValidation {
     /// (threshold, emergency recall, false-emergency rate) at every threshold tried.
     #[serde(default)]
     pub curve: Vec<(f32, f64, f64)>,
+    /// The recall edge (step 1 of [`TARGET_RECALL`]'s rule) the threshold was chosen below.
+    #[serde(default)]
+    pub recall_edge: f32,
+    /// Whether the false-emergency cap raised the threshold above edge − margin.
+    #[serde(default)]
+    pub capped_by_false_rate: bool,
 }
 
 #[derive(Debug)]
@@ -48,6 +63,29 @@ pub struct ImportReport {
     pub samples: usize,
     pub thresholds: Thresholds,
     pub cross_validation: CrossValidation,
+}
+
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cv = &self.cross_validation;
+        write!(
+            f,
+            "{} {} ({} utterances; {}-fold cross-validation: type accuracy {:.1}%; emergency threshold {:.2} = the highest with recall >= {:.0}% ({:.2}) less {:.2}{}: emergency recall {:.1}% of {}, false emergencies {:.1}%)",
+            self.out_dir.display(),
+            if self.up_to_date { "up to date" } else { "written" },
+            self.samples,
+            cv.folds,
+            cv.type_accuracy * 100.0,
+            self.thresholds.emergency,
+            TARGET_RECALL * 100.0,
+            cv.recall_edge,
+            SAFETY_MARGIN,
+            if cv.capped_by_false_rate { format!(", raised to keep false emergencies <= {:.0}%", MAX_FALSE_EMERGENCY * 100.0) } else { String::new() },
+            cv.emergency_recall * 100.0,
+            cv.emergencies,
+            cv.false_emergency_rate * 100.0,
+        )
+    }
 }
 
 fn sha256_file(path: &Path) -> Result<String, ModelError> {
@@ -107,25 +145,40 @@ fn evaluate(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)], threshol
         emergencies,
         emergency_recall: caught as f64 / emergencies.max(1) as f64,
         false_emergency_rate: false_alarms as f64 / others.max(1) as f64,
-        curve: Vec::new(),
+        ..CrossValidation::default()
     }
 }
 
-fn pick_threshold(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)]) -> (f32, CrossValidation) {
-    let mut best: Option<(f32, CrossValidation)> = None;
-    let mut curve = Vec::new();
-    for step in 1..20 {
-        let threshold = step as f32 * 0.05;
-        let cv = evaluate(rows, predictions, threshold);
-        curve.push((threshold, cv.emergency_recall, cv.false_emergency_rate));
-        let better = best.as_ref().is_none_or(|(_, b)| cv.emergency_recall > b.emergency_recall);
-        if cv.false_emergency_rate <= MAX_FALSE_EMERGENCY && better {
-            best = Some((threshold, cv));
-        }
-    }
-    let (threshold, mut cv) = best.unwrap_or_else(|| (0.5, evaluate(rows, predictions, 0.5)));
-    cv.curve = curve;
+/// The emergency threshold by the rule of [`TARGET_RECALL`], with the out-of-fold figures at it.
+fn choose_threshold(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)]) -> (f32, CrossValidation) {
+    let steps = (1.0 / GRID_STEP).round() as usize;
+    let grid: Vec<f32> = (1..steps).map(|k| k as f32 * GRID_STEP).collect();
+    let curve: Vec<(f32, f64, f64)> = grid
+        .iter()
+        .map(|t| {
+            let cv = evaluate(rows, predictions, *t);
+            (*t, cv.emergency_recall, cv.false_emergency_rate)
+        })
+        .collect();
+    let (threshold, recall_edge, capped_by_false_rate) = threshold_on(&curve);
+    let cv = CrossValidation { curve, recall_edge, capped_by_false_rate, ..evaluate(rows, predictions, threshold) };
     (threshold, cv)
+}
+
+/// The rule of [`TARGET_RECALL`] on a (threshold, recall, false rate) curve in rising threshold
+/// order: (threshold, recall edge, whether the false cap raised it). Pure.
+fn threshold_on(curve: &[(f32, f64, f64)]) -> (f32, f32, bool) {
+    let lowest = curve.first().map_or(0.5, |c| c.0);
+    let edge = curve.iter().filter(|(_, recall, _)| *recall >= TARGET_RECALL).map(|c| c.0).next_back().unwrap_or(lowest);
+    let below = edge - SAFETY_MARGIN;
+    let wanted = curve.iter().map(|c| c.0).filter(|t| *t >= below - GRID_STEP / 2.0).fold(f32::NAN, f32::min);
+    let wanted = if wanted.is_nan() { lowest } else { wanted };
+    let false_at = |t: f32| curve.iter().find(|c| c.0 >= t).map_or(0.0, |c| c.2);
+    if false_at(wanted) <= MAX_FALSE_EMERGENCY {
+        return (wanted, edge, false);
+    }
+    let capped = curve.iter().find(|c| c.0 >= wanted && c.2 <= MAX_FALSE_EMERGENCY).or(curve.last()).map_or(wanted, |c| c.0);
+    (capped, edge, true)
 }
 
 /// Imports the encoder from `source` into `out_dir` and trains the heads on `training`.
@@ -149,7 +202,7 @@ pub fn import(source: &Path, training: &Path, out_dir: &Path, force: bool) -> Re
     let features = labelled.iter().map(|l| encoder.features(&l.text)).collect::<Result<Vec<_>, _>>()?;
     let rows: Vec<(&Labelled, &[f32])> = labelled.iter().zip(features.iter().map(Vec::as_slice)).collect();
     let (predictions, request, severity) = cross_validate(&rows)?;
-    let (emergency, cross_validation) = pick_threshold(&rows, &predictions);
+    let (emergency, cross_validation) = choose_threshold(&rows, &predictions);
     let thresholds = Thresholds { emergency, urgent: URGENT_THRESHOLD };
     let heads = HeadsFile {
         format: HEADS_FORMAT.into(),
@@ -174,4 +227,45 @@ pub fn import(source: &Path, training: &Path, out_dir: &Path, force: bool) -> Re
     std::fs::write(&tmp, json).map_err(write_err(&tmp))?;
     std::fs::rename(&tmp, &heads_path).map_err(write_err(&heads_path))?;
     Ok(ImportReport { out_dir: out_dir.into(), up_to_date: false, samples: rows.len(), thresholds, cross_validation })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A curve on the grid whose recall falls by half a point and false rate by a fifth of a point per
+    /// 0.01 of threshold.
+    fn curve(recall_at_half: f64, false_at_half: f64) -> Vec<(f32, f64, f64)> {
+        (1..100).map(|k| k as f32 * GRID_STEP).map(|t| (t, recall_at_half - (t as f64 - 0.5) * 0.5, false_at_half - (t as f64 - 0.5) * 0.2)).collect()
+    }
+
+    #[test]
+    fn the_threshold_sits_a_margin_below_the_recall_edge() {
+        // The target recall is reached at 0.5 and above it falls below: the edge is 0.50, the choice 0.45.
+        let (t, edge, capped) = threshold_on(&curve(TARGET_RECALL + 0.0025, 0.05));
+        assert!((edge - 0.50).abs() < 1e-4, "{edge}");
+        assert!((t - 0.45).abs() < 1e-4 && !capped, "{t}");
+    }
+
+    #[test]
+    fn a_little_more_data_moves_the_threshold_a_little() {
+        // The same curve shifted by a hundredth of recall (a handful of rows) moves the choice by 0.02,
+        // where a cap on the flat false-alarm curve would jump.
+        let (a, ..) = threshold_on(&curve(TARGET_RECALL + 0.0025, 0.05));
+        let (b, ..) = threshold_on(&curve(TARGET_RECALL + 0.0125, 0.05));
+        assert!((b - a - 0.02).abs() < 1e-4, "{a} -> {b}");
+    }
+
+    #[test]
+    fn the_false_cap_only_raises_the_threshold_as_far_as_it_must() {
+        // At 0.45 the false rate is 0.16: the lowest threshold at or under 10% is 0.75.
+        let (t, _, capped) = threshold_on(&curve(TARGET_RECALL + 0.0025, 0.149));
+        assert!(capped && (t - 0.75).abs() < 1e-4, "{t}");
+    }
+
+    #[test]
+    fn an_unreachable_recall_target_gives_the_lowest_threshold_allowed() {
+        let (t, edge, capped) = threshold_on(&curve(0.5, 0.0));
+        assert!((edge - 0.01).abs() < 1e-4 && (t - 0.01).abs() < 1e-4 && !capped, "{t} {edge}");
+    }
 }

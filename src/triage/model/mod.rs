@@ -93,7 +93,7 @@ pub struct TriageModel {
 pub const HEADS_FILE: &str = "heads.json";
 
 /// The features and the heads' shape; changes when either does.
-pub const HEADS_FORMAT: &str = "mean|cls|max features, ensembles of one-hidden-layer heads";
+pub const HEADS_FORMAT: &str = "mean|cls|max features, ensembles of one-hidden-layer heads, recall-edge threshold";
 
 impl TriageModel {
     /// Loads what `chartline model import-triage` wrote to `dir`.
