@@ -31,6 +31,7 @@ pub struct Config {
     pub ehr: crate::ehr::EhrConfig,
     pub scheduling: crate::schedule::SchedulingConfig,
     pub security: crate::store::keys::SecurityConfig,
+    pub store: crate::store::config::StoreConfig,
     pub oncall: crate::oncall::OnCallConfig,
     pub alerts: crate::oncall::AlertsConfig,
 }
@@ -53,6 +54,7 @@ impl Default for Config {
             ehr: Default::default(),
             scheduling: Default::default(),
             security: Default::default(),
+            store: Default::default(),
             oncall: Default::default(),
             alerts: Default::default(),
         }
@@ -69,6 +71,8 @@ pub enum OpenError {
     Keys(crate::store::keys::KeyError),
     #[error("opening the store {}: {source}", path.display())]
     Store { path: PathBuf, source: crate::store::StoreError },
+    #[error("opening the shared store ([store.postgres]): {0}")]
+    Shared(crate::store::StoreError),
     #[error("opening the chart {}: {source}", path.display())]
     Chart { path: PathBuf, source: crate::ehr::EhrError },
 }
@@ -120,6 +124,7 @@ impl Config {
         self.scheduling.validate().or_else(|(k, p)| bad(&format!("scheduling.{k}"), p))?;
         self.oncall.validate().or_else(|(k, p)| bad(&format!("oncall.{k}"), p))?;
         self.alerts.validate().or_else(|(k, p)| bad(&format!("alerts.{k}"), p))?;
+        self.store.validate().or_else(|(k, p)| bad(&format!("store.{k}"), p))?;
         Ok(())
     }
 
@@ -145,6 +150,21 @@ impl Config {
     pub fn open_store(&self) -> Result<crate::store::Store, OpenError> {
         let path = self.store_path();
         crate::store::Store::open_with(&path, std::sync::Arc::new(self.load_keys()?)).map_err(|source| OpenError::Store { path, source })
+    }
+
+    /// The EHR outbox of `[store] backend`: the local store's, or the shared PostgreSQL one
+    /// (connected, migrated, sealed with the data directory's keys).
+    pub async fn open_outbox(&self) -> Result<crate::store::backend::OutboxStore, OpenError> {
+        match self.store.backend {
+            crate::store::config::Backend::Sqlite => Ok(self.open_store()?.into()),
+            crate::store::config::Backend::Postgres => Ok(self.open_shared_store().await?.into()),
+        }
+    }
+
+    /// The shared store of `[store.postgres]`, whatever `[store] backend` says.
+    pub async fn open_shared_store(&self) -> Result<crate::store::postgres::PgStore, OpenError> {
+        let keys = std::sync::Arc::new(self.load_keys()?);
+        crate::store::postgres::PgStore::open(&self.store.postgres, keys).await.map_err(OpenError::Shared)
     }
 
     /// The embedded chart (whatever `[ehr] adapter` says), for the `chartline chart` commands.

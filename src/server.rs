@@ -37,11 +37,18 @@ pub enum ServerError {
     Hours(#[from] HoursError),
     #[error("waiting for SIGTERM: {0}")]
     Signal(std::io::Error),
+    #[error(
+        "[store] backend = \"postgres\": `chartline serve` keeps calls in the local store so far; the shared store serves `chartline outbox` (list, deliver, retry). Use backend = \"sqlite\" to serve"
+    )]
+    SharedStoreNotServed,
 }
 
 /// Serves calls until SIGTERM or Ctrl-C, then lets active calls finish (`[calls]
 /// shutdown_grace_s`) and gives the outbox a few seconds to deliver.
 pub async fn run(config: Config) -> Result<(), ServerError> {
+    if config.store.backend == crate::store::config::Backend::Postgres {
+        return Err(ServerError::SharedStoreNotServed);
+    }
     let config = Arc::new(config);
     let recordings = config.recordings_dir();
     std::fs::create_dir_all(&recordings).map_err(|source| ServerError::DataDir { path: recordings, source })?;

@@ -33,12 +33,13 @@ pub(super) fn calls(command: CallsCommand) -> Result<ExitCode, CliError> {
     }
 }
 
-/// `chartline outbox`: EHR delivery rows, delivering and re-queueing them.
+/// `chartline outbox`: EHR delivery rows, delivering and re-queueing them (on the outbox of
+/// `[store] backend`: the local store's or the shared PostgreSQL one).
 pub(super) fn outbox(command: Option<OutboxCommand>, json: bool, config: Option<PathBuf>) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match command {
         None => {
-            let store = load_config(config.as_ref())?.open_store()?;
-            let rows = store.with(|conn| crate::store::outbox::list(conn))?;
+            let rows = runtime.block_on(async { load_config(config.as_ref())?.open_outbox().await?.list().await.map_err(CliError::from) })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -51,21 +52,17 @@ pub(super) fn outbox(command: Option<OutboxCommand>, json: bool, config: Option<
         Some(OutboxCommand::Deliver { timeout_s, config }) => {
             let config = load_config(config.as_ref())?;
             init_logging();
-            let store = config.open_store()?;
             let ehr = config.open_ehr().context("opening the EHR adapter")?;
-            let report = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(crate::ehr::sync::deliver_until_idle(
-                store,
-                ehr,
-                config.ehr.retry.clone(),
-                std::time::Duration::from_secs(timeout_s),
-            ))?;
+            let report = runtime.block_on(async {
+                let outbox = config.open_outbox().await?;
+                crate::ehr::sync::deliver_until_idle(outbox, ehr, config.ehr.retry.clone(), std::time::Duration::from_secs(timeout_s)).await.map_err(CliError::from)
+            })?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(OutboxCommand::Retry { call_id, all, config }) => {
             ensure(call_id.is_some() || all, || "name a call id or pass --all".to_string())?;
-            let store = load_config(config.as_ref())?.open_store()?;
-            let n = store.with(|conn| crate::store::outbox::requeue(conn, call_id.as_deref(), chrono::Utc::now()))?;
+            let n = runtime.block_on(async { load_config(config.as_ref())?.open_outbox().await?.requeue(call_id.as_deref()).await.map_err(CliError::from) })?;
             println!("{n} result(s) queued again");
             Ok(ExitCode::SUCCESS)
         }

@@ -78,6 +78,27 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     file.write_all(bytes).map_err(io(path))
 }
 
+/// The roots a TLS client trusts: the system's, plus the CAs of `ca_file` (PEM) when it is not
+/// empty. The error says what is wrong with the file.
+pub fn client_roots(ca_file: &Path) -> Result<rustls::RootCertStore, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if !ca_file.as_os_str().is_empty() {
+        let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca_file).map_err(|e| e.to_string())?.collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+        if cas.is_empty() {
+            return Err("holds no PEM certificate".into());
+        }
+        for ca in cas {
+            roots.add(ca).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(roots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! The sync worker: a thin tokio driver over the store's outbox. It claims due rows (with a lease,
 //! so a crashed worker's rows come back), delivers each through the adapter (whose writes are
 //! idempotent on the call id), marks it delivered with the EHR references, or asks the pure retry
-//! policy ([`super::retry`]) when to try again. Restarts lose nothing: all state is in the store.
+//! policy ([`super::retry`]) when to try again. Restarts lose nothing: all state is in the store,
+//! local or shared ([`OutboxStore`]: with PostgreSQL several nodes' workers share one outbox).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,12 +15,14 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::Ehr;
 use super::config::RetryConfig;
 use super::retry::{self, Decision, Failure};
-use crate::store::outbox::{self, Claimed};
+use crate::store::StoreError;
+use crate::store::backend::OutboxStore;
+use crate::store::outbox::Claimed;
 use crate::store::record::CallRecord;
-use crate::store::{Store, StoreError};
 
 /// Starts the worker; it runs until the runtime shuts down or the handle is aborted.
-pub fn spawn(store: Store, ehr: Arc<dyn Ehr>, config: RetryConfig) -> JoinHandle<()> {
+pub fn spawn(store: impl Into<OutboxStore>, ehr: Arc<dyn Ehr>, config: RetryConfig) -> JoinHandle<()> {
+    let store = store.into();
     tokio::spawn(async move {
         let worker = Worker { store, ehr, config };
         loop {
@@ -42,14 +45,14 @@ pub struct SyncReport {
 }
 
 /// Delivers until no row is pending or in delivery, or `deadline` passes (`chartline outbox deliver`).
-pub async fn deliver_until_idle(store: Store, ehr: Arc<dyn Ehr>, config: RetryConfig, deadline: Duration) -> Result<SyncReport, StoreError> {
-    let worker = Worker { store, ehr, config };
+pub async fn deliver_until_idle(store: impl Into<OutboxStore>, ehr: Arc<dyn Ehr>, config: RetryConfig, deadline: Duration) -> Result<SyncReport, StoreError> {
+    let worker = Worker { store: store.into(), ehr, config };
     let until = tokio::time::Instant::now() + deadline;
     worker.run(Some(until)).await
 }
 
 struct Worker {
-    store: Store,
+    store: OutboxStore,
     ehr: Arc<dyn Ehr>,
     config: RetryConfig,
 }
@@ -72,13 +75,13 @@ impl Worker {
         loop {
             let free = self.config.concurrency.saturating_sub(in_flight.len());
             if free > 0 {
-                for row in self.store.with(|c| outbox::claim_due(c, Utc::now(), lease, free))? {
+                for row in self.store.claim_due(lease, free).await? {
                     claimed.insert(row.call_id.clone());
                     let (store, ehr, config) = (self.store.clone(), self.ehr.clone(), self.config.clone());
                     in_flight.spawn(async move { (row.call_id.clone(), deliver(store, ehr, config, row).await) });
                 }
             }
-            let next_due = self.store.with(|c| outbox::next_due(c))?;
+            let next_due = self.store.next_due().await?;
             if let Some(until) = until {
                 if in_flight.is_empty() && next_due.is_none() {
                     return Ok(report);
@@ -86,8 +89,10 @@ impl Worker {
                 if tokio::time::Instant::now() >= until {
                     in_flight.shutdown().await;
                     // Hand back what this run claimed but did not finish, without waiting for the lease.
-                    self.store.with(|c| claimed.iter().try_for_each(|id| outbox::release(c, id)))?;
-                    report.remaining = self.store.with(|c| outbox::counts(c))?.iter().filter(|(s, _)| s == "pending" || s == "delivering").map(|(_, n)| *n as usize).sum();
+                    for id in &claimed {
+                        self.store.release(id).await?;
+                    }
+                    report.remaining = self.store.counts().await?.iter().filter(|(s, _)| s == "pending" || s == "delivering").map(|(_, n)| *n as usize).sum();
                     return Ok(report);
                 }
             }
@@ -120,19 +125,19 @@ impl Worker {
     }
 }
 
-async fn deliver(store: Store, ehr: Arc<dyn Ehr>, config: RetryConfig, row: Claimed) -> Result<Outcome, StoreError> {
+async fn deliver(store: OutboxStore, ehr: Arc<dyn Ehr>, config: RetryConfig, row: Claimed) -> Result<Outcome, StoreError> {
     let record: CallRecord = match serde_json::from_str(&row.payload) {
         Ok(record) => record,
         Err(e) => {
             tracing::error!(call_id = %row.call_id, error = %e, "outbox payload is not a call record; dead-lettered");
-            store.with(|c| outbox::mark_dead(c, &row.call_id, &format!("payload is not a call record: {e}")))?;
+            store.mark_dead(&row.call_id, &format!("payload is not a call record: {e}")).await?;
             return Ok(Outcome::Dead);
         }
     };
     let started = std::time::Instant::now();
     match ehr.write_call(&record).await {
         Ok(refs) => {
-            store.with(|c| outbox::mark_delivered(c, &row.call_id, &refs, Utc::now()))?;
+            store.mark_delivered(&row.call_id, &refs, Utc::now()).await?;
             tracing::info!(call_id = %row.call_id, ehr = %ehr.name(), attempt = row.attempts, ms = started.elapsed().as_millis() as u64, "call result delivered to the EHR");
             Ok(Outcome::Delivered)
         }
@@ -142,12 +147,12 @@ async fn deliver(store: Store, ehr: Arc<dyn Ehr>, config: RetryConfig, row: Clai
             match retry::next_attempt(&config, failure, row.attempts, row.enqueued_at, now, rand::random::<f64>()) {
                 Decision::RetryAt(at) => {
                     tracing::warn!(call_id = %row.call_id, attempt = row.attempts, retry_in_ms = (at - now).num_milliseconds(), error = %e, "EHR delivery failed; will retry");
-                    store.with(|c| outbox::mark_retry(c, &row.call_id, at, &e.to_string()))?;
+                    store.mark_retry(&row.call_id, at, &e.to_string()).await?;
                     Ok(Outcome::Retry)
                 }
                 Decision::DeadLetter => {
                     tracing::error!(call_id = %row.call_id, attempt = row.attempts, error = %e, "EHR delivery failed for good; moved to the dead letter");
-                    store.with(|c| outbox::mark_dead(c, &row.call_id, &e.to_string()))?;
+                    store.mark_dead(&row.call_id, &e.to_string()).await?;
                     Ok(Outcome::Dead)
                 }
             }

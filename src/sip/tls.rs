@@ -108,20 +108,7 @@ pub fn server(config: &TlsConfig, data_dir: &Path) -> Result<TlsServer, SipTlsEr
 /// The client side, for connections Chartline opens: the system's roots plus `ca_file`'s CAs;
 /// the peer must prove the name it is called by (a host name, or an IP address SAN).
 pub fn client(config: &TlsConfig) -> Result<TlsConnector, SipTlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if !config.ca_file.as_os_str().is_empty() {
-        let problem = |problem: String| SipTlsError::CaFile { path: config.ca_file.display().to_string(), problem };
-        let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.ca_file).map_err(|e| problem(e.to_string()))?.collect::<Result<_, _>>().map_err(|e| problem(e.to_string()))?;
-        if cas.is_empty() {
-            return Err(problem("holds no PEM certificate".into()));
-        }
-        for ca in cas {
-            roots.add(ca).map_err(|e| problem(e.to_string()))?;
-        }
-    }
+    let roots = crate::crypto::tls::client_roots(&config.ca_file).map_err(|problem| SipTlsError::CaFile { path: config.ca_file.display().to_string(), problem })?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let client = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?.with_root_certificates(roots).with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(client)))

@@ -116,13 +116,18 @@ impl Store {
 /// Adds to `record` the timeline events of its stored version that it does not have.
 fn keep_their_events(conn: &Connection, record: &mut CallRecord) -> Result<(), StoreError> {
     if let Some(stored) = stored_record(conn, &record.call_id)? {
-        let theirs: Vec<CallEvent> = stored.events.into_iter().filter(|e| !record.events.iter().any(|o| o.at == e.at && o.kind == e.kind)).collect();
-        if !theirs.is_empty() {
-            record.events.extend(theirs);
-            record.events.sort_by_key(|e| e.at);
-        }
+        merge_their_events(record, stored);
     }
     Ok(())
+}
+
+/// Adds to `record` the timeline events of `stored` (the stored version) that it does not have.
+pub(super) fn merge_their_events(record: &mut CallRecord, stored: CallRecord) {
+    let theirs: Vec<CallEvent> = stored.events.into_iter().filter(|e| !record.events.iter().any(|o| o.at == e.at && o.kind == e.kind)).collect();
+    if !theirs.is_empty() {
+        record.events.extend(theirs);
+        record.events.sort_by_key(|e| e.at);
+    }
 }
 
 fn stored_record(conn: &Connection, call_id: &str) -> Result<Option<CallRecord>, StoreError> {

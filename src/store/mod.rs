@@ -1,14 +1,19 @@
 //! The local store: one SQLite database under the data dir holding call records and the EHR outbox.
 //! A finished call's record and its outbox row are written in one transaction, so a result is either
-//! both stored and queued for the EHR, or neither.
+//! both stored and queued for the EHR, or neither. Call records and the outbox can also live in
+//! PostgreSQL, shared by several nodes ([`postgres`], chosen by `[store]`, [`config`]); the sync
+//! worker reaches either through [`backend::OutboxStore`].
 //!
 //! Its layer, and what it may import: docs/architecture.md.
 
 pub mod audit;
+pub mod backend;
 pub mod calls;
 pub mod cipher;
+pub mod config;
 pub mod keys;
 pub mod outbox;
+pub mod postgres;
 pub mod record;
 pub mod recording;
 pub mod recover;
@@ -42,6 +47,11 @@ pub enum StoreError {
     Keys(#[from] keys::KeyError),
     #[error(transparent)]
     Cipher(#[from] cipher::CipherError),
+    /// The client's error with its causes (a TLS handshake's reason, the server's message).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    #[error("sealed column {column} of call {call_id}: {problem}")]
+    Sealed { column: String, call_id: String, problem: String },
 }
 
 /// A cheaply cloneable handle on the store's connection.
