@@ -5,13 +5,13 @@
 //! - `utterances.tsv` and `holdout.tsv`: the rules were tuned on both (the second after it had
 //!   been measured once); the model was not trained on either.
 //! - `holdout-2026-12.tsv` (A), `holdout-2026-12b.tsv` (B), `holdout-2026-12c.tsv` (C),
-//!   `holdout-2026-12d.tsv` (D), `holdout-2026-12e.tsv` (E): written by the lead, each before the model changes that followed
+//!   `holdout-2026-12d.tsv` (D), `holdout-2026-12e.tsv` (E), `holdout-2026-12f.tsv` (F): written by the lead, each before the model changes that followed
 //!   its one measurement (first measurements, type accuracy / emergency recall / false
 //!   emergencies: A 94.0% / 95.1% / 1.3%, B 92.4% / 79.4% / 2.2%, C 88.9% / 95.5% / 9.4%, D 93.8% /
-//!   97.5% / 7.0%, E 92.9% / 95.0% / 3.4%). All five are **dev data** now: their misses were read and new phrasings of the
+//!   97.5% / 7.0%, E 92.9% / 95.0% / 3.4%, F 92.2% / 95.0% / 4.8%). All six are **dev data** now: their misses were read and new phrasings of the
 //!   same kinds were written into the training data (never their sentences), so the figures here
-//!   are not held-out figures. The held-out figure is the lead's set F, which nobody here has seen
-//!   (README, Triage).
+//!   are not held-out figures (README, Triage); the next held-out set is written before the next
+//!   model change.
 //! - The bounds below are today's figures rounded down: a change that loses an emergency or adds a
 //!   false one fails here.
 
@@ -70,13 +70,15 @@ fn the_rules_alone_still_catch_the_tuned_emergencies() {
 /// (file, least type accuracy, least emergency recall, most false emergencies, least share of the
 /// urgent-level (same-day) flags found) on the dev sets A–E: triage v4's figures rounded down (false
 /// emergencies rounded up). E was the last held-out set (v3 on it: 92.9% / 38 of 40 / 2 of 59 /
-/// 3 of 8 urgent flags), measured once and now a dev set.
-const LATER_SETS: [(&str, f64, f64, f64, f64); 5] = [
+/// 3 of 8 urgent flags), measured once and now a dev set. F, held out until v4 was done, holds v4's
+/// one measurement: 38 of 40 (pre-eclampsia and meningitis signs missed), to be raised, never lowered.
+const LATER_SETS: [(&str, f64, f64, f64, f64); 6] = [
     ("holdout-2026-12.tsv", 0.97, 1.0, 0.014, 1.0),
     ("holdout-2026-12b.tsv", 0.98, 1.0, 0.0, 1.0),
     ("holdout-2026-12c.tsv", 0.98, 1.0, 0.032, 1.0),
     ("holdout-2026-12d.tsv", 0.96, 1.0, 0.0, 1.0),
     ("holdout-2026-12e.tsv", 0.94, 1.0, 0.034, 1.0),
+    ("holdout-2026-12f.tsv", 0.92, 0.95, 0.048, 1.0),
 ];
 
 #[test]
