@@ -169,15 +169,16 @@ fn choose_threshold(rows: &[(&Labelled, &[f32])], predictions: &[(usize, f32)]) 
 /// order: (threshold, recall edge, whether the false cap raised it). Pure.
 fn threshold_on(curve: &[(f32, f64, f64)]) -> (f32, f32, bool) {
     let lowest = curve.first().map_or(0.5, |c| c.0);
-    let edge = curve.iter().filter(|(_, recall, _)| *recall >= TARGET_RECALL).map(|c| c.0).next_back().unwrap_or(lowest);
-    let below = edge - SAFETY_MARGIN;
-    let wanted = curve.iter().map(|c| c.0).filter(|t| *t >= below - GRID_STEP / 2.0).fold(f32::NAN, f32::min);
-    let wanted = if wanted.is_nan() { lowest } else { wanted };
-    let false_at = |t: f32| curve.iter().find(|c| c.0 >= t).map_or(0.0, |c| c.2);
-    if false_at(wanted) <= MAX_FALSE_EMERGENCY {
+    let edge = curve.iter().rev().find(|(_, recall, _)| *recall >= TARGET_RECALL).map_or(lowest, |c| c.0);
+    // The first grid point at or above edge − margin (half a step of slack for float rounding).
+    let Some(at) = curve.iter().position(|c| c.0 >= edge - SAFETY_MARGIN - GRID_STEP / 2.0) else {
+        return (lowest, edge, false);
+    };
+    let (wanted, _, false_rate) = curve[at];
+    if false_rate <= MAX_FALSE_EMERGENCY {
         return (wanted, edge, false);
     }
-    let capped = curve.iter().find(|c| c.0 >= wanted && c.2 <= MAX_FALSE_EMERGENCY).or(curve.last()).map_or(wanted, |c| c.0);
+    let capped = curve[at..].iter().find(|c| c.2 <= MAX_FALSE_EMERGENCY).or(curve.last()).map_or(wanted, |c| c.0);
     (capped, edge, true)
 }
 
